@@ -1,0 +1,64 @@
+package v1alpha1
+
+// Condition types. Every concern has its own condition; Ready summarises them.
+const (
+	// ConditionReady is True when everything the operator controls for the object is in place.
+	ConditionReady = "Ready"
+
+	// ConditionTenantResolved reports whether exactly one InferenceTenant owns the exposure's namespace.
+	ConditionTenantResolved = "TenantResolved"
+	// ConditionPortsAllocated reports whether every declared port has a nodePort from the tenant's block.
+	ConditionPortsAllocated = "PortsAllocated"
+	// ConditionServiceReady reports whether the Service the operator owns matches the spec.
+	ConditionServiceReady = "ServiceReady"
+
+	// ConditionBlockAllocated reports whether the tenant holds its port block.
+	ConditionBlockAllocated = "BlockAllocated"
+	// ConditionNamespacesExclusive reports whether the tenant's namespaces are claimed by no other tenant.
+	ConditionNamespacesExclusive = "NamespacesExclusive"
+)
+
+// Condition reasons.
+const (
+	ReasonReady    = "Ready"
+	ReasonNotReady = "NotReady"
+
+	ReasonTenantFound     = "TenantFound"
+	ReasonNoTenant        = "NoTenant"
+	ReasonTenantDeleting  = "TenantDeleting"
+	ReasonBlockPending    = "BlockPending"
+	ReasonNamespaceShared = "NamespaceConflict"
+
+	ReasonPortsAllocated   = "Allocated"
+	ReasonNodePortDisabled = "NodePortDisabled"
+	ReasonBlockFull        = "BlockFull"
+
+	ReasonServiceApplied  = "ServiceApplied"
+	ReasonServiceConflict = "ServiceConflict"
+	ReasonServiceInvalid  = "ServiceInvalid"
+
+	ReasonBlockAllocated   = "Allocated"
+	ReasonPinnedBlockTaken = "PinnedBlockTaken"
+	ReasonMisaligned       = "PinnedBlockMisaligned"
+	ReasonOutsidePool      = "PinnedBlockOutsidePool"
+	ReasonPoolExhausted    = "PoolExhausted"
+	ReasonBlockTooLarge    = "BlockLargerThanPool"
+	ReasonReleasing        = "Releasing"
+
+	ReasonNamespacesExclusive = "Exclusive"
+)
+
+// Labels and annotations the operator puts on the objects it manages.
+const (
+	// LabelManagedBy marks objects created by this operator.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "inference-exposure-operator"
+	// LabelTenant names the InferenceTenant an object belongs to.
+	LabelTenant = "exposure.inference.dev/tenant"
+	// LabelExposure names the InferenceExposure a child object belongs to.
+	LabelExposure = "exposure.inference.dev/exposure"
+
+	// TenantFinalizer keeps a tenant until its port block can be released safely.
+	TenantFinalizer = "exposure.inference.dev/release-port-block"
+)

@@ -1,0 +1,158 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ExposurePorts are the model server's container ports.
+// +kubebuilder:validation:XValidation:rule="has(self.http) || has(self.grpc)",message="ports: declare at least one of http or grpc"
+// +kubebuilder:validation:XValidation:rule="!has(self.http) || !has(self.grpc) || self.http != self.grpc",message="ports: http and grpc must be different port numbers"
+// +kubebuilder:validation:XValidation:rule="!has(self.http) || !has(self.metrics) || self.http != self.metrics",message="ports: http and metrics must be different port numbers"
+// +kubebuilder:validation:XValidation:rule="!has(self.grpc) || !has(self.metrics) || self.grpc != self.metrics",message="ports: grpc and metrics must be different port numbers"
+type ExposurePorts struct {
+	// http is the model server's HTTP/REST port (Triton 8000, vLLM 8000, TGI 80).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	HTTP *int32 `json:"http,omitempty"`
+
+	// grpc is the model server's gRPC port (Triton 8001). Exposed with appProtocol kubernetes.io/h2c.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	GRPC *int32 `json:"grpc,omitempty"`
+
+	// metrics is the model server's Prometheus metrics port (Triton 8002).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Metrics *int32 `json:"metrics,omitempty"`
+}
+
+// ExternalTrafficPolicy mirrors the Service field of the same name.
+// +kubebuilder:validation:Enum=Cluster;Local
+type ExternalTrafficPolicy string
+
+const (
+	// ExternalTrafficPolicyCluster lets every node forward to every endpoint.
+	ExternalTrafficPolicyCluster ExternalTrafficPolicy = "Cluster"
+	// ExternalTrafficPolicyLocal only answers on nodes running an endpoint and keeps client IPs.
+	ExternalTrafficPolicyLocal ExternalTrafficPolicy = "Local"
+)
+
+// NodePortSpec configures the NodePort Service.
+// +kubebuilder:validation:XValidation:rule="!(has(self.enabled) && !self.enabled && has(self.externalTrafficPolicy) && self.externalTrafficPolicy == 'Local')",message="nodePort.externalTrafficPolicy Local needs nodePort.enabled true: a ClusterIP Service has no external traffic"
+type NodePortSpec struct {
+	// enabled creates a NodePort Service with ports from the tenant's block. Set false for an
+	// HTTPS-only exposure: the Service is ClusterIP and takes no ports from the block.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// externalTrafficPolicy of the Service: Cluster (default) or Local (keeps client source IPs,
+	// only nodes with a ready endpoint answer).
+	// +optional
+	// +kubebuilder:default=Cluster
+	ExternalTrafficPolicy ExternalTrafficPolicy `json:"externalTrafficPolicy,omitempty"`
+}
+
+// InferenceExposureSpec declares how a model server is exposed.
+type InferenceExposureSpec struct {
+	// selector selects the model server's pods; it becomes the Service's selector.
+	// +required
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",message="selector keys must be valid label keys: an optional DNS prefix and '/', then at most 63 characters of letters, digits, '-', '_' and '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 63 && self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'))",message="selector values must be valid label values: at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+	Selector map[string]string `json:"selector"`
+
+	// ports are the model server's container ports; at least one of http or grpc.
+	// +required
+	Ports ExposurePorts `json:"ports"`
+
+	// nodePort configures the NodePort Service.
+	// +optional
+	// +kubebuilder:default={}
+	NodePort NodePortSpec `json:"nodePort,omitempty"`
+}
+
+// NodePorts are the nodePorts allocated to an exposure.
+type NodePorts struct {
+	// http is the nodePort of the http port.
+	// +optional
+	HTTP int32 `json:"http,omitempty"`
+	// grpc is the nodePort of the grpc port.
+	// +optional
+	GRPC int32 `json:"grpc,omitempty"`
+	// metrics is the nodePort of the metrics port.
+	// +optional
+	Metrics int32 `json:"metrics,omitempty"`
+	// healthCheck is the Service's healthCheckNodePort, taken from the block too when
+	// externalTrafficPolicy is Local.
+	// +optional
+	HealthCheck int32 `json:"healthCheck,omitempty"`
+}
+
+// InferenceExposureStatus is the observed state of an InferenceExposure.
+type InferenceExposureStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// tenant is the InferenceTenant that owns the exposure's namespace.
+	// +optional
+	Tenant string `json:"tenant,omitempty"`
+
+	// serviceName is the Service the operator manages for this exposure.
+	// +optional
+	ServiceName string `json:"serviceName,omitempty"`
+
+	// nodePorts are the nodePorts allocated from the tenant's block. They are kept across
+	// restarts and handed back when the Service has to be recreated.
+	// +optional
+	NodePorts *NodePorts `json:"nodePorts,omitempty"`
+
+	// conditions: Ready, TenantResolved, PortsAllocated and ServiceReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// InferenceExposure exposes one model server: a NodePort Service whose ports come from the
+// tenant's port block.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=iexp,categories=inference
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.status.tenant`
+// +kubebuilder:printcolumn:name="HTTP",type=integer,JSONPath=`.status.nodePorts.http`
+// +kubebuilder:printcolumn:name="gRPC",type=integer,JSONPath=`.status.nodePorts.grpc`
+// +kubebuilder:printcolumn:name="Metrics",type=integer,priority=1,JSONPath=`.status.nodePorts.metrics`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label (start with a letter; lower case letters, digits and '-'; at most 63 characters): it names the Service"
+type InferenceExposure struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares what to expose.
+	// +required
+	Spec InferenceExposureSpec `json:"spec"`
+
+	// status is written by the operator.
+	// +optional
+	Status InferenceExposureStatus `json:"status,omitempty"`
+}
+
+// InferenceExposureList is a list of InferenceExposures.
+// +kubebuilder:object:root=true
+type InferenceExposureList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []InferenceExposure `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&InferenceExposure{}, &InferenceExposureList{})
+}

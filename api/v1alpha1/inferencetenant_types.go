@@ -1,0 +1,129 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PortBlockSpec asks for a block of consecutive NodePorts.
+// +kubebuilder:validation:XValidation:rule="!has(self.start) || !has(self.size) || self.start + self.size - 1 <= 65535",message="portBlock.start + portBlock.size - 1 must not exceed 65535"
+type PortBlockSpec struct {
+	// start pins the first port of the block. It must lie in the operator's NodePort pool and be
+	// aligned to the block size from the pool start (e.g. 30800 for size 100 in 30000-32767).
+	// When unset, the allocator picks the first free aligned block.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Start *int32 `json:"start,omitempty"`
+
+	// size is the number of consecutive NodePorts in the block, a multiple of 10.
+	// When unset, the operator's --block-size (default 100) is used.
+	// +optional
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=10000
+	// +kubebuilder:validation:MultipleOf=10
+	Size *int32 `json:"size,omitempty"`
+}
+
+// InferenceTenantSpec declares a tenant: the namespaces it owns and its NodePort block.
+// +kubebuilder:validation:XValidation:rule="has(self.portBlock) == has(oldSelf.portBlock)",message="portBlock cannot be added or removed after creation: delete and recreate the tenant to move it"
+type InferenceTenantSpec struct {
+	// namespaces are the namespaces whose InferenceExposures belong to this tenant.
+	// A namespace belongs to at most one tenant; when two tenants list it, the older keeps it.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespaces []string `json:"namespaces"`
+
+	// portBlock pins the tenant's NodePort block or sets its size. Immutable once set: ports
+	// already handed out would otherwise move under running clients.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="portBlock is immutable: delete and recreate the tenant to move or resize its block"
+	PortBlock *PortBlockSpec `json:"portBlock,omitempty"`
+}
+
+// PortBlockStatus is the block a tenant holds.
+type PortBlockStatus struct {
+	// start is the first port of the block.
+	Start int32 `json:"start"`
+	// end is the last port of the block (inclusive).
+	End int32 `json:"end"`
+	// size is end - start + 1.
+	Size int32 `json:"size"`
+}
+
+// InferenceTenantStatus is the observed state of an InferenceTenant.
+type InferenceTenantStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// portBlock is the block of NodePorts the tenant holds.
+	// +optional
+	PortBlock *PortBlockStatus `json:"portBlock,omitempty"`
+
+	// portsUsed counts the ports of the block held by the tenant's Services.
+	// +optional
+	PortsUsed int32 `json:"portsUsed"`
+
+	// portsFree counts the ports of the block that can still be handed out.
+	// +optional
+	PortsFree int32 `json:"portsFree"`
+
+	// foreignPorts lists ports of the block held by Services this operator does not manage.
+	// They are skipped, never taken.
+	// +optional
+	// +listType=set
+	ForeignPorts []int32 `json:"foreignPorts,omitempty"`
+
+	// namespaces are the namespaces this tenant actually owns (those not kept by an older tenant).
+	// +optional
+	// +listType=set
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// conditions: Ready, BlockAllocated and NamespacesExclusive.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// InferenceTenant is a team of a multi-tenant inference cluster: the namespaces it owns and the
+// block of NodePorts its exposures draw from.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=itenant,categories=inference
+// +kubebuilder:printcolumn:name="Block-Start",type=integer,JSONPath=`.status.portBlock.start`
+// +kubebuilder:printcolumn:name="Block-End",type=integer,JSONPath=`.status.portBlock.end`
+// +kubebuilder:printcolumn:name="Used",type=integer,JSONPath=`.status.portsUsed`
+// +kubebuilder:printcolumn:name="Free",type=integer,JSONPath=`.status.portsFree`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label (lower case letters, digits and '-', at most 63 characters): it is used in label values"
+type InferenceTenant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the tenant.
+	// +required
+	Spec InferenceTenantSpec `json:"spec"`
+
+	// status is written by the operator.
+	// +optional
+	Status InferenceTenantStatus `json:"status,omitempty"`
+}
+
+// InferenceTenantList is a list of InferenceTenants.
+// +kubebuilder:object:root=true
+type InferenceTenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []InferenceTenant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&InferenceTenant{}, &InferenceTenantList{})
+}

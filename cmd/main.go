@@ -1,0 +1,108 @@
+// Command manager runs the inference-exposure-operator.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	var (
+		metricsAddr, probeAddr, poolFlag string
+		leaderElect                      bool
+		leaderElectionNamespace          string
+		blockSize, workers               int
+	)
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	fs.StringVar(&poolFlag, "node-port-range", "30000-32767", "NodePort pool that tenant blocks come from (the API server's --service-node-port-range or a part of it); its start must be a multiple of 10.")
+	fs.IntVar(&blockSize, "block-size", 100, "Ports in a tenant's block when the tenant does not set spec.portBlock.size; a multiple of 10.")
+	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
+	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	pool, err := parsePool(poolFlag)
+	if err != nil {
+		return err
+	}
+	if blockSize <= 0 || int32(blockSize)%allocator.Granule != 0 {
+		return fmt.Errorf("--block-size %d must be a positive multiple of %d", blockSize, allocator.Granule)
+	}
+	if int32(blockSize) > pool.Size() {
+		return fmt.Errorf("--block-size %d is larger than the pool %s", blockSize, pool.Range)
+	}
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(exposurev1alpha1.AddToScheme(scheme))
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no cluster to talk to (set KUBECONFIG or run in a pod): %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "inference-exposure-operator.exposure.inference.dev",
+		LeaderElectionNamespace: leaderElectionNamespace,
+		// A new leader starts reconciling only after the old one has stopped.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers}
+	if err := controller.Setup(mgr, opts); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "nodePortPool", pool.Range.String(), "blockSize", blockSize, "leaderElection", leaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func parsePool(s string) (allocator.Pool, error) {
+	a, b, ok := strings.Cut(s, "-")
+	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 32)
+	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return allocator.Pool{}, fmt.Errorf("--node-port-range %q must look like 30000-32767", s)
+	}
+	return allocator.NewPool(int32(start), int32(end))
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver and etcd for envtest from the Go module proxy and caches them in
+# bin/k8s/<version>/. Prints the asset directory on stdout (everything else goes to stderr), so
+# callers can do: export KUBEBUILDER_ASSETS=$(hack/build-envtest-assets.sh)
+#
+# Why: setup-envtest downloads prebuilt binaries from a bucket that is not reachable everywhere;
+# the Go module proxy is. The first build takes several minutes; later runs are instant.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.37.1}"
+ETCD_VERSION="${ETCD_VERSION:-v3.5.35}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEST="${ROOT}/bin/k8s/${K8S_VERSION}"
+STAGING_VERSION="v0${K8S_VERSION#v1}" # v1.37.2 -> v0.37.2
+
+log() { echo "build-envtest-assets: $*" >&2; }
+
+if [[ -x "${DEST}/kube-apiserver" && -x "${DEST}/etcd" ]]; then
+  echo "${DEST}"
+  exit 0
+fi
+mkdir -p "${DEST}"
+command -v go >/dev/null || { log "go is required"; exit 1; }
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "${WORK}"' EXIT
+export GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+if [[ ! -x "${DEST}/etcd" ]]; then
+  log "building etcd ${ETCD_VERSION} (first time only)..."
+  # etcd's server module carries replace directives, so `go install pkg@version` refuses it:
+  # build it from a throw-away module instead.
+  mkdir -p "${WORK}/etcd" && (
+    cd "${WORK}/etcd"
+    go mod init envtest-etcd >/dev/null 2>&1
+    printf 'package main\n\nimport _ "go.etcd.io/etcd/server/v3/etcdmain"\n\nfunc main() {}\n' > main.go
+    go get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" >&2
+    go mod tidy >&2
+    rm main.go
+    go build -o "${DEST}/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3 >&2
+  )
+fi
+
+if [[ ! -x "${DEST}/kube-apiserver" ]]; then
+  log "building kube-apiserver ${K8S_VERSION} (first time only, about 5-10 minutes)..."
+  cd "${WORK}"
+  go mod init envtest-assets >&2 2>/dev/null
+  go mod download "k8s.io/kubernetes@${K8S_VERSION}" >&2
+  gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/${K8S_VERSION}.mod"
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local
+  # directories; point each replace at the published release instead.
+  {
+    echo "require k8s.io/kubernetes ${K8S_VERSION}"
+    echo "replace ("
+    sed -n '/^replace (/,/^)/p' "${gomod}" | awk '/=> \.\/staging/ {print "\t" $1 " => " $1 " '"${STAGING_VERSION}"'"}'
+    echo ")"
+  } >> go.mod
+  cat > main.go <<'GO'
+package main
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+
+func main() {}
+GO
+  go mod tidy >&2
+  rm main.go
+  go build -o "${DEST}/kube-apiserver" \
+    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "${STAGING_VERSION}" | cut -d. -f2)" \
+    k8s.io/kubernetes/cmd/kube-apiserver >&2
+fi
+log "assets ready in ${DEST}"
+echo "${DEST}"

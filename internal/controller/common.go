@@ -1,0 +1,96 @@
+// Package controller holds the reconcilers: the glue between the API server and the pure
+// allocator and renderers. Each file reconciles one kind.
+package controller
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+)
+
+// FieldManager is the name under which the operator writes.
+const FieldManager = "inference-exposure-operator"
+
+// Options configure the reconcilers; they come from the command's flags.
+type Options struct {
+	Pool             allocator.Pool
+	DefaultBlockSize int32
+	MaxConcurrent    int
+}
+
+// setCondition sets a condition and emits an Event when its status, reason or message changed,
+// so a steady state never repeats Events.
+func setCondition(rec record.EventRecorder, obj runtime.Object, conds *[]metav1.Condition, gen int64, typ string, status metav1.ConditionStatus, reason, msg string, warnOnFalse bool) {
+	old := meta.FindStatusCondition(*conds, typ)
+	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != msg
+	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
+	if !changed || rec == nil {
+		return
+	}
+	switch {
+	case status == metav1.ConditionFalse && warnOnFalse:
+		rec.Event(obj, corev1.EventTypeWarning, reason, msg)
+	case status == metav1.ConditionTrue && old != nil && old.Status != metav1.ConditionTrue:
+		rec.Event(obj, corev1.EventTypeNormal, reason, msg)
+	}
+}
+
+// summarize sets Ready from the given condition types: True when all are True, otherwise False
+// with the first failing condition's reason and message.
+func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
+	for _, t := range types {
+		c := meta.FindStatusCondition(*conds, t)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			reason, msg := exposurev1alpha1.ReasonNotReady, t+" is not yet known"
+			if c != nil {
+				reason, msg = c.Reason, c.Message
+			}
+			meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: gen})
+			return
+		}
+	}
+	meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonReady, Message: "all conditions are met", ObservedGeneration: gen})
+}
+
+// claimRange reads the range a PortClaim locks.
+func claimRange(c *exposurev1alpha1.PortClaim) allocator.Range {
+	return allocator.Range{Start: c.Spec.Start, End: c.Spec.End}
+}
+
+// servicePorts lists every node port a Service holds (nodePorts and healthCheckNodePort).
+func servicePorts(svc *corev1.Service) []int32 {
+	var out []int32
+	for _, p := range svc.Spec.Ports {
+		if p.NodePort != 0 {
+			out = append(out, p.NodePort)
+		}
+	}
+	if svc.Spec.HealthCheckNodePort != 0 {
+		out = append(out, svc.Spec.HealthCheckNodePort)
+	}
+	return out
+}
+
+// isManagedBy reports whether the operator manages svc for the named tenant.
+func isManagedBy(svc *corev1.Service, tenant string) bool {
+	return svc.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue &&
+		svc.Labels[exposurev1alpha1.LabelTenant] == tenant &&
+		metav1.GetControllerOf(svc) != nil && metav1.GetControllerOf(svc).Kind == "InferenceExposure"
+}
+
+func joinSorted(items []string) string {
+	s := append([]string(nil), items...)
+	sort.Strings(s)
+	return strings.Join(s, ", ")
+}
+
+func namespacedName(o metav1.Object) string { return fmt.Sprintf("%s/%s", o.GetNamespace(), o.GetName()) }

@@ -1,0 +1,373 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render"
+	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
+)
+
+// ExposureReconciler keeps each InferenceExposure's Service in line with its spec and its
+// tenant's port block.
+type ExposureReconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Options
+}
+
+// maxPortRetries bounds how often one reconcile picks new ports after the API server refused
+// ports that the cache showed free.
+const maxPortRetries = 8
+
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferenceexposures,verbs=get;list;watch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferenceexposures/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=portclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile resolves the tenant, allocates node ports and applies the Service.
+func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	exp := &exposurev1alpha1.InferenceExposure{}
+	if err := r.Get(ctx, req.NamespacedName, exp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !exp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the Service goes with it through its owner reference
+	}
+	status := exp.Status.DeepCopy()
+	gen := exp.Generation
+	status.ServiceName = exp.Name
+	result, err := r.reconcile(ctx, exp, status)
+	summarize(&status.Conditions, gen, exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady)
+	if err == nil {
+		status.ObservedGeneration = gen
+	}
+	if serr := r.writeStatus(ctx, exp, status); serr != nil {
+		return ctrl.Result{}, errors.Join(err, serr)
+	}
+	return result, err
+}
+
+func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
+	gen := exp.Generation
+	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
+		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
+	}
+	unknown := func(msg string) {
+		for _, t := range []string{exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady} {
+			setCondition(nil, exp, &status.Conditions, gen, t, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, msg, false)
+		}
+	}
+
+	// Phase 1: which tenant owns the namespace.
+	tenant, reason, msg, err := r.resolveTenant(ctx, exp)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if tenant == nil || !tenant.DeletionTimestamp.IsZero() {
+		cond(exposurev1alpha1.ConditionTenantResolved, metav1.ConditionFalse, reason, msg)
+		unknown("nothing is exposed until a tenant owns the namespace")
+		status.NodePorts = nil
+		status.Tenant = ""
+		return ctrl.Result{}, r.removeService(ctx, exp)
+	}
+	status.Tenant = tenant.Name
+	cond(exposurev1alpha1.ConditionTenantResolved, metav1.ConditionTrue, exposurev1alpha1.ReasonTenantFound, msg)
+
+	// Phase 2: the Service must be ours to touch.
+	existing := &corev1.Service{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}, existing); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("reading service: %w", err)
+		}
+		existing = nil
+	}
+	if existing != nil && !render.IsControlledBy(existing, exp) {
+		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse, exposurev1alpha1.ReasonServiceConflict,
+			fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", namespacedName(existing)))
+		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for the Service name to be free", false)
+		status.NodePorts = nil
+		return ctrl.Result{}, nil
+	}
+
+	// Phase 3: node ports and the Service.
+	if !render.NodePortEnabled(exp) {
+		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionTrue, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
+		if err := r.apply(ctx, existing, render.Service(exp, tenant.Name, nil)); err != nil {
+			return r.serviceFailed(exp, status, err)
+		}
+		status.NodePorts = nil
+		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionTrue, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("ClusterIP Service %s is in place", exp.Name))
+		return ctrl.Result{}, nil
+	}
+
+	block, ok, msg, err := r.tenantBlock(ctx, tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !ok {
+		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, exposurev1alpha1.ReasonBlockPending, msg)
+		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
+		return ctrl.Result{}, nil
+	}
+
+	used, err := r.portsInUse(ctx, block, exp)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Preferred: statusPorts(status.NodePorts)}
+	for attempt := 0; ; attempt++ {
+		ports, err := allocator.AssignPorts(block, portReq, used)
+		var ae *allocator.Error
+		if errors.As(err, &ae) {
+			cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, string(ae.Reason), ae.Message)
+			setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
+			return ctrl.Result{}, nil
+		}
+		desired := render.Service(exp, tenant.Name, ports)
+		err = r.apply(ctx, existing, desired)
+		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt < maxPortRetries {
+			// A Service the cache had not shown yet holds these ports: skip them and retry.
+			logf.FromContext(ctx).V(1).Info("node ports already allocated, picking others", "ports", taken)
+			for _, p := range taken {
+				used[p] = true
+			}
+			continue
+		}
+		if err != nil {
+			return r.serviceFailed(exp, status, err)
+		}
+		newPorts := toStatusPorts(ports)
+		if !equality.Semantic.DeepEqual(status.NodePorts, newPorts) {
+			r.Recorder.Eventf(exp, corev1.EventTypeNormal, "PortsAllocated", "node ports %s from block %s", formatPorts(ports), block)
+		}
+		status.NodePorts = newPorts
+		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionTrue, exposurev1alpha1.ReasonPortsAllocated, fmt.Sprintf("node ports %s from the tenant's block %s", formatPorts(ports), block))
+		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionTrue, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("NodePort Service %s is in place", exp.Name))
+		return ctrl.Result{}, nil
+	}
+}
+
+// resolveTenant finds the tenant owning the exposure's namespace. Without one it returns nil
+// and the reason and message to report.
+func (r *ExposureReconciler) resolveTenant(ctx context.Context, exp *exposurev1alpha1.InferenceExposure) (*exposurev1alpha1.InferenceTenant, string, string, error) {
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return nil, "", "", fmt.Errorf("listing tenants: %w", err)
+	}
+	c := tenancy.Owners(tl.Items)[exp.Namespace]
+	if c == nil {
+		return nil, exposurev1alpha1.ReasonNoTenant, fmt.Sprintf("no InferenceTenant lists namespace %q in spec.namespaces: ask the platform team to add it to a tenant", exp.Namespace), nil
+	}
+	t := c.Owner.DeepCopy()
+	if !t.DeletionTimestamp.IsZero() {
+		return t, exposurev1alpha1.ReasonTenantDeleting, fmt.Sprintf("tenant %q is being deleted: the Service is removed so its node ports can be released", t.Name), nil
+	}
+	msg := fmt.Sprintf("namespace %q belongs to tenant %q", exp.Namespace, t.Name)
+	if len(c.Others) > 0 {
+		msg += fmt.Sprintf(" (also listed by tenant(s) %s, which get nothing here)", joinSorted(c.Others))
+	}
+	return t, exposurev1alpha1.ReasonTenantFound, msg, nil
+}
+
+// tenantBlock returns the tenant's block once every PortClaim of it is held by that tenant.
+func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (allocator.Range, bool, string, error) {
+	pb := tenant.Status.PortBlock
+	if pb == nil {
+		msg := fmt.Sprintf("tenant %q has no port block yet", tenant.Name)
+		for _, c := range tenant.Status.Conditions {
+			if c.Type == exposurev1alpha1.ConditionBlockAllocated && c.Status == metav1.ConditionFalse {
+				msg = fmt.Sprintf("tenant %q has no port block: %s", tenant.Name, c.Message)
+			}
+		}
+		return allocator.Range{}, false, msg, nil
+	}
+	block := allocator.Range{Start: pb.Start, End: pb.End}
+	for _, g := range allocator.Granules(block) {
+		pc := &exposurev1alpha1.PortClaim{}
+		err := r.Get(ctx, types.NamespacedName{Name: allocator.GranuleName(g)}, pc)
+		if apierrors.IsNotFound(err) || (err == nil && pc.Spec.TenantUID != string(tenant.UID)) {
+			return block, false, fmt.Sprintf("tenant %q does not hold the claim for ports %s yet", tenant.Name, g), nil
+		}
+		if err != nil {
+			return block, false, "", fmt.Errorf("reading claim: %w", err)
+		}
+	}
+	return block, true, "", nil
+}
+
+// portsInUse lists the ports of block held by every Service but this exposure's own.
+func (r *ExposureReconciler) portsInUse(ctx context.Context, block allocator.Range, exp *exposurev1alpha1.InferenceExposure) (map[int32]bool, error) {
+	var sl corev1.ServiceList
+	if err := r.List(ctx, &sl); err != nil {
+		return nil, fmt.Errorf("listing services: %w", err)
+	}
+	used := map[int32]bool{}
+	for i := range sl.Items {
+		svc := &sl.Items[i]
+		if svc.Namespace == exp.Namespace && svc.Name == exp.Name {
+			continue
+		}
+		for _, p := range servicePorts(svc) {
+			if block.Contains(p) {
+				used[p] = true
+			}
+		}
+	}
+	return used, nil
+}
+
+// apply creates the Service or updates the fields the operator owns; it writes nothing when
+// the Service already matches.
+func (r *ExposureReconciler) apply(ctx context.Context, existing, desired *corev1.Service) error {
+	if existing == nil {
+		return r.Create(ctx, desired, client.FieldOwner(FieldManager))
+	}
+	merged, changed := render.MergeService(existing, desired)
+	if !changed {
+		return nil
+	}
+	return r.Update(ctx, merged, client.FieldOwner(FieldManager))
+}
+
+func (r *ExposureReconciler) serviceFailed(exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus, err error) (ctrl.Result, error) {
+	if apierrors.IsInvalid(err) {
+		// The API server refused what the spec asks for: the user has to change the spec.
+		setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse,
+			exposurev1alpha1.ReasonServiceInvalid, fmt.Sprintf("the API server refused the Service: %v", err), true)
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, fmt.Errorf("applying service: %w", err)
+}
+
+// removeService deletes the exposure's own Service; a Service it does not own is left alone.
+func (r *ExposureReconciler) removeService(ctx context.Context, exp *exposurev1alpha1.InferenceExposure) error {
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}, svc); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !render.IsControlledBy(svc, exp) {
+		return nil
+	}
+	if err := r.Delete(ctx, svc, client.Preconditions{UID: &svc.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing service: %w", err)
+	}
+	return nil
+}
+
+func (r *ExposureReconciler) writeStatus(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) error {
+	if equality.Semantic.DeepEqual(&exp.Status, status) {
+		return nil
+	}
+	exp = exp.DeepCopy()
+	exp.Status = *status
+	if err := r.Status().Update(ctx, exp, client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("writing exposure status: %w", err)
+	}
+	return nil
+}
+
+var portFieldRE = regexp.MustCompile(`^spec\.ports\[(\d+)\]\.nodePort$`)
+
+// refusedPorts returns the node ports the API server refused as already allocated.
+func refusedPorts(err error, svc *corev1.Service) []int32 {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) || !apierrors.IsInvalid(err) || se.ErrStatus.Details == nil {
+		return nil
+	}
+	var out []int32
+	for _, c := range se.ErrStatus.Details.Causes {
+		if c.Type != metav1.CauseTypeFieldValueInvalid && c.Type != metav1.CauseTypeFieldValueDuplicate {
+			continue
+		}
+		if m := portFieldRE.FindStringSubmatch(c.Field); m != nil {
+			if i, _ := strconv.Atoi(m[1]); i < len(svc.Spec.Ports) {
+				out = append(out, svc.Spec.Ports[i].NodePort)
+			}
+		} else if c.Field == "spec.healthCheckNodePort" {
+			out = append(out, svc.Spec.HealthCheckNodePort)
+		}
+	}
+	return out
+}
+
+func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {
+	out := map[string]int32{}
+	if np == nil {
+		return out
+	}
+	for k, v := range map[string]int32{allocator.PortHTTP: np.HTTP, allocator.PortGRPC: np.GRPC, allocator.PortMetrics: np.Metrics, allocator.PortHealthCheck: np.HealthCheck} {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func toStatusPorts(m map[string]int32) *exposurev1alpha1.NodePorts {
+	return &exposurev1alpha1.NodePorts{HTTP: m[allocator.PortHTTP], GRPC: m[allocator.PortGRPC], Metrics: m[allocator.PortMetrics], HealthCheck: m[allocator.PortHealthCheck]}
+}
+
+func formatPorts(m map[string]int32) string {
+	s := ""
+	for _, n := range []string{allocator.PortHTTP, allocator.PortGRPC, allocator.PortMetrics, allocator.PortHealthCheck} {
+		if p, ok := m[n]; ok {
+			if s != "" {
+				s += " "
+			}
+			s += fmt.Sprintf("%s=%d", n, p)
+		}
+	}
+	return s
+}
+
+// SetupWithManager registers the exposure controller. It owns Services and follows tenants:
+// a tenant's change (block, namespaces, deletion) re-queues the exposures of its namespaces.
+func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&exposurev1alpha1.InferenceExposure{}).
+		Owns(&corev1.Service{}).
+		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
+		Named("inferenceexposure").
+		Complete(r)
+}
+
+func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Object) []reconcile.Request {
+	t := o.(*exposurev1alpha1.InferenceTenant)
+	namespaces := map[string]bool{}
+	for _, ns := range append(append([]string(nil), t.Spec.Namespaces...), t.Status.Namespaces...) {
+		namespaces[ns] = true
+	}
+	var out []reconcile.Request
+	for ns := range namespaces {
+		var el exposurev1alpha1.InferenceExposureList
+		if err := r.List(ctx, &el, client.InNamespace(ns)); err != nil {
+			continue
+		}
+		for _, e := range el.Items {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}})
+		}
+	}
+	return out
+}

@@ -1,0 +1,433 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
+)
+
+// TenantReconciler gives every InferenceTenant its port block and reports its usage.
+type TenantReconciler struct {
+	client.Client
+	// APIReader reads straight from the API server: used to tell who holds a claim that the
+	// cache has not seen yet.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Options
+}
+
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=portclaims,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile allocates or keeps the tenant's block, releases it on deletion, and writes status.
+func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	tenant := &exposurev1alpha1.InferenceTenant{}
+	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tenant.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, tenant)
+	}
+	if !controllerutil.ContainsFinalizer(tenant, exposurev1alpha1.TenantFinalizer) {
+		patch := client.MergeFrom(tenant.DeepCopy())
+		controllerutil.AddFinalizer(tenant, exposurev1alpha1.TenantFinalizer)
+		if err := r.Patch(ctx, tenant, patch, client.FieldOwner(FieldManager)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	in, err := r.observe(ctx, tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	status := tenant.Status.DeepCopy()
+	gen := tenant.Generation
+
+	r.reconcileNamespaces(tenant, in, status)
+
+	block, allocErr := r.reconcileBlock(ctx, tenant, in)
+	var userErr *allocator.Error
+	switch {
+	case allocErr == nil:
+		status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: block.Start, End: block.End, Size: block.Size()}
+		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionTrue,
+			exposurev1alpha1.ReasonBlockAllocated, fmt.Sprintf("tenant holds node ports %s", block), true)
+	case errors.As(allocErr, &userErr):
+		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionFalse,
+			string(userErr.Reason), userErr.Message, true)
+	default:
+		return ctrl.Result{}, fmt.Errorf("allocating port block: %w", allocErr)
+	}
+
+	if allocErr == nil {
+		used, foreign := usage(block, tenant.Name, in.services)
+		status.PortsUsed = int32(len(used))
+		status.ForeignPorts = foreign
+		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
+	} else {
+		status.PortBlock, status.PortsUsed, status.PortsFree, status.ForeignPorts = nil, 0, 0, nil
+	}
+
+	summarize(&status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, exposurev1alpha1.ConditionNamespacesExclusive)
+	status.ObservedGeneration = gen
+	return ctrl.Result{}, r.writeStatus(ctx, tenant, status)
+}
+
+// tenantInputs is what one reconcile reads, once.
+type tenantInputs struct {
+	tenants  []exposurev1alpha1.InferenceTenant
+	claims   []exposurev1alpha1.PortClaim
+	services []corev1.Service
+}
+
+func (r *TenantReconciler) observe(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (*tenantInputs, error) {
+	in := &tenantInputs{}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	in.tenants = tl.Items
+	var cl exposurev1alpha1.PortClaimList
+	if err := r.List(ctx, &cl); err != nil {
+		return nil, fmt.Errorf("listing port claims: %w", err)
+	}
+	in.claims = cl.Items
+	var sl corev1.ServiceList
+	if err := r.List(ctx, &sl); err != nil {
+		return nil, fmt.Errorf("listing services: %w", err)
+	}
+	in.services = sl.Items
+	return in, nil
+}
+
+// reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
+func (r *TenantReconciler) reconcileNamespaces(tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs, status *exposurev1alpha1.InferenceTenantStatus) {
+	owners := tenancy.Owners(in.tenants)
+	var owned, problems []string
+	for _, ns := range tenant.Spec.Namespaces {
+		c := owners[ns]
+		if c == nil {
+			continue
+		}
+		if c.Owner.Name == tenant.Name {
+			owned = append(owned, ns)
+			if len(c.Others) > 0 {
+				problems = append(problems, fmt.Sprintf("namespace %q is also listed by tenant(s) %s; it stays with this tenant", ns, joinSorted(c.Others)))
+			}
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("namespace %q already belongs to the older tenant %q; remove it from one of the two", ns, c.Owner.Name))
+	}
+	sort.Strings(owned)
+	status.Namespaces = owned
+	if len(problems) == 0 {
+		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionTrue,
+			exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces", true)
+		return
+	}
+	setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionFalse,
+		exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "), true)
+}
+
+// reconcileBlock returns the block the tenant holds, claiming one when it holds none.
+func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs) (allocator.Range, error) {
+	req := allocator.BlockRequest{Size: r.DefaultBlockSize}
+	if pb := tenant.Spec.PortBlock; pb != nil {
+		if pb.Size != nil {
+			req.Size = *pb.Size
+		}
+		req.Start = pb.Start
+	}
+	var own, taken []allocator.Range
+	for i := range in.claims {
+		if in.claims[i].Spec.TenantUID == string(tenant.UID) {
+			own = append(own, claimRange(&in.claims[i]))
+		} else {
+			taken = append(taken, claimRange(&in.claims[i]))
+		}
+	}
+
+	// Keep a block the tenant already holds: after a restart this is the only path taken,
+	// and it writes nothing.
+	var keep *allocator.Range
+	for _, run := range allocator.Runs(own) {
+		if run.Size() != req.Size || (req.Start != nil && run.Start != *req.Start) {
+			continue
+		}
+		run := run
+		if keep == nil || (tenant.Status.PortBlock != nil && run.Start == tenant.Status.PortBlock.Start) {
+			keep = &run
+		}
+	}
+	if keep != nil {
+		return *keep, r.releaseExtra(ctx, tenant, in, own, *keep)
+	}
+
+	var foreign []int32
+	for i := range in.services {
+		if !isManagedBy(&in.services[i], tenant.Name) {
+			foreign = append(foreign, servicePorts(&in.services[i])...)
+		}
+	}
+	cands, err := r.Pool.Candidates(req, taken, foreign)
+	if err != nil {
+		return allocator.Range{}, err
+	}
+	log := logf.FromContext(ctx)
+	for _, c := range cands {
+		ok, err := r.claim(ctx, tenant, c)
+		if err != nil {
+			return allocator.Range{}, err
+		}
+		if ok {
+			log.Info("claimed port block", "block", c.String())
+			r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
+			return c, r.releaseExtra(ctx, tenant, in, own, c)
+		}
+	}
+	if req.Start != nil {
+		return allocator.Range{}, &allocator.Error{Reason: allocator.ReasonPinnedTaken,
+			Message: fmt.Sprintf("pinned block starting at %d is held by another tenant: pin a free block or drop portBlock.start", *req.Start)}
+	}
+	// Every candidate was taken by a racing tenant that the cache had not shown yet.
+	return allocator.Range{}, errors.New("every free block was claimed concurrently; retrying")
+}
+
+// claim takes the block by creating its granules' PortClaims in ascending order. Creation is
+// the lock: AlreadyExists from another tenant's claim means the block is taken, and the claims
+// made by this attempt are removed again.
+func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, block allocator.Range) (bool, error) {
+	var created []*exposurev1alpha1.PortClaim
+	rollback := func() error {
+		for _, c := range created {
+			if err := r.Delete(ctx, c, client.Preconditions{UID: &c.UID}); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("releasing %s after losing a race: %w", c.Name, err)
+			}
+		}
+		return nil
+	}
+	for _, g := range allocator.Granules(block) {
+		pc := &exposurev1alpha1.PortClaim{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: allocator.GranuleName(g),
+				Labels: map[string]string{
+					exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue,
+					exposurev1alpha1.LabelTenant:    tenant.Name,
+				},
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceTenant",
+					Name: tenant.Name, UID: tenant.UID, BlockOwnerDeletion: ptr.To(true),
+				}},
+			},
+			Spec: exposurev1alpha1.PortClaimSpec{Tenant: tenant.Name, TenantUID: string(tenant.UID), Start: g.Start, End: g.End},
+		}
+		err := r.Create(ctx, pc, client.FieldOwner(FieldManager))
+		if err == nil {
+			created = append(created, pc)
+			continue
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return false, errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
+		}
+		existing := &exposurev1alpha1.PortClaim{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pc.Name}, existing); err != nil {
+			return false, errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
+		}
+		if existing.Spec.TenantUID == string(tenant.UID) {
+			continue // ours from an earlier, interrupted attempt
+		}
+		return false, rollback()
+	}
+	return true, nil
+}
+
+// releaseExtra drops claims the tenant holds outside its block (left by an interrupted
+// allocation or by two operators racing) unless a Service still holds a port in them.
+func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs, own []allocator.Range, block allocator.Range) error {
+	for _, g := range own {
+		if block.Overlaps(g) || rangeInUse(g, tenant.Name, in.services) {
+			continue
+		}
+		pc := &exposurev1alpha1.PortClaim{ObjectMeta: metav1.ObjectMeta{Name: allocator.GranuleName(g)}}
+		if err := r.Delete(ctx, pc); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("releasing stray claim %s: %w", pc.Name, err)
+		}
+	}
+	return nil
+}
+
+// finalize releases the tenant's claims once none of its Services holds a port in them.
+func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(tenant, exposurev1alpha1.TenantFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	in, err := r.observe(ctx, tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var own []*exposurev1alpha1.PortClaim
+	for i := range in.claims {
+		if in.claims[i].Spec.TenantUID == string(tenant.UID) {
+			own = append(own, &in.claims[i])
+		}
+	}
+	var holders []string
+	for i := range in.services {
+		svc := &in.services[i]
+		if !isManagedBy(svc, tenant.Name) {
+			continue
+		}
+		for _, c := range own {
+			if slices.ContainsFunc(servicePorts(svc), claimRange(c).Contains) {
+				holders = append(holders, namespacedName(svc))
+				break
+			}
+		}
+	}
+	if len(holders) > 0 {
+		status := tenant.Status.DeepCopy()
+		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionReady, metav1.ConditionFalse,
+			exposurev1alpha1.ReasonReleasing, fmt.Sprintf("waiting for Services %s to give back their node ports before releasing the block", joinSorted(holders)), false)
+		return ctrl.Result{}, r.writeStatus(ctx, tenant, status)
+	}
+	for _, c := range own {
+		if err := r.Delete(ctx, c); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("releasing %s: %w", c.Name, err)
+		}
+	}
+	if len(own) > 0 {
+		r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReleased", "released %d port claims", len(own))
+	}
+	patch := client.MergeFrom(tenant.DeepCopy())
+	controllerutil.RemoveFinalizer(tenant, exposurev1alpha1.TenantFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, tenant, patch))
+}
+
+func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
+	if equality.Semantic.DeepEqual(&tenant.Status, status) {
+		return nil
+	}
+	tenant = tenant.DeepCopy()
+	tenant.Status = *status
+	if err := r.Status().Update(ctx, tenant, client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("writing tenant status: %w", err)
+	}
+	return nil
+}
+
+// usage splits the ports of block held by Services into this tenant's and foreign ones.
+func usage(block allocator.Range, tenant string, services []corev1.Service) (used map[int32]bool, foreign []int32) {
+	used = map[int32]bool{}
+	seen := map[int32]bool{}
+	for i := range services {
+		mine := isManagedBy(&services[i], tenant)
+		for _, p := range servicePorts(&services[i]) {
+			if !block.Contains(p) {
+				continue
+			}
+			if mine {
+				used[p] = true
+			} else if !seen[p] {
+				seen[p] = true
+				foreign = append(foreign, p)
+			}
+		}
+	}
+	slices.Sort(foreign)
+	return used, foreign
+}
+
+func rangeInUse(r allocator.Range, tenant string, services []corev1.Service) bool {
+	for i := range services {
+		if isManagedBy(&services[i], tenant) && slices.ContainsFunc(servicePorts(&services[i]), r.Contains) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetupWithManager registers the tenant controller. Besides tenants it watches PortClaims
+// (a claim lost or released), Services (usage and foreign ports) and other tenants (namespace
+// conflicts), each mapped to the tenants they concern.
+func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&exposurev1alpha1.InferenceTenant{}).
+		Watches(&exposurev1alpha1.PortClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
+		})).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfService)).
+		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsSharingNamespaces)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
+		Named("inferencetenant").
+		Complete(r)
+}
+
+func (r *TenantReconciler) tenantsOfService(ctx context.Context, o client.Object) []reconcile.Request {
+	svc := o.(*corev1.Service)
+	ports := servicePorts(svc)
+	if len(ports) == 0 && svc.Labels[exposurev1alpha1.LabelTenant] == "" {
+		return nil
+	}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, t := range tl.Items {
+		hit := t.Name == svc.Labels[exposurev1alpha1.LabelTenant]
+		if b := t.Status.PortBlock; b != nil && !hit {
+			hit = slices.ContainsFunc(ports, allocator.Range{Start: b.Start, End: b.End}.Contains)
+		}
+		if hit {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
+	}
+	return out
+}
+
+func (r *TenantReconciler) tenantsSharingNamespaces(ctx context.Context, o client.Object) []reconcile.Request {
+	changed := o.(*exposurev1alpha1.InferenceTenant)
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, t := range tl.Items {
+		if t.Name == changed.Name {
+			continue
+		}
+		for _, ns := range changed.Spec.Namespaces {
+			if slices.Contains(t.Spec.Namespaces, ns) {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+				break
+			}
+		}
+	}
+	return out
+}
