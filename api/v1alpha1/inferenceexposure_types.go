@@ -29,6 +29,11 @@ type ExposurePorts struct {
 	Metrics *int32 `json:"metrics,omitempty"`
 }
 
+// LabelValue is a Kubernetes label value.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`
+type LabelValue string
+
 // ExternalTrafficPolicy mirrors the Service field of the same name.
 // +kubebuilder:validation:Enum=Cluster;Local
 type ExternalTrafficPolicy string
@@ -63,8 +68,7 @@ type InferenceExposureSpec struct {
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",message="selector keys must be valid label keys: an optional DNS prefix and '/', then at most 63 characters of letters, digits, '-', '_' and '.'"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 63 && self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'))",message="selector values must be valid label values: at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
-	Selector map[string]string `json:"selector"`
+	Selector map[string]LabelValue `json:"selector"`
 
 	// ports are the model server's container ports; at least one of http or grpc.
 	// +required
@@ -87,10 +91,6 @@ type NodePorts struct {
 	// metrics is the nodePort of the metrics port.
 	// +optional
 	Metrics int32 `json:"metrics,omitempty"`
-	// healthCheck is the Service's healthCheckNodePort, taken from the block too when
-	// externalTrafficPolicy is Local.
-	// +optional
-	HealthCheck int32 `json:"healthCheck,omitempty"`
 }
 
 // InferenceExposureStatus is the observed state of an InferenceExposure.

@@ -182,23 +182,23 @@ const (
 	PortHTTP    = "http"
 	PortGRPC    = "grpc"
 	PortMetrics = "metrics"
-	// PortHealthCheck is the Service's healthCheckNodePort (externalTrafficPolicy Local).
-	PortHealthCheck = "healthCheck"
 )
 
 // PortRequest is what an exposure asks of its tenant's block.
 type PortRequest struct {
 	// Names are the ports to assign, e.g. http, grpc, metrics.
 	Names []string
-	// Current are the nodePorts the exposure's Service holds now; kept when still valid.
+	// Recorded are the nodePorts recorded in the exposure's status: the operator's own record,
+	// restored when someone edits the Service or deletes it.
+	Recorded map[string]int32
+	// Current are the nodePorts the exposure's Service holds now; kept when nothing is
+	// recorded (a status lost in a backup restore, say).
 	Current map[string]int32
-	// Preferred are the nodePorts recorded in status; reused when the Service was lost.
-	Preferred map[string]int32
 }
 
 // AssignPorts gives every requested name a port of block that is not in used (ports held by
-// other Services, managed or not). A port the exposure already holds is kept; a recorded one is
-// reused when free; otherwise the lowest free port is taken.
+// other Services, managed or not). A recorded port is kept when still valid, then a port the
+// Service holds; otherwise the lowest free port is taken.
 func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]int32, error) {
 	out := make(map[string]int32, len(req.Names))
 	taken := func(p int32) bool {
@@ -212,7 +212,7 @@ func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]
 		}
 		return false
 	}
-	for _, source := range []map[string]int32{req.Current, req.Preferred} {
+	for _, source := range []map[string]int32{req.Recorded, req.Current} {
 		for _, n := range req.Names {
 			if _, done := out[n]; done {
 				continue

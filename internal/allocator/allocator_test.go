@@ -129,8 +129,9 @@ func TestAssignPorts(t *testing.T) {
 		{name: "keeps current", req: PortRequest{Names: all, Current: map[string]int32{"grpc": 30807}}, want: map[string]int32{"http": 30800, "grpc": 30807, "metrics": 30801}},
 		{name: "current outside block is replaced", req: PortRequest{Names: []string{"grpc"}, Current: map[string]int32{"grpc": 31000}}, want: map[string]int32{"grpc": 30800}},
 		{name: "current taken by someone else is replaced", req: PortRequest{Names: []string{"grpc"}, Current: map[string]int32{"grpc": 30805}}, used: []int32{30805}, want: map[string]int32{"grpc": 30800}},
-		{name: "preferred reused after service loss", req: PortRequest{Names: all, Preferred: map[string]int32{"http": 30805, "grpc": 30806, "metrics": 30807}}, want: map[string]int32{"http": 30805, "grpc": 30806, "metrics": 30807}},
-		{name: "current wins over preferred", req: PortRequest{Names: []string{"http"}, Current: map[string]int32{"http": 30803}, Preferred: map[string]int32{"http": 30805}}, want: map[string]int32{"http": 30803}},
+		{name: "recorded reused after service loss", req: PortRequest{Names: all, Recorded: map[string]int32{"http": 30805, "grpc": 30806, "metrics": 30807}}, want: map[string]int32{"http": 30805, "grpc": 30806, "metrics": 30807}},
+		{name: "recorded wins over an edited Service", req: PortRequest{Names: []string{"http"}, Current: map[string]int32{"http": 30803}, Recorded: map[string]int32{"http": 30805}}, want: map[string]int32{"http": 30805}},
+		{name: "recorded taken meanwhile: current kept", req: PortRequest{Names: []string{"http"}, Current: map[string]int32{"http": 30803}, Recorded: map[string]int32{"http": 30805}}, used: []int32{30805}, want: map[string]int32{"http": 30803}},
 		{name: "duplicate current gets one winner", req: PortRequest{Names: []string{"http", "grpc"}, Current: map[string]int32{"http": 30803, "grpc": 30803}}, want: map[string]int32{"http": 30803, "grpc": 30800}},
 		{name: "exactly full", req: PortRequest{Names: all}, used: []int32{30800, 30801, 30802, 30803, 30804, 30805, 30806}, want: map[string]int32{"http": 30807, "grpc": 30808, "metrics": 30809}},
 		{name: "full", req: PortRequest{Names: all}, used: []int32{30800, 30801, 30802, 30803, 30804, 30805, 30806, 30807}, reason: ReasonBlockFull},
@@ -173,7 +174,7 @@ func FuzzAssignPorts(f *testing.F) {
 				used[start+i] = true
 			}
 		}
-		req := PortRequest{Names: []string{"http", "grpc", "metrics"}, Current: map[string]int32{"grpc": cur}, Preferred: map[string]int32{"http": pref, "metrics": cur}}
+		req := PortRequest{Names: []string{"http", "grpc", "metrics"}, Current: map[string]int32{"grpc": cur}, Recorded: map[string]int32{"http": pref, "metrics": cur}}
 		got, err := AssignPorts(block, req, used)
 		if err != nil {
 			return

@@ -4,6 +4,7 @@ package controller
 
 import (
 	"fmt"
+	"time"
 	"sort"
 	"strings"
 
@@ -44,19 +45,40 @@ func setCondition(rec record.EventRecorder, obj runtime.Object, conds *[]metav1.
 	}
 }
 
+// conflictRetry is how soon a reconcile whose status write lost an optimistic-concurrency race
+// runs again, quietly.
+const conflictRetry = 200 * time.Millisecond
+
 // summarize sets Ready from the given condition types: True when all are True, otherwise False
-// with the first failing condition's reason and message.
+// with the reason and message of the first False condition, or else of the first unknown one
+// (a False condition names the cause; Unknown ones usually just wait for it).
 func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
+	var blocker *metav1.Condition
+	missing := ""
 	for _, t := range types {
 		c := meta.FindStatusCondition(*conds, t)
-		if c == nil || c.Status != metav1.ConditionTrue {
-			reason, msg := exposurev1alpha1.ReasonNotReady, t+" is not yet known"
-			if c != nil {
-				reason, msg = c.Reason, c.Message
+		switch {
+		case c == nil:
+			if missing == "" {
+				missing = t
 			}
-			meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: gen})
-			return
+		case c.Status == metav1.ConditionFalse:
+			if blocker == nil || blocker.Status != metav1.ConditionFalse {
+				blocker = c
+			}
+		case c.Status != metav1.ConditionTrue:
+			if blocker == nil {
+				blocker = c
+			}
 		}
+	}
+	if blocker != nil || missing != "" {
+		reason, msg := exposurev1alpha1.ReasonNotReady, missing+" is not yet known"
+		if blocker != nil {
+			reason, msg = blocker.Reason, blocker.Message
+		}
+		meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: gen})
+		return
 	}
 	meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonReady, Message: "all conditions are met", ObservedGeneration: gen})
 }

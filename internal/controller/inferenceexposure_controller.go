@@ -63,6 +63,9 @@ func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		status.ObservedGeneration = gen
 	}
 	if serr := r.writeStatus(ctx, exp, status); serr != nil {
+		if apierrors.IsConflict(serr) && err == nil {
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil // someone else wrote first: recompute
+		}
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
 	return result, err
@@ -135,7 +138,7 @@ func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Preferred: statusPorts(status.NodePorts)}
+	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts)}
 	for attempt := 0; ; attempt++ {
 		ports, err := allocator.AssignPorts(block, portReq, used)
 		var ae *allocator.Error
@@ -304,8 +307,6 @@ func refusedPorts(err error, svc *corev1.Service) []int32 {
 			if i, _ := strconv.Atoi(m[1]); i < len(svc.Spec.Ports) {
 				out = append(out, svc.Spec.Ports[i].NodePort)
 			}
-		} else if c.Field == "spec.healthCheckNodePort" {
-			out = append(out, svc.Spec.HealthCheckNodePort)
 		}
 	}
 	return out
@@ -316,7 +317,7 @@ func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {
 	if np == nil {
 		return out
 	}
-	for k, v := range map[string]int32{allocator.PortHTTP: np.HTTP, allocator.PortGRPC: np.GRPC, allocator.PortMetrics: np.Metrics, allocator.PortHealthCheck: np.HealthCheck} {
+	for k, v := range map[string]int32{allocator.PortHTTP: np.HTTP, allocator.PortGRPC: np.GRPC, allocator.PortMetrics: np.Metrics} {
 		if v != 0 {
 			out[k] = v
 		}
@@ -325,12 +326,12 @@ func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {
 }
 
 func toStatusPorts(m map[string]int32) *exposurev1alpha1.NodePorts {
-	return &exposurev1alpha1.NodePorts{HTTP: m[allocator.PortHTTP], GRPC: m[allocator.PortGRPC], Metrics: m[allocator.PortMetrics], HealthCheck: m[allocator.PortHealthCheck]}
+	return &exposurev1alpha1.NodePorts{HTTP: m[allocator.PortHTTP], GRPC: m[allocator.PortGRPC], Metrics: m[allocator.PortMetrics]}
 }
 
 func formatPorts(m map[string]int32) string {
 	s := ""
-	for _, n := range []string{allocator.PortHTTP, allocator.PortGRPC, allocator.PortMetrics, allocator.PortHealthCheck} {
+	for _, n := range []string{allocator.PortHTTP, allocator.PortGRPC, allocator.PortMetrics} {
 		if p, ok := m[n]; ok {
 			if s != "" {
 				s += " "

@@ -58,7 +58,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		patch := client.MergeFrom(tenant.DeepCopy())
 		controllerutil.AddFinalizer(tenant, exposurev1alpha1.TenantFinalizer)
 		if err := r.Patch(ctx, tenant, patch, client.FieldOwner(FieldManager)); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
 
@@ -96,7 +96,12 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	summarize(&status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, exposurev1alpha1.ConditionNamespacesExclusive)
 	status.ObservedGeneration = gen
-	return ctrl.Result{}, r.writeStatus(ctx, tenant, status)
+	if err := r.writeStatus(ctx, tenant, status); apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil // someone else wrote first: recompute
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
 }
 
 // tenantInputs is what one reconcile reads, once.

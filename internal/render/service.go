@@ -3,7 +3,6 @@
 package render
 
 import (
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -40,8 +39,8 @@ func DeclaredPorts(exp *exposurev1alpha1.InferenceExposure) []NamedPort {
 	return out
 }
 
-// PortNames are the names the exposure needs nodePorts for, in allocation order: its declared
-// ports, plus the Service's health check port when externalTrafficPolicy is Local.
+// PortNames are the names the exposure needs nodePorts for, in allocation order. (A NodePort
+// Service has no healthCheckNodePort: the API server allows it on LoadBalancers only.)
 func PortNames(exp *exposurev1alpha1.InferenceExposure) []string {
 	if !NodePortEnabled(exp) {
 		return nil
@@ -49,9 +48,6 @@ func PortNames(exp *exposurev1alpha1.InferenceExposure) []string {
 	var out []string
 	for _, p := range DeclaredPorts(exp) {
 		out = append(out, p.Name)
-	}
-	if exp.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal {
-		out = append(out, allocator.PortHealthCheck)
 	}
 	return out
 }
@@ -95,7 +91,7 @@ func Service(exp *exposurev1alpha1.InferenceExposure, tenant string, nodePorts m
 		},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: maps.Clone(exp.Spec.Selector),
+			Selector: Selector(exp),
 		},
 	}
 	nodePort := NodePortEnabled(exp)
@@ -104,9 +100,6 @@ func Service(exp *exposurev1alpha1.InferenceExposure, tenant string, nodePorts m
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
 		if exp.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal {
 			svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
-			// Left to the API server, the health check port would come from anywhere in the
-			// node port range, possibly another tenant's block.
-			svc.Spec.HealthCheckNodePort = nodePorts[allocator.PortHealthCheck]
 		}
 	}
 	for _, p := range DeclaredPorts(exp) {
@@ -127,6 +120,15 @@ func Service(exp *exposurev1alpha1.InferenceExposure, tenant string, nodePorts m
 	return svc
 }
 
+// Selector is the exposure's pod selector as a plain map.
+func Selector(exp *exposurev1alpha1.InferenceExposure) map[string]string {
+	out := make(map[string]string, len(exp.Spec.Selector))
+	for k, v := range exp.Spec.Selector {
+		out[k] = string(v)
+	}
+	return out
+}
+
 // NodePortsOf reads the nodePorts a Service holds, by port name.
 func NodePortsOf(svc *corev1.Service) map[string]int32 {
 	out := map[string]int32{}
@@ -137,9 +139,6 @@ func NodePortsOf(svc *corev1.Service) map[string]int32 {
 		if p.NodePort != 0 {
 			out[p.Name] = p.NodePort
 		}
-	}
-	if svc.Spec.HealthCheckNodePort != 0 {
-		out[allocator.PortHealthCheck] = svc.Spec.HealthCheckNodePort
 	}
 	return out
 }
@@ -165,7 +164,6 @@ func MergeService(existing, desired *corev1.Service) (*corev1.Service, bool) {
 	out.Spec.Type = desired.Spec.Type
 	out.Spec.Selector = desired.Spec.Selector
 	out.Spec.ExternalTrafficPolicy = desired.Spec.ExternalTrafficPolicy
-	out.Spec.HealthCheckNodePort = desired.Spec.HealthCheckNodePort
 	out.Spec.Ports = desired.Spec.Ports
 	return out, !equality.Semantic.DeepEqual(existing, out)
 }

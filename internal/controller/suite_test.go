@@ -1,0 +1,259 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+var (
+	cfg     *rest.Config
+	k8s     client.Client
+	scheme  = runtime.NewScheme()
+	nsCount atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(exposurev1alpha1.AddToScheme(scheme))
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel()), zap.StacktraceLevel(zapcore.PanicLevel)))
+
+	env, err := testenv.Start(true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg = env.Config
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
+		return -1
+	}
+	return 2 // errors only: keep test output readable
+}
+
+// startManager runs the operator's controllers in a manager of its own, as a separate operator
+// process would. The returned function stops it and waits until it has stopped.
+func startManager(t *testing.T, opts Options) func() {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Several managers run in one test process, standing in for several operator processes.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Setup(mgr, opts); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func mustPool(t *testing.T, start, end int32) allocator.Pool {
+	t.Helper()
+	p, err := allocator.NewPool(start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newNamespace creates a namespace unique to the test.
+func newNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, nsCount.Add(1))
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// cleanupTenants removes tenants (finalizers included) and their claims after a test, so the
+// next test's pool starts empty. envtest runs no garbage collector.
+func cleanupTenants(t *testing.T, names ...string) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, n := range names {
+			tn := &exposurev1alpha1.InferenceTenant{}
+			if err := k8s.Get(ctx, client.ObjectKey{Name: n}, tn); err == nil {
+				tn.Finalizers = nil
+				_ = k8s.Update(ctx, tn)
+				_ = k8s.Delete(ctx, tn)
+			}
+			_ = k8s.DeleteAllOf(ctx, &exposurev1alpha1.PortClaim{}, client.MatchingLabels{exposurev1alpha1.LabelTenant: n})
+		}
+	})
+}
+
+// cleanupServices deletes the Services of namespaces, freeing their node ports.
+func cleanupServices(t *testing.T, namespaces ...string) {
+	t.Cleanup(func() {
+		for _, ns := range namespaces {
+			var sl corev1.ServiceList
+			_ = k8s.List(context.Background(), &sl, client.InNamespace(ns))
+			for i := range sl.Items {
+				_ = k8s.Delete(context.Background(), &sl.Items[i])
+			}
+		}
+	})
+}
+
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %s", what, last)
+}
+
+func newTenant(name string, start, size *int32, namespaces ...string) *exposurev1alpha1.InferenceTenant {
+	t := &exposurev1alpha1.InferenceTenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: exposurev1alpha1.InferenceTenantSpec{Namespaces: namespaces}}
+	if start != nil || size != nil {
+		t.Spec.PortBlock = &exposurev1alpha1.PortBlockSpec{Start: start, Size: size}
+	}
+	return t
+}
+
+func newExposure(ns, name string, http, grpc, metrics *int32) *exposurev1alpha1.InferenceExposure {
+	return &exposurev1alpha1.InferenceExposure{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: exposurev1alpha1.InferenceExposureSpec{
+			Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(name)},
+			Ports:    exposurev1alpha1.ExposurePorts{HTTP: http, GRPC: grpc, Metrics: metrics},
+		},
+	}
+}
+
+func create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := k8s.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+func getTenant(t *testing.T, name string) *exposurev1alpha1.InferenceTenant {
+	t.Helper()
+	tn := &exposurev1alpha1.InferenceTenant{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, tn); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+func getExposure(t *testing.T, ns, name string) *exposurev1alpha1.InferenceExposure {
+	t.Helper()
+	e := &exposurev1alpha1.InferenceExposure{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// condition returns "Status/Reason: message" of a condition, or "" when absent.
+func condition(conds []metav1.Condition, typ string) string {
+	c := meta.FindStatusCondition(conds, typ)
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s/%s: %s", c.Status, c.Reason, c.Message)
+}
+
+// waitCondition waits until the condition starts with want ("True/Allocated" or "False").
+func waitExposureCondition(t *testing.T, ns, name, typ, want string) *exposurev1alpha1.InferenceExposure {
+	t.Helper()
+	var e *exposurev1alpha1.InferenceExposure
+	eventually(t, fmt.Sprintf("exposure %s/%s %s=%s", ns, name, typ, want), func() (bool, string) {
+		e = getExposure(t, ns, name)
+		c := condition(e.Status.Conditions, typ)
+		return strings.HasPrefix(c, want) && e.Status.ObservedGeneration == e.Generation, c
+	})
+	return e
+}
+
+func waitTenantCondition(t *testing.T, name, typ, want string) *exposurev1alpha1.InferenceTenant {
+	t.Helper()
+	var tn *exposurev1alpha1.InferenceTenant
+	eventually(t, fmt.Sprintf("tenant %s %s=%s", name, typ, want), func() (bool, string) {
+		tn = getTenant(t, name)
+		c := condition(tn.Status.Conditions, typ)
+		return strings.HasPrefix(c, want), c
+	})
+	return tn
+}
+
+// events returns the reasons and messages of the Events about an object.
+func events(t *testing.T, ns, name string) string {
+	t.Helper()
+	var el corev1.EventList
+	if err := k8s.List(context.Background(), &el, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range el.Items {
+		if e.InvolvedObject.Name == name {
+			fmt.Fprintf(&b, "%s %s: %s\n", e.Type, e.Reason, e.Message)
+		}
+	}
+	return b.String()
+}

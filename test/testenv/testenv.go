@@ -1,0 +1,93 @@
+// Package testenv starts a real kube-apiserver and etcd (envtest) with the operator's CRDs and
+// the third-party CRDs it writes to (Gateway API, OpenShift Route), for integration tests.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// RepoRoot is the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// AssetsDir returns where kube-apiserver and etcd are: KUBEBUILDER_ASSETS when set (users'
+// laptops with setup-envtest), else the newest build under bin/k8s made by
+// hack/build-envtest-assets.sh.
+func AssetsDir() (string, error) {
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		return d, nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(RepoRoot(), "bin", "k8s", "*", "kube-apiserver"))
+	if len(matches) == 0 {
+		return "", fmt.Errorf("no kube-apiserver found: run `make test` (it builds one into bin/k8s) or set KUBEBUILDER_ASSETS")
+	}
+	sort.Strings(matches)
+	return filepath.Dir(matches[len(matches)-1]), nil
+}
+
+// moduleDir asks the go command where a module of the build lives in the module cache.
+func moduleDir(module string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating module %s: %w", module, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// CRDPaths are the CRD files and directories the tests install: ours, the Gateway API
+// standard channel and the OpenShift Route.
+func CRDPaths() ([]string, error) {
+	gw, err := moduleDir("sigs.k8s.io/gateway-api")
+	if err != nil {
+		return nil, err
+	}
+	os, err := moduleDir("github.com/openshift/api")
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		filepath.Join(RepoRoot(), "config", "crd", "bases"),
+		filepath.Join(gw, "config", "crd", "standard"),
+		filepath.Join(os, "route", "v1", "zz_generated.crd-manifests", "routes.crd.yaml"),
+	}, nil
+}
+
+// Env is a running control plane.
+type Env struct {
+	*envtest.Environment
+	Config *rest.Config
+}
+
+// Start starts kube-apiserver and etcd, with the CRDs of CRDPaths installed when withCRDs.
+func Start(withCRDs bool) (*Env, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
+	if withCRDs {
+		paths, err := CRDPaths()
+		if err != nil {
+			return nil, err
+		}
+		env.CRDDirectoryPaths = paths
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting envtest from %s: %w", assets, err)
+	}
+	return &Env{Environment: env, Config: cfg}, nil
+}
