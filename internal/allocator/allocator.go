@@ -99,7 +99,7 @@ func (p Pool) Candidates(req BlockRequest, taken []Range, foreign []int32) ([]Ra
 			lower := b.Start - (b.Start-p.Start)%req.Size
 			return nil, &Error{ReasonMisaligned, fmt.Sprintf("pinned start %d is not aligned to the block size %d from the pool start %d: use %d or %d", b.Start, req.Size, p.Start, lower, lower+req.Size)}
 		}
-		for _, t := range taken {
+		for _, t := range Runs(taken) {
 			if t.Overlaps(b) {
 				return nil, &Error{ReasonPinnedTaken, fmt.Sprintf("pinned block %s overlaps ports %s held by another tenant: pin a free block or drop portBlock.start", b, t)}
 			}

@@ -4,9 +4,9 @@ package controller
 
 import (
 	"fmt"
-	"time"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -115,4 +115,6 @@ func joinSorted(items []string) string {
 	return strings.Join(s, ", ")
 }
 
-func namespacedName(o metav1.Object) string { return fmt.Sprintf("%s/%s", o.GetNamespace(), o.GetName()) }
+func namespacedName(o metav1.Object) string {
+	return fmt.Sprintf("%s/%s", o.GetNamespace(), o.GetName())
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -150,6 +152,13 @@ func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha
 		desired := render.Service(exp, tenant.Name, ports)
 		err = r.apply(ctx, existing, desired)
 		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt < maxPortRetries {
+			if slices.ContainsFunc(taken, recordedPort(portReq.Recorded)) {
+				// The API server frees a deleted Service's ports a moment after the delete; a
+				// port of our own record is worth waiting for rather than giving away. Were it
+				// really held by another Service, the cache would show it by the next try.
+				logf.FromContext(ctx).V(1).Info("recorded node ports not free yet, retrying", "ports", taken)
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
 			// A Service the cache had not shown yet holds these ports: skip them and retry.
 			logf.FromContext(ctx).V(1).Info("node ports already allocated, picking others", "ports", taken)
 			for _, p := range taken {
@@ -310,6 +319,17 @@ func refusedPorts(err error, svc *corev1.Service) []int32 {
 		}
 	}
 	return out
+}
+
+func recordedPort(recorded map[string]int32) func(int32) bool {
+	return func(p int32) bool {
+		for _, r := range recorded {
+			if r == p {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {

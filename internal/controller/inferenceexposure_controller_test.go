@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ func TestExposureLifecycle(t *testing.T) {
 				return false, "not recreated yet"
 			}
 			np := nodePorts(s)
-			return np["http"] == 30800 && np["grpc"] == 30801 && np["metrics"] == 30802, "ports differ"
+			return np["http"] == 30800 && np["grpc"] == 30801 && np["metrics"] == 30802, fmt.Sprintf("ports differ: %v", np)
 		})
 	})
 

@@ -383,14 +383,28 @@ func rangeInUse(r allocator.Range, tenant string, services []corev1.Service) boo
 func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceTenant{}).
-		Watches(&exposurev1alpha1.PortClaim{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
-		})).
+		Watches(&exposurev1alpha1.PortClaim{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClaim)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfService)).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsSharingNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferencetenant").
 		Complete(r)
+}
+
+// tenantsOfClaim maps a claim to its tenant and, since a released claim may be what they wait
+// for, to every tenant still without a block.
+func (r *TenantReconciler) tenantsOfClaim(ctx context.Context, o client.Object) []reconcile.Request {
+	out := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return out
+	}
+	for _, t := range tl.Items {
+		if t.Status.PortBlock == nil && t.DeletionTimestamp.IsZero() {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		}
+	}
+	return out
 }
 
 func (r *TenantReconciler) tenantsOfService(ctx context.Context, o client.Object) []reconcile.Request {

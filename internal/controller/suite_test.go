@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -256,4 +256,15 @@ func events(t *testing.T, ns, name string) string {
 		}
 	}
 	return b.String()
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Event(runtime.Object, string, string, string)                  {}
+func (nopRecorder) Eventf(runtime.Object, string, string, string, ...interface{}) {}
+func (nopRecorder) AnnotatedEventf(runtime.Object, map[string]string, string, string, string, ...interface{}) {
+}
+
+func reqFor(o client.Object) ctrl.Request {
+	return ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o)}
 }

@@ -1,0 +1,260 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+func foreignNodePortService(ns, name string, ports ...int32) *corev1.Service {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": name}},
+	}
+	for i, p := range ports {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%d", i), Port: int32(80 + i), NodePort: p})
+	}
+	return svc
+}
+
+// TestForeignPortsAreSkipped: node ports held by Services the operator does not manage stay
+// theirs; the tenant reports them.
+func TestForeignPortsAreSkipped(t *testing.T) {
+	ns := newNamespace(t, "foreign")
+	other := newNamespace(t, "legacy")
+	cleanupServices(t, ns, other)
+	cleanupTenants(t, "foreign-test")
+	create(t, foreignNodePortService(other, "legacy", 31000, 31002))
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
+	create(t, newTenant("foreign-test", ptr.To[int32](31000), ptr.To[int32](10), ns),
+		newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002)))
+	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if *e.Status.NodePorts != (exposurev1alpha1.NodePorts{HTTP: 31001, GRPC: 31003, Metrics: 31004}) {
+		t.Fatalf("node ports = %+v", e.Status.NodePorts)
+	}
+	eventually(t, "foreign ports reported", func() (bool, string) {
+		tn := getTenant(t, "foreign-test")
+		return slices.Equal(tn.Status.ForeignPorts, []int32{31000, 31002}) && tn.Status.PortsUsed == 3 && tn.Status.PortsFree == 5,
+			fmt.Sprintf("%+v", tn.Status)
+	})
+}
+
+// hidingClient is the real API server seen through a stale cache: its Service lists leave one
+// Service out, as an informer that has not seen it yet would.
+type hidingClient struct {
+	client.Client
+	hide client.ObjectKey
+}
+
+func (h hidingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := h.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if sl, ok := list.(*corev1.ServiceList); ok {
+		sl.Items = slices.DeleteFunc(sl.Items, func(s corev1.Service) bool { return client.ObjectKeyFromObject(&s) == h.hide })
+	}
+	return nil
+}
+
+// TestPortAlreadyAllocated: when the API server answers "provided port is already allocated"
+// (a Service the cache has not shown yet), the reconciler picks another port.
+func TestPortAlreadyAllocated(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "stale")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "stale-test")
+	tn := newTenant("stale-test", ptr.To[int32](31100), ptr.To[int32](10), ns)
+	create(t, tn)
+	// Give the tenant its block by hand (no manager runs here), as the tenant controller would.
+	for _, g := range []int32{31100} {
+		create(t, &exposurev1alpha1.PortClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ports-%d-%d", g, g+9), Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
+			Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: g, End: g + 9},
+		})
+	}
+	tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: 31100, End: 31109, Size: 10}
+	if err := k8s.Status().Update(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	hidden := foreignNodePortService(ns, "sneaky", 31100, 31101)
+	create(t, hidden)
+	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
+	create(t, exp)
+
+	r := &ExposureReconciler{Client: hidingClient{Client: k8s, hide: client.ObjectKeyFromObject(hidden)}, Options: Options{}}
+	r.Recorder = nopRecorder{}
+	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
+		t.Fatal(err)
+	}
+	got := getService(t, ns, "triton")
+	if np := nodePorts(got); np["http"] != 31102 || np["grpc"] != 31103 {
+		t.Fatalf("node ports = %v, want 31102/31103", np)
+	}
+	e := getExposure(t, ns, "triton")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "Ready"), "True") {
+		t.Fatalf("ready = %s", condition(e.Status.Conditions, "Ready"))
+	}
+}
+
+// TestExhaustion: a full pool and a full block each say what to do, and nothing falls back.
+func TestExhaustion(t *testing.T) {
+	ns := newNamespace(t, "full")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "ex-a", "ex-b", "ex-c", "ex-small")
+	startManager(t, Options{Pool: mustPool(t, 32000, 32199), DefaultBlockSize: 100, MaxConcurrent: 2})
+	create(t, newTenant("ex-a", nil, nil, "ex-a-ns"), newTenant("ex-b", nil, nil, "ex-b-ns"))
+	waitTenantCondition(t, "ex-a", "BlockAllocated", "True")
+	waitTenantCondition(t, "ex-b", "BlockAllocated", "True")
+	create(t, newTenant("ex-c", nil, nil, "ex-c-ns"))
+	tn := waitTenantCondition(t, "ex-c", "Ready", "False/PoolExhausted")
+	if tn.Status.PortBlock != nil || !strings.Contains(condition(tn.Status.Conditions, "Ready"), "32000-32199") {
+		t.Fatalf("status = %+v", tn.Status)
+	}
+	eventually(t, "exhaustion event", func() (bool, string) {
+		ev := events(t, "default", "ex-c")
+		return strings.Contains(ev, "Warning PoolExhausted"), ev
+	})
+
+	// Releasing a tenant frees its block for the waiting one.
+	if err := k8s.Delete(context.Background(), getTenant(t, "ex-a")); err != nil {
+		t.Fatal(err)
+	}
+	waitTenantCondition(t, "ex-c", "Ready", "True")
+
+	t.Run("block full", func(t *testing.T) {
+		// The pool is full again; make room with ex-b's block.
+		if err := k8s.Delete(context.Background(), getTenant(t, "ex-b")); err != nil {
+			t.Fatal(err)
+		}
+		create(t, newTenant("ex-small", nil, ptr.To[int32](10), ns))
+		waitTenantCondition(t, "ex-small", "BlockAllocated", "True")
+		for i := range 3 {
+			create(t, newExposure(ns, fmt.Sprintf("m%d", i), ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002)))
+			waitExposureCondition(t, ns, fmt.Sprintf("m%d", i), "Ready", "True")
+		}
+		create(t, newExposure(ns, "m3", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002)))
+		e := waitExposureCondition(t, ns, "m3", "Ready", "False/BlockFull")
+		if !strings.Contains(condition(e.Status.Conditions, "PortsAllocated"), "1 free") {
+			t.Fatalf("message: %s", condition(e.Status.Conditions, "PortsAllocated"))
+		}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "m3"}, &corev1.Service{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("a Service was created without ports: %v", err)
+		}
+		eventually(t, "block full event", func() (bool, string) {
+			ev := events(t, ns, "m3")
+			return strings.Contains(ev, "Warning BlockFull"), ev
+		})
+		// Deleting an exposure frees its ports for the waiting one (envtest has no garbage
+		// collector, so the Service goes by hand as it would through its owner reference).
+		if err := k8s.Delete(context.Background(), getExposure(t, ns, "m0")); err != nil {
+			t.Fatal(err)
+		}
+		if err := k8s.Delete(context.Background(), getService(t, ns, "m0")); err != nil {
+			t.Fatal(err)
+		}
+		waitExposureCondition(t, ns, "m3", "Ready", "True")
+	})
+}
+
+// TestPinnedBlockErrors: a pinned start that is misaligned, outside the pool or taken is
+// reported, never replaced by another block.
+func TestPinnedBlockErrors(t *testing.T) {
+	cleanupTenants(t, "pin-owner", "pin-taken", "pin-misaligned", "pin-outside", "pin-huge")
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
+	create(t, newTenant("pin-owner", ptr.To[int32](31500), nil, "pin-owner-ns"))
+	waitTenantCondition(t, "pin-owner", "Ready", "True")
+	create(t,
+		newTenant("pin-taken", ptr.To[int32](31500), ptr.To[int32](100), "pin-taken-ns"),
+		newTenant("pin-misaligned", ptr.To[int32](31550), ptr.To[int32](100), "pin-mis-ns"),
+		newTenant("pin-outside", ptr.To[int32](32700), ptr.To[int32](100), "pin-out-ns"),
+		newTenant("pin-huge", nil, ptr.To[int32](5000), "pin-huge-ns"),
+	)
+	for name, want := range map[string]string{
+		"pin-taken":      "False/PinnedBlockTaken: pinned block 31500-31599 overlaps ports 31500-31599 held by another tenant",
+		"pin-misaligned": "False/PinnedBlockMisaligned: pinned start 31550 is not aligned to the block size 100 from the pool start 30000: use 31500 or 31600",
+		"pin-outside":    "False/PinnedBlockOutsidePool",
+		"pin-huge":       "False/BlockLargerThanPool",
+	} {
+		tn := waitTenantCondition(t, name, "BlockAllocated", want)
+		if tn.Status.PortBlock != nil {
+			t.Errorf("%s got a block anyway: %+v", name, tn.Status.PortBlock)
+		}
+		eventually(t, name+" event", func() (bool, string) {
+			ev := events(t, "default", name)
+			return strings.Contains(ev, "Warning Pinned") || strings.Contains(ev, "Warning BlockLargerThanPool"), ev
+		})
+	}
+	var claims exposurev1alpha1.PortClaimList
+	if err := k8s.List(context.Background(), &claims, client.MatchingLabels{exposurev1alpha1.LabelTenant: "pin-taken"}); err != nil || len(claims.Items) != 0 {
+		t.Fatalf("losing tenant holds claims: %v %v", claims.Items, err)
+	}
+}
+
+// TestNamespaceClaimedTwice: the older tenant keeps the namespace, both report the conflict.
+func TestNamespaceClaimedTwice(t *testing.T) {
+	ns := newNamespace(t, "shared")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "ns-first", "ns-second")
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
+	create(t, newTenant("ns-first", nil, ptr.To[int32](10), ns), newExposure(ns, "triton", nil, ptr.To[int32](8001), nil))
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	create(t, newTenant("ns-second", nil, ptr.To[int32](10), ns, "ns-second-own"))
+	first := waitTenantCondition(t, "ns-first", "NamespacesExclusive", "False/NamespaceConflict")
+	second := waitTenantCondition(t, "ns-second", "NamespacesExclusive", "False/NamespaceConflict")
+	if !strings.Contains(condition(first.Status.Conditions, "NamespacesExclusive"), "ns-second") ||
+		!strings.Contains(condition(second.Status.Conditions, "NamespacesExclusive"), `older tenant "ns-first"`) {
+		t.Fatalf("messages:\n%s\n%s", condition(first.Status.Conditions, "NamespacesExclusive"), condition(second.Status.Conditions, "NamespacesExclusive"))
+	}
+	if !slices.Equal(second.Status.Namespaces, []string{"ns-second-own"}) {
+		t.Fatalf("second owns %v", second.Status.Namespaces)
+	}
+	e := waitExposureCondition(t, ns, "triton", "TenantResolved", "True")
+	if e.Status.Tenant != "ns-first" || !strings.Contains(condition(e.Status.Conditions, "TenantResolved"), "ns-second") {
+		t.Fatalf("exposure moved or conflict not reported: %s %s", e.Status.Tenant, condition(e.Status.Conditions, "TenantResolved"))
+	}
+	// Fixing the second tenant clears the conflict on both.
+	s := getTenant(t, "ns-second")
+	s.Spec.Namespaces = []string{"ns-second-own"}
+	if err := k8s.Update(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	waitTenantCondition(t, "ns-first", "NamespacesExclusive", "True")
+	waitTenantCondition(t, "ns-second", "NamespacesExclusive", "True")
+}
+
+// TestTenantDeletion: the block is released only after the tenant's Services gave back their
+// ports.
+func TestTenantDeletion(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "leaving")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "leaving")
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
+	create(t, newTenant("leaving", ptr.To[int32](31700), ptr.To[int32](20), ns), newExposure(ns, "triton", ptr.To[int32](8000), nil, nil))
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if err := k8s.Delete(ctx, getTenant(t, "leaving")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tenant gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: "leaving"}, &exposurev1alpha1.InferenceTenant{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "triton"}, &corev1.Service{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("service still there after the block was released: %v", err)
+	}
+	var claims exposurev1alpha1.PortClaimList
+	if err := k8s.List(ctx, &claims, client.MatchingLabels{exposurev1alpha1.LabelTenant: "leaving"}); err != nil || len(claims.Items) != 0 {
+		t.Fatalf("claims left: %v %v", claims.Items, err)
+	}
+	waitExposureCondition(t, ns, "triton", "Ready", "False/NoTenant")
+}
