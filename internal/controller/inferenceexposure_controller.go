@@ -263,6 +263,10 @@ func (r *ExposureReconciler) apply(ctx context.Context, existing, desired *corev
 }
 
 func (r *ExposureReconciler) serviceFailed(exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus, err error) (ctrl.Result, error) {
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+		// The cache is behind a write (ours or another process's): look again shortly.
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
 	if apierrors.IsInvalid(err) {
 		// The API server refused what the spec asks for: the user has to change the spec.
 		setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse,

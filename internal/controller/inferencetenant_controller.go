@@ -28,6 +28,9 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
+// errRaceLost means every candidate block went to racing tenants; the reconcile is retried.
+var errRaceLost = errors.New("every free block was claimed concurrently")
+
 // TenantReconciler gives every InferenceTenant its port block and reports its usage.
 type TenantReconciler struct {
 	client.Client
@@ -81,6 +84,8 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	case errors.As(allocErr, &userErr):
 		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionFalse,
 			string(userErr.Reason), userErr.Message, true)
+	case errors.Is(allocErr, errRaceLost):
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	default:
 		return ctrl.Result{}, fmt.Errorf("allocating port block: %w", allocErr)
 	}
@@ -221,7 +226,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 			Message: fmt.Sprintf("pinned block starting at %d is held by another tenant: pin a free block or drop portBlock.start", *req.Start)}
 	}
 	// Every candidate was taken by a racing tenant that the cache had not shown yet.
-	return allocator.Range{}, errors.New("every free block was claimed concurrently; retrying")
+	return allocator.Range{}, errRaceLost
 }
 
 // claim takes the block by creating its granules' PortClaims in ascending order. Creation is
@@ -261,7 +266,9 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 			return false, errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
 		}
 		existing := &exposurev1alpha1.PortClaim{}
-		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pc.Name}, existing); err != nil {
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pc.Name}, existing); apierrors.IsNotFound(err) {
+			return false, rollback() // released meanwhile: the next reconcile sees a fresh picture
+		} else if err != nil {
 			return false, errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
 		}
 		if existing.Spec.TenantUID == string(tenant.UID) {
