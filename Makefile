@@ -57,8 +57,23 @@ build: manifests generate vet ## Build the manager binary.
 	go build -o bin/manager ./cmd
 
 .PHONY: run
-run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
-	go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0
+run: manifests generate ## Run the operator: against the kubeconfig's cluster when one answers, else on a local control plane with config/samples applied.
+	@if command -v kubectl >/dev/null && kubectl version --request-timeout=3s >/dev/null 2>&1; then \
+		echo "==> cluster found through the kubeconfig: installing the CRDs and running the operator against it"; \
+		kubectl apply --server-side -f config/crd/bases; \
+		go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0 $(RUN_ARGS); \
+	else \
+		echo "==> no cluster in the kubeconfig: running on a local control plane"; \
+		hack/build-envtest-assets.sh >/dev/null; \
+		go build -o bin/localrun ./hack/localrun; \
+		exec bin/localrun; \
+	fi
+
+.PHONY: run-local
+run-local: manifests generate ## Always run on a local control plane, even when a kubeconfig points at a cluster.
+	hack/build-envtest-assets.sh >/dev/null
+	go build -o bin/localrun ./hack/localrun
+	exec bin/localrun
 
 .PHONY: install
 install: manifests ## Install the CRDs into the cluster of the current kubeconfig.

@@ -42,6 +42,7 @@ const maxPortRetries = 8
 
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferenceexposures,verbs=get;list;watch
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferenceexposures/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferenceexposures/finalizers,verbs=update
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=portclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete

@@ -1,0 +1,252 @@
+// Command localrun is `make run` without a cluster: it starts a local control plane (the same
+// kube-apiserver and etcd the tests use), installs the CRDs, applies config/samples, runs the
+// operator in-process and shows what it made. Ctrl-C stops everything.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+func say(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.WriteTo(logFile())))
+
+	say("starting a local control plane (kube-apiserver + etcd)")
+	env, err := testenv.Start(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("stopping the control plane")
+		_ = env.Stop()
+	}()
+
+	kubeconfig := filepath.Join(testenv.RepoRoot(), "bin", "local", "kubeconfig")
+	if err := writeKubeconfig(env.Environment, kubeconfig); err != nil {
+		return err
+	}
+	say("kubeconfig written: export KUBECONFIG=%s", kubeconfig)
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(exposurev1alpha1.AddToScheme(scheme))
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+
+	pool, _ := allocator.NewPool(30000, 32767)
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		return err
+	}
+	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2}); err != nil {
+		return err
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(ctx) }()
+	say("operator running (logs: %s)", logPath())
+
+	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	say("applying %s", samples)
+	if err := applyDir(ctx, c, samples); err != nil {
+		return err
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && !allReady(ctx, c) {
+		time.Sleep(300 * time.Millisecond)
+	}
+	show(ctx, c, os.Stdout)
+	say("the operator keeps running: try `kubectl --kubeconfig %s get inferencetenants,inferenceexposures -A`", kubeconfig)
+	say("press Ctrl-C to stop")
+
+	select {
+	case <-ctx.Done():
+	case err := <-mgrDone:
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func logPath() string { return filepath.Join(testenv.RepoRoot(), "bin", "local", "operator.log") }
+
+func logFile() io.Writer {
+	_ = os.MkdirAll(filepath.Dir(logPath()), 0o755)
+	f, err := os.Create(logPath())
+	if err != nil {
+		return os.Stderr
+	}
+	return f
+}
+
+func writeKubeconfig(env *envtest.Environment, path string) error {
+	user, err := env.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating a local user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+// applyDir creates every object of the YAML files in dir, namespaces first.
+func applyDir(ctx context.Context, c client.Client, dir string) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	sort.Strings(files)
+	var objs []*unstructured.Unstructured
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if len(u.Object) > 0 {
+				objs = append(objs, u)
+			}
+		}
+	}
+	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("creating %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		fmt.Printf("    created %s %s\n", strings.ToLower(o.GetKind()), nsName(o.GetNamespace(), o.GetName()))
+	}
+	return nil
+}
+
+func allReady(ctx context.Context, c client.Client) bool {
+	var el exposurev1alpha1.InferenceExposureList
+	if err := c.List(ctx, &el); err != nil || len(el.Items) == 0 {
+		return false
+	}
+	for _, e := range el.Items {
+		if readyOf(e.Status.Conditions) != "True" {
+			return false
+		}
+	}
+	return true
+}
+
+func show(ctx context.Context, c client.Client, out io.Writer) {
+	var tl exposurev1alpha1.InferenceTenantList
+	var el exposurev1alpha1.InferenceExposureList
+	_ = c.List(ctx, &tl)
+	_ = c.List(ctx, &el)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nTENANT\tBLOCK\tUSED\tFREE\tNAMESPACES\tREADY")
+	for _, t := range tl.Items {
+		block := "-"
+		if b := t.Status.PortBlock; b != nil {
+			block = fmt.Sprintf("%d-%d", b.Start, b.End)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", t.Name, block, t.Status.PortsUsed, t.Status.PortsFree, strings.Join(t.Spec.Namespaces, ","), readyOf(t.Status.Conditions))
+	}
+	fmt.Fprintln(w, "\nEXPOSURE\tTENANT\tHTTP\tGRPC\tMETRICS\tREADY")
+	for _, e := range el.Items {
+		var h, g, m int32
+		if np := e.Status.NodePorts; np != nil {
+			h, g, m = np.HTTP, np.GRPC, np.Metrics
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", nsName(e.Namespace, e.Name), e.Status.Tenant, port(h), port(g), port(m), readyOf(e.Status.Conditions))
+	}
+	fmt.Fprintln(w, "\nSERVICE\tTYPE\tPORTS")
+	for _, e := range el.Items {
+		svc := &corev1.Service{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Name}, svc); err != nil {
+			continue
+		}
+		var ps []string
+		for _, p := range svc.Spec.Ports {
+			ps = append(ps, fmt.Sprintf("%s %d:%d", p.Name, p.Port, p.NodePort))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", nsName(svc.Namespace, svc.Name), svc.Spec.Type, strings.Join(ps, ", "))
+	}
+	_ = w.Flush()
+	fmt.Fprintln(out)
+}
+
+func readyOf(conds []metav1.Condition) string {
+	for _, c := range conds {
+		if c.Type == exposurev1alpha1.ConditionReady {
+			if c.Status == "True" {
+				return "True"
+			}
+			return fmt.Sprintf("%s (%s: %s)", c.Status, c.Reason, c.Message)
+		}
+	}
+	return "Unknown"
+}
+
+func port(p int32) string {
+	if p == 0 {
+		return "-"
+	}
+	return fmt.Sprint(p)
+}
+
+func nsName(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}

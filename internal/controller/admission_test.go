@@ -1,0 +1,113 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// TestAdmission: bad input is refused by the API server itself (OpenAPI schema and CEL in the
+// CRDs), with a message a person can act on.
+func TestAdmission(t *testing.T) {
+	ns := newNamespace(t, "admission")
+	valid := func() *exposurev1alpha1.InferenceExposure {
+		return newExposure(ns, "ok", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
+	}
+	for _, tc := range []struct {
+		name string
+		obj  client.Object
+		want string // "" = accepted
+	}{
+		{"valid exposure", valid(), ""},
+		{"grpc only", func() client.Object { e := valid(); e.Name = "grpc-only"; e.Spec.Ports.HTTP = nil; return e }(), ""},
+		{"port zero", func() client.Object { e := valid(); e.Name = "p0"; e.Spec.Ports.HTTP = ptr.To[int32](0); return e }(), "should be greater than or equal to 1"},
+		{"port too high", func() client.Object { e := valid(); e.Name = "p1"; e.Spec.Ports.GRPC = ptr.To[int32](70000); return e }(), "should be less than or equal to 65535"},
+		{"neither http nor grpc", func() client.Object {
+			e := valid()
+			e.Name = "metrics-only"
+			e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = nil, nil
+			return e
+		}(), "declare at least one of http or grpc"},
+		{"duplicate http/grpc", func() client.Object { e := valid(); e.Name = "dup1"; e.Spec.Ports.GRPC = ptr.To[int32](8000); return e }(), "http and grpc must be different"},
+		{"duplicate grpc/metrics", func() client.Object { e := valid(); e.Name = "dup2"; e.Spec.Ports.Metrics = ptr.To[int32](8001); return e }(), "grpc and metrics must be different"},
+		{"empty selector", func() client.Object { e := valid(); e.Name = "nosel"; e.Spec.Selector = nil; return e }(), "spec.selector"},
+		{"bad selector value", func() client.Object {
+			e := valid()
+			e.Name = "badsel"
+			e.Spec.Selector = map[string]exposurev1alpha1.LabelValue{"app": "not valid!"}
+			return e
+		}(), "spec.selector.app"},
+		{"bad selector key", func() client.Object {
+			e := valid()
+			e.Name = "badkey"
+			e.Spec.Selector = map[string]exposurev1alpha1.LabelValue{"a b": "x"}
+			return e
+		}(), "selector keys must be valid label keys"},
+		{"name not a DNS-1035 label", func() client.Object { e := valid(); e.Name = "1triton"; return e }(), "must be a DNS-1035 label"},
+		{"bad traffic policy", func() client.Object {
+			e := valid()
+			e.Name = "etp"
+			e.Spec.NodePort.ExternalTrafficPolicy = "Everywhere"
+			return e
+		}(), `supported values: "Cluster", "Local"`},
+		{"Local without NodePort", func() client.Object {
+			e := valid()
+			e.Name = "local-off"
+			e.Spec.NodePort = exposurev1alpha1.NodePortSpec{Enabled: ptr.To(false), ExternalTrafficPolicy: exposurev1alpha1.ExternalTrafficPolicyLocal}
+			return e
+		}(), "Local needs nodePort.enabled true"},
+		{"valid tenant", newTenant("adm-ok", ptr.To[int32](30800), ptr.To[int32](100), "tenant-alpha"), ""},
+		{"tenant without namespaces", newTenant("adm-nons", nil, nil), "spec.namespaces"},
+		{"tenant with a bad namespace", newTenant("adm-badns", nil, nil, "Tenant_Alpha"), "spec.namespaces[0]"},
+		{"tenant with a duplicate namespace", newTenant("adm-dupns", nil, nil, "a", "a"), "Duplicate value"},
+		{"block too small", newTenant("adm-small", nil, ptr.To[int32](5), "a"), "should be greater than or equal to 10"},
+		{"block not a multiple of 10", newTenant("adm-odd", nil, ptr.To[int32](55), "a"), "multiple of 10"},
+		{"block too large", newTenant("adm-large", nil, ptr.To[int32](20000), "a"), "less than or equal to 10000"},
+		{"block past 65535", newTenant("adm-past", ptr.To[int32](65530), ptr.To[int32](100), "a"), "must not exceed 65535"},
+		{"tenant name not a label", newTenant("adm.dotted", nil, nil, "a"), "must be a DNS-1123 label"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := k8s.Create(context.Background(), tc.obj)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				_ = k8s.Delete(context.Background(), tc.obj)
+				return
+			}
+			if err == nil {
+				_ = k8s.Delete(context.Background(), tc.obj)
+				t.Fatalf("accepted, want refusal containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+
+	t.Run("portBlock is immutable", func(t *testing.T) {
+		ctx := context.Background()
+		tn := newTenant("adm-immutable", ptr.To[int32](30800), ptr.To[int32](100), "adm-immutable")
+		create(t, tn)
+		defer func() { _ = k8s.Delete(ctx, tn) }()
+		tn.Spec.PortBlock.Start = ptr.To[int32](30900)
+		if err := k8s.Update(ctx, tn); err == nil || !strings.Contains(err.Error(), "portBlock is immutable") {
+			t.Fatalf("update err = %v", err)
+		}
+		tn = getTenant(t, "adm-immutable")
+		tn.Spec.PortBlock = nil
+		if err := k8s.Update(ctx, tn); err == nil || !strings.Contains(err.Error(), "cannot be added or removed") {
+			t.Fatalf("update err = %v", err)
+		}
+		tn = getTenant(t, "adm-immutable")
+		tn.Spec.Namespaces = append(tn.Spec.Namespaces, "more")
+		if err := k8s.Update(ctx, tn); err != nil {
+			t.Fatalf("namespaces should stay editable: %v", err)
+		}
+	})
+}
