@@ -1,0 +1,349 @@
+// Package haproxy renders the HAProxy configuration that fronts the cluster: per tenant, TCP
+// frontends on the tenant's VIP straight to the nodes' NodePorts for raw gRPC, and an HTTPS
+// frontend towards the ingress nodes. Pure: the same input always gives the same bytes.
+//
+// Nothing from a custom resource reaches the file unchecked: names must be DNS labels, addresses
+// are parsed with net/netip, paths must match a strict pattern. A tenant with a value that
+// cannot be rendered safely is left out with an error; the others are still rendered.
+package haproxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Node is a Kubernetes node HAProxy forwards to.
+type Node struct {
+	Name string
+	IP   netip.Addr
+}
+
+// GRPCFrontend is one exposed gRPC port of an exposure.
+type GRPCFrontend struct {
+	Namespace string
+	Exposure  string
+	// BindPort is the port on the tenant VIP (the nodePort unless the exposure asks for another).
+	BindPort int32
+	// NodePort is the Service's nodePort on every backend node.
+	NodePort int32
+	// Timeout bounds an idle stream; zero means the global default.
+	Timeout time.Duration
+}
+
+// Tenant is one tenant's part of the configuration.
+type Tenant struct {
+	Name string
+	VIP  string
+	// CertificatePath enables the HTTPS frontend on VIP:443.
+	CertificatePath string
+	GRPC            []GRPCFrontend
+}
+
+// Input is everything the configuration is made from.
+type Input struct {
+	Tenants      []Tenant
+	BackendNodes []Node
+	IngressNodes []Node
+	// IngressPort is the ingress nodes' HTTPS port (443).
+	IngressPort int32
+	// IngressCAPath, when set, makes HAProxy verify the ingress nodes' certificates.
+	IngressCAPath string
+	// StatsBind is the address of the stats and Prometheus endpoint, e.g. ":8404".
+	StatsBind string
+	// Timeout is the default client/server timeout for long-lived inference streams.
+	Timeout time.Duration
+	// HardStopAfter bounds how long an old process lingers on reload with open streams.
+	HardStopAfter time.Duration
+}
+
+// TenantError says why a tenant was left out of the configuration.
+type TenantError struct {
+	Tenant string
+	Reason string
+	Msg    string
+}
+
+func (e *TenantError) Error() string { return fmt.Sprintf("tenant %s: %s", e.Tenant, e.Msg) }
+
+// Reasons of TenantError.
+const (
+	ReasonInvalidName  = "InvalidName"
+	ReasonInvalidVIP   = "InvalidVIP"
+	ReasonInvalidPath  = "InvalidCertificatePath"
+	ReasonInvalidPort  = "InvalidPort"
+	ReasonBindConflict = "BindConflict"
+)
+
+var (
+	labelRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	nodeNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	// pathRE admits absolute paths of plain characters only: no spaces, quotes, '#', '\' or
+	// newlines, which HAProxy would read as syntax.
+	pathRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
+)
+
+// ValidPath reports whether p can be written into the configuration as a file path.
+func ValidPath(p string) bool {
+	return len(p) <= 4096 && pathRE.MatchString(p) && !strings.Contains(p, "/../") && !strings.HasSuffix(p, "/..")
+}
+
+// ValidBind reports whether b is an address:port HAProxy can bind (":8404", "127.0.0.1:8404").
+func ValidBind(b string) bool {
+	if port, ok := strings.CutPrefix(b, ":"); ok {
+		p, err := strconv.Atoi(port)
+		return err == nil && p > 0 && p < 65536 && strconv.Itoa(p) == port
+	}
+	ap, err := netip.ParseAddrPort(b)
+	return err == nil && ap.Port() != 0 && ap.Addr().Zone() == ""
+}
+
+type bindKey struct {
+	addr netip.Addr
+	port int32
+}
+
+type rendered struct {
+	tenant Tenant
+	vip    netip.Addr
+	grpc   []GRPCFrontend
+	skip   []string // frontends left out, with why
+}
+
+// Render returns haproxy.cfg and the tenants left out. Tenants and frontends are sorted, so
+// the output depends on the set of inputs only, never on their order.
+func Render(in Input) (string, []*TenantError) {
+	var errs []*TenantError
+	tenants := append([]Tenant(nil), in.Tenants...)
+	sort.Slice(tenants, func(i, j int) bool { return tenants[i].Name < tenants[j].Name })
+
+	var ok []rendered
+	binds := map[bindKey]string{} // address:port -> tenant holding it
+	for _, t := range tenants {
+		r, err := check(t)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// Every address:port this tenant binds must be free; the first tenant (by name) keeps it.
+		var conflict string
+		want := []bindKey{}
+		if r.tenant.CertificatePath != "" {
+			want = append(want, bindKey{r.vip, 443})
+		}
+		for _, f := range r.grpc {
+			want = append(want, bindKey{r.vip, f.BindPort})
+		}
+		for _, k := range want {
+			if other, taken := binds[k]; taken {
+				conflict = fmt.Sprintf("%s already binds %s", other, netip.AddrPortFrom(k.addr, uint16(k.port)))
+				break
+			}
+		}
+		if conflict != "" {
+			errs = append(errs, &TenantError{t.Name, ReasonBindConflict, conflict + ": give this tenant another VIP"})
+			continue
+		}
+		for _, k := range want {
+			binds[k] = "tenant " + t.Name
+		}
+		ok = append(ok, r)
+	}
+
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Generated by inference-exposure-operator. Do not edit: changes are overwritten.")
+	w("global")
+	w("    log stdout format raw local0")
+	w("    maxconn 50000")
+	w("    # Old processes keep long-lived inference streams across reloads, but not forever.")
+	w("    hard-stop-after %s", dur(in.HardStopAfter))
+	w("    ssl-default-bind-options ssl-min-ver TLSv1.2")
+	w("")
+	w("defaults")
+	w("    log global")
+	w("    mode tcp")
+	w("    option dontlognull")
+	w("    option redispatch")
+	w("    retries 2")
+	w("    timeout connect 5s")
+	w("    timeout client %s", dur(in.Timeout))
+	w("    timeout server %s", dur(in.Timeout))
+	w("    # gRPC and HTTP/2 streams stay open for as long as a model generates tokens.")
+	w("    timeout tunnel %s", dur(maxDur(in.Timeout, time.Hour)))
+	w("    timeout client-fin 30s")
+	w("    timeout server-fin 30s")
+	w("    timeout http-request 10s")
+	w("    timeout check 3s")
+	w("    default-server inter 2s fall 2 rise 2")
+	w("")
+	w("frontend stats")
+	w("    bind %s", in.StatsBind)
+	w("    mode http")
+	w("    no log")
+	w("    http-request use-service prometheus-exporter if { path /metrics }")
+	w("    stats enable")
+	w("    stats uri /stats")
+	w("    stats refresh 10s")
+
+	backendNodes := sortedNodes(in.BackendNodes)
+	ingressNodes := sortedNodes(in.IngressNodes)
+	for _, r := range ok {
+		t := r.tenant
+		w("")
+		w("# tenant %s", t.Name)
+		for _, s := range r.skip {
+			w("# skipped: %s", s)
+		}
+		for _, f := range r.grpc {
+			name := fmt.Sprintf("%s_%s_%s_grpc", t.Name, f.Namespace, f.Exposure)
+			w("")
+			w("frontend ft_%s", name)
+			w("    bind %s", netip.AddrPortFrom(r.vip, uint16(f.BindPort)))
+			w("    mode tcp")
+			w("    log-format \"tenant=%s %s\"", t.Name, tcpLogFormat)
+			if f.Timeout > 0 {
+				w("    timeout client %s", dur(f.Timeout))
+			}
+			w("    default_backend bk_%s", name)
+			w("")
+			w("backend bk_%s", name)
+			w("    mode tcp")
+			w("    # Streams are long-lived: spread them by count, not by turn.")
+			w("    balance leastconn")
+			if f.Timeout > 0 {
+				w("    timeout server %s", dur(f.Timeout))
+			}
+			if len(backendNodes) == 0 {
+				w("    # no ready backend nodes")
+			}
+			for _, n := range backendNodes {
+				w("    server %s %s check", n.Name, netip.AddrPortFrom(n.IP, uint16(f.NodePort)))
+			}
+		}
+		if t.CertificatePath != "" {
+			w("")
+			w("frontend ft_%s_https", t.Name)
+			w("    bind %s ssl crt %s alpn h2,http/1.1", netip.AddrPortFrom(r.vip, 443), t.CertificatePath)
+			w("    mode http")
+			w("    log-format \"tenant=%s %s\"", t.Name, httpLogFormat)
+			w("    option forwardfor")
+			w("    http-request set-header X-Forwarded-Proto https")
+			w("    default_backend bk_%s_ingress", t.Name)
+			w("")
+			w("backend bk_%s_ingress", t.Name)
+			w("    mode http")
+			w("    balance roundrobin")
+			verify := "verify none"
+			if in.IngressCAPath != "" {
+				verify = "verify required ca-file " + in.IngressCAPath
+			}
+			if len(ingressNodes) == 0 {
+				w("    # no ready ingress nodes")
+			}
+			for _, n := range ingressNodes {
+				// SNI carries the requested host, so the ingress controller picks the route.
+				w("    server %s %s ssl %s sni req.hdr(host),field(1,:) alpn h2,http/1.1 check", n.Name, netip.AddrPortFrom(n.IP, uint16(in.IngressPort)), verify)
+			}
+		}
+	}
+	return b.String(), errs
+}
+
+const (
+	tcpLogFormat  = `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`
+	httpLogFormat = `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %{+Q}r`
+)
+
+// check validates one tenant and sorts and de-duplicates its frontends.
+func check(t Tenant) (rendered, *TenantError) {
+	r := rendered{tenant: t}
+	if !labelRE.MatchString(t.Name) {
+		return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("name %q is not a DNS-1123 label", t.Name)}
+	}
+	vip, err := netip.ParseAddr(t.VIP)
+	if err != nil || vip.Zone() != "" || !vip.IsValid() || vip.IsUnspecified() {
+		return r, &TenantError{t.Name, ReasonInvalidVIP, fmt.Sprintf("spec.haproxy.vip %q is not a usable IP address", t.VIP)}
+	}
+	r.vip = vip.Unmap()
+	if t.CertificatePath != "" && !ValidPath(t.CertificatePath) {
+		return r, &TenantError{t.Name, ReasonInvalidPath, fmt.Sprintf("spec.haproxy.certificatePath %q must be an absolute path of letters, digits, '.', '_', '-' and '/'", t.CertificatePath)}
+	}
+	grpc := append([]GRPCFrontend(nil), t.GRPC...)
+	sort.Slice(grpc, func(i, j int) bool {
+		if grpc[i].BindPort != grpc[j].BindPort {
+			return grpc[i].BindPort < grpc[j].BindPort
+		}
+		if grpc[i].Namespace != grpc[j].Namespace {
+			return grpc[i].Namespace < grpc[j].Namespace
+		}
+		return grpc[i].Exposure < grpc[j].Exposure
+	})
+	bound := map[int32]string{}
+	if t.CertificatePath != "" {
+		bound[443] = "the HTTPS frontend"
+	}
+	for _, f := range grpc {
+		id := f.Namespace + "/" + f.Exposure
+		switch {
+		case !labelRE.MatchString(f.Namespace) || !labelRE.MatchString(f.Exposure):
+			return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("exposure %q is not a pair of DNS-1123 labels", id)}
+		case f.BindPort < 1 || f.BindPort > 65535 || f.NodePort < 1 || f.NodePort > 65535:
+			return r, &TenantError{t.Name, ReasonInvalidPort, fmt.Sprintf("exposure %s: ports %d->%d out of range", id, f.BindPort, f.NodePort)}
+		}
+		if other, dup := bound[f.BindPort]; dup {
+			r.skip = append(r.skip, fmt.Sprintf("%s wants port %d, already bound by %s", id, f.BindPort, other))
+			continue
+		}
+		bound[f.BindPort] = id
+		r.grpc = append(r.grpc, f)
+	}
+	return r, nil
+}
+
+func sortedNodes(nodes []Node) []Node {
+	var out []Node
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if !nodeNameRE.MatchString(n.Name) || !n.IP.IsValid() || n.IP.Zone() != "" || seen[n.Name] {
+			continue // never written: a node name or address HAProxy could misread
+		}
+		seen[n.Name] = true
+		out = append(out, Node{Name: n.Name, IP: n.IP.Unmap()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// dur writes a duration the way HAProxy reads it: whole milliseconds, seconds or minutes.
+func dur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0"
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	default:
+		return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond)
+	}
+}
+
+func maxDur(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Checksum is the sha256 of a rendered configuration, for the ConfigMap annotation.
+func Checksum(cfg string) string {
+	sum := sha256.Sum256([]byte(cfg))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,221 @@
+package haproxy
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+func node(name, ip string) Node { return Node{Name: name, IP: netip.MustParseAddr(ip)} }
+
+// seedInput is the recipe's haproxy.cfg: tenant alpha on VIP 10.0.100.10, gRPC 8001 to NodePort
+// 30801 on two GPU nodes, HTTPS to two ingress nodes.
+func seedInput() Input {
+	return Input{
+		Tenants: []Tenant{{
+			Name: "alpha", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem",
+			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: 8001, NodePort: 30801}},
+		}},
+		BackendNodes:  []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
+		IngressNodes:  []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
+		IngressPort:   443,
+		StatsBind:     ":8404",
+		Timeout:       300 * time.Second,
+		HardStopAfter: 30 * time.Minute,
+	}
+}
+
+func twoTenants() Input {
+	in := seedInput()
+	in.IngressCAPath = "/etc/haproxy/ca/ingress-ca.pem"
+	in.Tenants = append(in.Tenants, Tenant{
+		Name: "beta", VIP: "10.0.100.11",
+		GRPC: []GRPCFrontend{
+			{Namespace: "tenant-beta", Exposure: "vllm", BindPort: 30900, NodePort: 30900, Timeout: 10 * time.Minute},
+			{Namespace: "tenant-beta", Exposure: "tgi", BindPort: 30903, NodePort: 30903},
+		},
+	})
+	return in
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/render/haproxy -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n%s", name, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for name, in := range map[string]Input{
+		"seed-alpha.cfg":  seedInput(),
+		"two-tenants.cfg": twoTenants(),
+		"no-nodes.cfg": func() Input {
+			in := seedInput()
+			in.BackendNodes, in.IngressNodes = nil, nil
+			return in
+		}(),
+		"empty.cfg": {StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, errs := Render(in)
+			if len(errs) > 0 {
+				t.Fatalf("unexpected errors: %v", errs)
+			}
+			golden(t, name, cfg)
+		})
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	a := twoTenants()
+	b := twoTenants()
+	b.Tenants[0], b.Tenants[1] = b.Tenants[1], b.Tenants[0]
+	b.Tenants[0].GRPC[0], b.Tenants[0].GRPC[1] = b.Tenants[0].GRPC[1], b.Tenants[0].GRPC[0]
+	b.BackendNodes[0], b.BackendNodes[1] = b.BackendNodes[1], b.BackendNodes[0]
+	ca, _ := Render(a)
+	cb, _ := Render(b)
+	if ca != cb || Checksum(ca) != Checksum(cb) {
+		t.Fatal("input order changed the output")
+	}
+}
+
+func TestRejections(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tenant Tenant
+		reason string
+	}{
+		{"vip is a name", Tenant{Name: "x", VIP: "haproxy.example.com"}, ReasonInvalidVIP},
+		{"vip with newline", Tenant{Name: "x", VIP: "10.0.0.1\nbackend evil"}, ReasonInvalidVIP},
+		{"vip unspecified", Tenant{Name: "x", VIP: "0.0.0.0"}, ReasonInvalidVIP},
+		{"vip with zone", Tenant{Name: "x", VIP: "fe80::1%eth0"}, ReasonInvalidVIP},
+		{"path with space", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "/etc/a b.pem"}, ReasonInvalidPath},
+		{"relative path", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "certs/a.pem"}, ReasonInvalidPath},
+		{"path with newline", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "/a.pem\n    stats enable"}, ReasonInvalidPath},
+		{"path with dot-dot", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "/etc/../root/key.pem"}, ReasonInvalidPath},
+		{"bad tenant name", Tenant{Name: "X y", VIP: "10.0.0.1"}, ReasonInvalidName},
+		{"bad exposure name", Tenant{Name: "x", VIP: "10.0.0.1", GRPC: []GRPCFrontend{{Namespace: "ns", Exposure: "a\nb", BindPort: 1, NodePort: 1}}}, ReasonInvalidName},
+		{"bad port", Tenant{Name: "x", VIP: "10.0.0.1", GRPC: []GRPCFrontend{{Namespace: "ns", Exposure: "e", BindPort: 70000, NodePort: 1}}}, ReasonInvalidPort},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := seedInput()
+			in.Tenants = append(in.Tenants, tc.tenant)
+			cfg, errs := Render(in)
+			if len(errs) != 1 || errs[0].Reason != tc.reason {
+				t.Fatalf("errs = %v, want one %s", errs, tc.reason)
+			}
+			if !strings.Contains(cfg, "ft_alpha_https") {
+				t.Fatal("the valid tenant was dropped too")
+			}
+			if strings.Contains(cfg, "tenant "+tc.tenant.Name+"\n") && tc.reason != ReasonInvalidName {
+				t.Fatal("rejected tenant rendered")
+			}
+		})
+	}
+}
+
+func TestBindConflicts(t *testing.T) {
+	in := seedInput()
+	in.Tenants = append(in.Tenants, Tenant{Name: "beta", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/beta.pem"})
+	in.Tenants[0].GRPC = append(in.Tenants[0].GRPC, GRPCFrontend{Namespace: "tenant-alpha", Exposure: "other", BindPort: 8001, NodePort: 30805})
+	cfg, errs := Render(in)
+	if len(errs) != 1 || errs[0].Tenant != "beta" || errs[0].Reason != ReasonBindConflict {
+		t.Fatalf("errs = %v", errs)
+	}
+	if strings.Count(cfg, "bind 10.0.100.10:8001") != 1 || !strings.Contains(cfg, "# skipped: tenant-alpha/triton wants port 8001") {
+		t.Fatalf("duplicate bind not skipped:\n%s", cfg)
+	}
+}
+
+// haproxyCheck runs `haproxy -c` on cfg, or skips when haproxy is not installed.
+func haproxyCheck(t *testing.T, cfg string) {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping the check by the real haproxy")
+	}
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("haproxy -c refused the configuration: %v\n%s\n%s", err, out, cfg)
+	}
+	if strings.Contains(string(out), "[WARNING]") || strings.Contains(string(out), "[ALERT]") {
+		t.Fatalf("haproxy -c warns about the configuration:\n%s", out)
+	}
+}
+
+// TestHAProxyAcceptsRenderedConfigs renders representative configurations with throw-away
+// certificates at the referenced paths and has the real haproxy check them.
+func TestHAProxyAcceptsRenderedConfigs(t *testing.T) {
+	dir := t.TempDir()
+	pki := newPKI(t)
+	alphaPEM := filepath.Join(dir, "alpha.pem")
+	betaPEM := filepath.Join(dir, "beta.pem")
+	caPEM := filepath.Join(dir, "ingress-ca.pem")
+	pki.writeServerPEM(t, alphaPEM, "inference-alpha.example.com")
+	pki.writeServerPEM(t, betaPEM, "inference-beta.example.com")
+	pki.writeCA(t, caPEM)
+
+	for name, in := range map[string]Input{
+		"seed":        seedInput(),
+		"two tenants": twoTenants(),
+		"no nodes": func() Input {
+			in := seedInput()
+			in.BackendNodes, in.IngressNodes = nil, nil
+			return in
+		}(),
+		"ipv6": func() Input {
+			in := twoTenants()
+			in.Tenants[1].VIP = "fd00::10"
+			in.BackendNodes = append(in.BackendNodes, node("gpu-v6", "fd00::101"))
+			return in
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			for i := range in.Tenants {
+				switch in.Tenants[i].Name {
+				case "alpha":
+					in.Tenants[i].CertificatePath = alphaPEM
+				case "beta":
+					in.Tenants[i].CertificatePath = betaPEM
+				}
+			}
+			if in.IngressCAPath != "" {
+				in.IngressCAPath = caPEM
+			}
+			cfg, errs := Render(in)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			haproxyCheck(t, cfg)
+		})
+	}
+}
+
+func TestValidBind(t *testing.T) {
+	for b, want := range map[string]bool{":8404": true, "127.0.0.1:8404": true, "[::1]:8404": true, ":0": false, ":08": false, "x:1": false, ":8404\nbind": false, "": false} {
+		if ValidBind(b) != want {
+			t.Errorf("ValidBind(%q) = %v", b, !want)
+		}
+	}
+}
