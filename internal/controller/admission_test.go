@@ -34,7 +34,12 @@ func TestAdmission(t *testing.T) {
 			return e
 		}(), "declare at least one of http or grpc"},
 		{"duplicate http/grpc", func() client.Object { e := valid(); e.Name = "dup1"; e.Spec.Ports.GRPC = ptr.To[int32](8000); return e }(), "http and grpc must be different"},
-		{"duplicate grpc/metrics", func() client.Object { e := valid(); e.Name = "dup2"; e.Spec.Ports.Metrics = ptr.To[int32](8001); return e }(), "grpc and metrics must be different"},
+		{"duplicate grpc/metrics", func() client.Object {
+			e := valid()
+			e.Name = "dup2"
+			e.Spec.Ports.Metrics = ptr.To[int32](8001)
+			return e
+		}(), "grpc and metrics must be different"},
 		{"empty selector", func() client.Object { e := valid(); e.Name = "nosel"; e.Spec.Selector = nil; return e }(), "spec.selector"},
 		{"bad selector value", func() client.Object {
 			e := valid()

@@ -44,7 +44,7 @@ func FuzzRender(f *testing.F) {
 			if rejected[tn.Name] {
 				continue
 			}
-			r, _ := check(tn)
+			r, _ := check(tn, in.HTTPSPort)
 			sections += 2 * len(r.grpc)
 			if tn.CertificatePath != "" {
 				sections += 2

@@ -26,6 +26,7 @@ func seedInput() Input {
 		BackendNodes:  []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
 		IngressNodes:  []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
 		IngressPort:   443,
+		HTTPSPort:     443,
 		StatsBind:     ":8404",
 		Timeout:       300 * time.Second,
 		HardStopAfter: 30 * time.Minute,
@@ -71,7 +72,7 @@ func TestGolden(t *testing.T) {
 			in.BackendNodes, in.IngressNodes = nil, nil
 			return in
 		}(),
-		"empty.cfg": {StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443},
+		"empty.cfg": {StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443, HTTPSPort: 443},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, errs := Render(in)

@@ -1,0 +1,294 @@
+package haproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+)
+
+// freePort finds a TCP port that is free on every given loopback address.
+func freePort(t *testing.T, addrs ...string) int32 {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", addrs[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		ok := true
+		var others []net.Listener
+		for _, a := range addrs[1:] {
+			o, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
+			if err != nil {
+				ok = false
+				break
+			}
+			others = append(others, o)
+		}
+		_ = l.Close()
+		for _, o := range others {
+			_ = o.Close()
+		}
+		if ok {
+			return int32(port)
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// grpcNode stands in for a GPU node's NodePort: a gRPC server that names itself in a header.
+func grpcNode(t *testing.T, name, addr string) *grpc.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-node", name))
+		return h(ctx, req)
+	}))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// ingressNode stands in for an ingress controller node: HTTPS, answering with its name, the
+// SNI it was asked for and the forwarded protocol.
+func ingressNode(t *testing.T, p *pki, name, addr string) *http.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "node=%s sni=%s proto=%s path=%s", name, r.TLS.ServerName, r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{p.tlsCert(t, "inference-alpha.example.com", strings.Split(addr, ":")[0])}, NextProtos: []string{"h2", "http/1.1"}},
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go func() { _ = srv.ServeTLS(l, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for range 100 {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never listened", addr)
+}
+
+// TestEndToEnd runs the real haproxy on loopback with a rendered configuration, in front of
+// local servers standing in for the GPU nodes' NodePorts and the ingress nodes, and sends real
+// gRPC through the TCP frontend and HTTPS through the TLS frontend. A node taken away is routed
+// around. Only loopback addresses are used.
+func TestEndToEnd(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping the end-to-end test")
+	}
+	dir := t.TempDir()
+	p := newPKI(t)
+	certPath := filepath.Join(dir, "alpha.pem")
+	caPath := filepath.Join(dir, "ingress-ca.pem")
+	p.writeServerPEM(t, certPath, "inference-alpha.example.com")
+	p.writeCA(t, caPath)
+
+	nodePort := freePort(t, "127.0.0.2", "127.0.0.3")
+	ingressPort := freePort(t, "127.0.0.4", "127.0.0.5")
+	grpcPort := freePort(t, "127.0.0.1")
+	httpsPort := freePort(t, "127.0.0.1")
+	statsPort := freePort(t, "127.0.0.1")
+
+	gpu1 := grpcNode(t, "gpu-1", fmt.Sprintf("127.0.0.2:%d", nodePort))
+	grpcNode(t, "gpu-2", fmt.Sprintf("127.0.0.3:%d", nodePort))
+	ing1 := ingressNode(t, p, "ingress-1", fmt.Sprintf("127.0.0.4:%d", ingressPort))
+	ingressNode(t, p, "ingress-2", fmt.Sprintf("127.0.0.5:%d", ingressPort))
+
+	cfg, errs := Render(Input{
+		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath,
+			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}}}},
+		BackendNodes:  []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
+		IngressNodes:  []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},
+		IngressPort:   ingressPort,
+		HTTPSPort:     httpsPort,
+		IngressCAPath: caPath,
+		StatsBind:     fmt.Sprintf("127.0.0.1:%d", statsPort),
+		Timeout:       30 * time.Second,
+		HardStopAfter: 10 * time.Second,
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	cmd := exec.Command(bin, "-db", "-f", cfgPath)
+	cmd.Stdout = lockedWriter{&logs, &logMu}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("haproxy output:\n%s\nconfig:\n%s", logs.String(), cfg)
+			logMu.Unlock()
+		}
+	})
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", grpcPort))
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort))
+
+	// gRPC: each new connection goes to a node; both nodes serve while both are up.
+	callGRPC := func() (string, error) {
+		conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", grpcPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return "", err
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var md metadata.MD
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&md))
+		if err != nil {
+			return "", err
+		}
+		if resp.Status != healthpb.HealthCheckResponse_SERVING {
+			return "", fmt.Errorf("status %v", resp.Status)
+		}
+		return strings.Join(md.Get("x-node"), ","), nil
+	}
+	seen := map[string]int{}
+	for range 20 {
+		n, err := callGRPC()
+		if err != nil {
+			t.Fatalf("gRPC through haproxy: %v", err)
+		}
+		seen[n]++
+	}
+	if seen["gpu-1"] == 0 || seen["gpu-2"] == 0 {
+		t.Fatalf("gRPC calls not spread over both nodes: %v", seen)
+	}
+
+	// HTTPS: TLS terminated by haproxy with the tenant's certificate, re-encrypted to the
+	// ingress nodes (whose certificate is verified against the CA), with the host as SNI.
+	client := &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: p.pool(), ServerName: "inference-alpha.example.com"},
+			ForceAttemptHTTP2: true,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", httpsPort))
+			},
+			DisableKeepAlives: true,
+		},
+	}
+	callHTTPS := func() (string, error) {
+		resp, err := client.Get(fmt.Sprintf("https://inference-alpha.example.com:%d/v2/health/ready", httpsPort))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		if resp.ProtoMajor != 2 {
+			return "", fmt.Errorf("client spoke %s, want HTTP/2 through alpn", resp.Proto)
+		}
+		return string(body), nil
+	}
+	httpsSeen := map[string]int{}
+	for range 10 {
+		body, err := callHTTPS()
+		if err != nil {
+			t.Fatalf("HTTPS through haproxy: %v", err)
+		}
+		if !strings.Contains(body, "sni=inference-alpha.example.com proto=https path=/v2/health/ready") {
+			t.Fatalf("ingress saw %q", body)
+		}
+		httpsSeen[strings.Fields(body)[0]]++
+	}
+	if httpsSeen["node=ingress-1"] == 0 || httpsSeen["node=ingress-2"] == 0 {
+		t.Fatalf("HTTPS not spread over both ingress nodes: %v", httpsSeen)
+	}
+
+	// Take a GPU node and an ingress node away: traffic is routed around them.
+	gpu1.Stop()
+	_ = ing1.Close()
+	for i := range 20 {
+		n, err := callGRPC()
+		if err != nil {
+			t.Fatalf("gRPC call %d after gpu-1 went away: %v", i, err)
+		}
+		if n != "gpu-2" {
+			t.Fatalf("call %d answered by %q after gpu-1 went away", i, n)
+		}
+		body, err := callHTTPS()
+		if err != nil {
+			t.Fatalf("HTTPS call %d after ingress-1 went away: %v", i, err)
+		}
+		if !strings.HasPrefix(body, "node=ingress-2") {
+			t.Fatalf("HTTPS call %d answered by %q", i, body)
+		}
+	}
+
+	// The Prometheus endpoint answers.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", statsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `haproxy_frontend_connections_total{proxy="ft_alpha_tenant-alpha_triton_grpc"}`) {
+		t.Fatalf("metrics lack the tenant frontend:\n%.2000s", body)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "tenant=alpha ") {
+		t.Fatalf("logs do not name the tenant:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
