@@ -3,6 +3,7 @@ module github.com/inference-exposure/inference-exposure-operator
 go 1.26.8
 
 require (
+	github.com/openshift/api v0.0.0-20260813212709-d4bb0b443cb8
 	go.uber.org/zap v1.28.0
 	google.golang.org/grpc v1.82.1
 	k8s.io/api v0.37.2
@@ -10,6 +11,7 @@ require (
 	k8s.io/client-go v0.37.2
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/controller-runtime v0.25.2
+	sigs.k8s.io/gateway-api v1.6.3
 	sigs.k8s.io/yaml v1.6.0
 )
 

@@ -36,6 +36,7 @@ func run(args []string) error {
 		leaderElect                      bool
 		leaderElectionNamespace          string
 		blockSize, workers               int
+		hp                               haproxyFlags
 	)
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -44,6 +45,7 @@ func run(args []string) error {
 	fs.StringVar(&poolFlag, "node-port-range", "30000-32767", "NodePort pool that tenant blocks come from (the API server's --service-node-port-range or a part of it); its start must be a multiple of 10.")
 	fs.IntVar(&blockSize, "block-size", 100, "Ports in a tenant's block when the tenant does not set spec.portBlock.size; a multiple of 10.")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
+	hp.bind(fs)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +62,11 @@ func run(args []string) error {
 	}
 	if int32(blockSize) > pool.Size() {
 		return fmt.Errorf("--block-size %d is larger than the pool %s", blockSize, pool.Range)
+	}
+
+	haproxySettings, err := hp.settings()
+	if err != nil {
+		return err
 	}
 
 	scheme := runtime.NewScheme()
@@ -79,11 +86,12 @@ func run(args []string) error {
 		LeaderElectionNamespace: leaderElectionNamespace,
 		// A new leader starts reconciling only after the old one has stopped.
 		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOptions(haproxySettings),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers}
+	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings}
 	if err := controller.Setup(mgr, opts); err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ const (
 
 	// ConditionBlockAllocated reports whether the tenant holds its port block.
 	ConditionBlockAllocated = "BlockAllocated"
+	// ConditionHAProxyConfigured reports whether the tenant is in the rendered HAProxy configuration.
+	ConditionHAProxyConfigured = "HAProxyConfigured"
 	// ConditionNamespacesExclusive reports whether the tenant's namespaces are claimed by no other tenant.
 	ConditionNamespacesExclusive = "NamespacesExclusive"
 )
@@ -46,6 +48,9 @@ const (
 	ReasonReleasing        = "Releasing"
 
 	ReasonNamespacesExclusive = "Exclusive"
+
+	ReasonHAProxyRendered     = "Rendered"
+	ReasonConfigMapNotManaged = "ConfigMapNotManaged"
 )
 
 // Labels and annotations the operator puts on the objects it manages.
@@ -58,6 +63,9 @@ const (
 	LabelTenant = "exposure.inference.dev/tenant"
 	// LabelExposure names the InferenceExposure a child object belongs to.
 	LabelExposure = "exposure.inference.dev/exposure"
+
+	// AnnotationChecksum holds the sha256 of the rendered haproxy.cfg on its ConfigMap.
+	AnnotationChecksum = "exposure.inference.dev/checksum"
 
 	// TenantFinalizer keeps a tenant until its port block can be released safely.
 	TenantFinalizer = "exposure.inference.dev/release-port-block"

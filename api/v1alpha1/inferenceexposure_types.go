@@ -62,6 +62,7 @@ type NodePortSpec struct {
 }
 
 // InferenceExposureSpec declares how a model server is exposed.
+// +kubebuilder:validation:XValidation:rule="!has(self.haproxy) || !has(self.haproxy.grpcFrontendPort) || has(self.ports.grpc)",message="haproxy.grpcFrontendPort needs ports.grpc"
 type InferenceExposureSpec struct {
 	// selector selects the model server's pods; it becomes the Service's selector.
 	// +required
@@ -78,6 +79,20 @@ type InferenceExposureSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	NodePort NodePortSpec `json:"nodePort,omitempty"`
+
+	// haproxy tunes this exposure's frontends in the operator's HAProxy configuration.
+	// +optional
+	HAProxy *ExposureHAProxySpec `json:"haproxy,omitempty"`
+}
+
+// ExposureHAProxySpec tunes an exposure's HAProxy frontends.
+type ExposureHAProxySpec struct {
+	// grpcFrontendPort is the port of the gRPC frontend on the tenant's VIP, e.g. 8001 so that
+	// clients keep Triton's usual port. Default: the grpc nodePort.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	GRPCFrontendPort *int32 `json:"grpcFrontendPort,omitempty"`
 }
 
 // NodePorts are the nodePorts allocated to an exposure.

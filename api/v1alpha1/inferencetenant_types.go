@@ -42,6 +42,28 @@ type InferenceTenantSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="portBlock is immutable: delete and recreate the tenant to move or resize its block"
 	PortBlock *PortBlockSpec `json:"portBlock,omitempty"`
+
+	// haproxy puts this tenant into the operator's HAProxy configuration: TCP frontends on the
+	// VIP for every exposed gRPC port, and an HTTPS frontend when a certificate is given.
+	// +optional
+	HAProxy *TenantHAProxySpec `json:"haproxy,omitempty"`
+}
+
+// TenantHAProxySpec is the tenant's part of the HAProxy configuration.
+type TenantHAProxySpec struct {
+	// vip is the tenant's frontend IP address on the HAProxy hosts (IPv4 or IPv6).
+	// +required
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && !ip(self).isUnspecified()",message="haproxy.vip must be a unicast IP address such as 10.0.100.10"
+	VIP string `json:"vip"`
+
+	// certificatePath is the PEM file (certificate and key) on the HAProxy hosts for the
+	// tenant's HTTPS frontend on vip:443. Without it the tenant gets no HTTPS frontend.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._-]+)+$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/../') && !self.endsWith('/..')",message="haproxy.certificatePath must not contain '..'"
+	CertificatePath string `json:"certificatePath,omitempty"`
 }
 
 // PortBlockStatus is the block a tenant holds.

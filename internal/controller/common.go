@@ -26,6 +26,8 @@ type Options struct {
 	Pool             allocator.Pool
 	DefaultBlockSize int32
 	MaxConcurrent    int
+	// HAProxy enables the HAProxy configuration ConfigMap when set.
+	HAProxy *HAProxySettings
 }
 
 // setCondition sets a condition and emits an Event when its status, reason or message changed,

@@ -26,5 +26,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
 	}
+	if opts.HAProxy != nil {
+		if err := (&HAProxyReconciler{
+			Client:   mgr.GetClient(),
+			Recorder: mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above
+			Settings: *opts.HAProxy,
+		}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up haproxy controller: %w", err)
+		}
+	}
 	return nil
 }

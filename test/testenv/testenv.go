@@ -13,6 +13,11 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	// The CRDs installed below ship inside these modules; importing their API packages keeps
+	// them in go.mod at the versions the operator is built against.
+	_ "github.com/openshift/api/route/v1"
+	_ "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // RepoRoot is the repository's top directory.

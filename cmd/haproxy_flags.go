@@ -1,0 +1,86 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
+)
+
+type haproxyFlags struct {
+	enabled                     bool
+	namespace, name             string
+	backendSelector, ingressSel string
+	ingressPort, httpsPort      int
+	ingressCA, statsBind        string
+	timeout, hardStopAfter      time.Duration
+}
+
+func (h *haproxyFlags) bind(fs *flag.FlagSet) {
+	ns := os.Getenv("POD_NAMESPACE")
+	if ns == "" {
+		ns = "inference-exposure-system"
+	}
+	fs.BoolVar(&h.enabled, "haproxy", true, "Render the HAProxy configuration ConfigMap.")
+	fs.StringVar(&h.namespace, "haproxy-configmap-namespace", ns, "Namespace of the HAProxy ConfigMap (default: the operator's, from POD_NAMESPACE).")
+	fs.StringVar(&h.name, "haproxy-configmap-name", "inference-exposure-haproxy", "Name of the HAProxy ConfigMap (key haproxy.cfg).")
+	fs.StringVar(&h.backendSelector, "haproxy-backend-node-selector", "", "Label selector of the nodes gRPC frontends forward to (empty: all nodes).")
+	fs.StringVar(&h.ingressSel, "haproxy-ingress-node-selector", "node-role.kubernetes.io/ingress", "Label selector of the nodes running the ingress controller.")
+	fs.IntVar(&h.ingressPort, "haproxy-ingress-port", 443, "HTTPS port of the ingress nodes.")
+	fs.IntVar(&h.httpsPort, "haproxy-https-port", 443, "Port of each tenant's HTTPS frontend on its VIP.")
+	fs.StringVar(&h.ingressCA, "haproxy-ingress-ca-path", "", "CA file on the HAProxy hosts to verify the ingress nodes' certificates (empty: not verified).")
+	fs.StringVar(&h.statsBind, "haproxy-stats-bind", ":8404", "Address of HAProxy's stats page (/stats) and Prometheus endpoint (/metrics).")
+	fs.DurationVar(&h.timeout, "haproxy-timeout", 300*time.Second, "Client and server timeout of the frontends: long enough for LLM token streams.")
+	fs.DurationVar(&h.hardStopAfter, "haproxy-hard-stop-after", 30*time.Minute, "How long an old HAProxy process keeps open streams after a reload.")
+}
+
+func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
+	if !h.enabled {
+		return nil, nil
+	}
+	backend, err := labels.Parse(h.backendSelector)
+	if err != nil {
+		return nil, fmt.Errorf("--haproxy-backend-node-selector: %w", err)
+	}
+	ingress, err := labels.Parse(h.ingressSel)
+	if err != nil {
+		return nil, fmt.Errorf("--haproxy-ingress-node-selector: %w", err)
+	}
+	for name, p := range map[string]int{"--haproxy-ingress-port": h.ingressPort, "--haproxy-https-port": h.httpsPort} {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("%s %d is not a port", name, p)
+		}
+	}
+	if h.ingressCA != "" && !haproxy.ValidPath(h.ingressCA) {
+		return nil, fmt.Errorf("--haproxy-ingress-ca-path %q must be an absolute path of letters, digits, '.', '_', '-' and '/'", h.ingressCA)
+	}
+	if !haproxy.ValidBind(h.statsBind) {
+		return nil, fmt.Errorf("--haproxy-stats-bind %q must look like :8404 or 127.0.0.1:8404", h.statsBind)
+	}
+	if h.timeout < 0 || h.hardStopAfter <= 0 {
+		return nil, fmt.Errorf("--haproxy-timeout must not be negative and --haproxy-hard-stop-after must be positive")
+	}
+	return &controller.HAProxySettings{
+		Namespace: h.namespace, Name: h.name, BackendNodes: backend, IngressNodes: ingress,
+		IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
+		StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter,
+	}, nil
+}
+
+// cacheOptions keeps only the HAProxy ConfigMap's namespace of ConfigMaps in memory.
+func cacheOptions(s *controller.HAProxySettings) cache.Options {
+	if s == nil {
+		return cache.Options{}
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{s.Namespace: {}}},
+	}}
+}

@@ -1,0 +1,195 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
+)
+
+func createNode(t *testing.T, name, ip string, ready bool, lbls map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls}}
+	create(t, n)
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), n) })
+	setNodeReady(t, name, ip, ready)
+	_ = ctx
+}
+
+func setNodeReady(t *testing.T, name, ip string, ready bool) {
+	t.Helper()
+	n := &corev1.Node{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, n); err != nil {
+		t.Fatal(err)
+	}
+	st := corev1.ConditionFalse
+	if ready {
+		st = corev1.ConditionTrue
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: st, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
+	if err := k8s.Status().Update(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func haproxySettings(ns string) *HAProxySettings {
+	return &HAProxySettings{
+		Namespace: ns, Name: "haproxy", BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
+		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
+		IngressPort:  443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+	}
+}
+
+func configMap(t *testing.T, ns string) *corev1.ConfigMap {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "haproxy"}, cm); err != nil {
+		return nil
+	}
+	return cm
+}
+
+func waitConfig(t *testing.T, ns, what string, ok func(string) bool) *corev1.ConfigMap {
+	t.Helper()
+	var cm *corev1.ConfigMap
+	eventually(t, what, func() (bool, string) {
+		cm = configMap(t, ns)
+		if cm == nil {
+			return false, "no ConfigMap"
+		}
+		return ok(cm.Data[ConfigKey]), cm.Data[ConfigKey]
+	})
+	return cm
+}
+
+// TestHAProxyConfigMap: the rendered configuration follows tenants, exposures and nodes, is
+// written only when it changes, and a tenant that cannot be rendered is reported while the
+// others are still served.
+func TestHAProxyConfigMap(t *testing.T) {
+	ctx := context.Background()
+	opNS := newNamespace(t, "operator")
+	ns := newNamespace(t, "hp-alpha")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "hp-alpha", "hp-beta")
+	gpu := map[string]string{"nvidia.com/gpu.present": "true"}
+	ingress := map[string]string{"node-role.kubernetes.io/ingress": ""}
+	createNode(t, "gpu-1", "10.0.1.101", true, gpu)
+	createNode(t, "gpu-2", "10.0.1.102", true, gpu)
+	createNode(t, "ingress-1", "10.0.1.201", true, ingress)
+	createNode(t, "ingress-2", "10.0.1.202", true, ingress)
+	createNode(t, "cpu-1", "10.0.1.50", true, nil)
+
+	opts := Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2, HAProxy: haproxySettings(opNS)}
+	startManager(t, opts)
+
+	tn := newTenant("hp-alpha", ptr.To[int32](30800), ptr.To[int32](100), ns)
+	tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem"}
+	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
+	exp.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](8001)}
+	create(t, tn, exp)
+
+	cm := waitConfig(t, opNS, "tenant alpha rendered", func(cfg string) bool {
+		return strings.Contains(cfg, "bind 10.0.100.10:8001") && strings.Contains(cfg, "server gpu-1 10.0.1.101:30801 check") &&
+			strings.Contains(cfg, "server gpu-2 10.0.1.102:30801 check") && strings.Contains(cfg, "server ingress-2 10.0.1.202:443 ssl") &&
+			strings.Contains(cfg, "bind 10.0.100.10:443 ssl crt /etc/haproxy/certs/alpha.pem")
+	})
+	cfg := cm.Data[ConfigKey]
+	if strings.Contains(cfg, "10.0.1.50") {
+		t.Fatal("a node outside the selectors is in the configuration")
+	}
+	if cm.Annotations[exposurev1alpha1.AnnotationChecksum] != haproxy.Checksum(cfg) || cm.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
+		t.Fatalf("checksum/labels: %v %v", cm.Annotations, cm.Labels)
+	}
+	waitTenantCondition(t, "hp-alpha", "HAProxyConfigured", "True/Rendered")
+
+	t.Run("quiet when nothing changed", func(t *testing.T) {
+		rv := configMap(t, opNS).ResourceVersion
+		tn := getTenant(t, "hp-alpha")
+		tn.Annotations = map[string]string{"poke": "1"}
+		if err := k8s.Update(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		setNodeReady(t, "gpu-1", "10.0.1.101", true) // a heartbeat
+		time.Sleep(2 * time.Second)
+		if got := configMap(t, opNS).ResourceVersion; got != rv {
+			t.Fatalf("ConfigMap rewritten without a change (%s -> %s)", rv, got)
+		}
+	})
+
+	t.Run("nodes turning NotReady, joining and leaving", func(t *testing.T) {
+		setNodeReady(t, "gpu-2", "10.0.1.102", false)
+		waitConfig(t, opNS, "gpu-2 gone", func(cfg string) bool { return !strings.Contains(cfg, "gpu-2") })
+		createNode(t, "gpu-3", "10.0.1.103", true, gpu)
+		waitConfig(t, opNS, "gpu-3 added", func(cfg string) bool { return strings.Contains(cfg, "server gpu-3 10.0.1.103:30801 check") })
+		if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-3"}}); err != nil {
+			t.Fatal(err)
+		}
+		waitConfig(t, opNS, "gpu-3 removed", func(cfg string) bool { return !strings.Contains(cfg, "gpu-3") })
+	})
+
+	t.Run("edits to the ConfigMap are repaired", func(t *testing.T) {
+		cm := configMap(t, opNS)
+		cm.Data[ConfigKey] = "global\n    # hand edit\n"
+		if err := k8s.Update(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+		waitConfig(t, opNS, "repaired", func(cfg string) bool { return strings.Contains(cfg, "bind 10.0.100.10:8001") })
+	})
+
+	t.Run("a tenant binding the same VIP and port is rejected, the other kept", func(t *testing.T) {
+		beta := newTenant("hp-beta", nil, ptr.To[int32](10), "hp-beta-ns")
+		beta.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/beta.pem"}
+		create(t, beta)
+		tb := waitTenantCondition(t, "hp-beta", "HAProxyConfigured", "False/BindConflict")
+		if !strings.Contains(condition(tb.Status.Conditions, "HAProxyConfigured"), "10.0.100.10:443") {
+			t.Fatalf("message: %s", condition(tb.Status.Conditions, "HAProxyConfigured"))
+		}
+		cfg := configMap(t, opNS).Data[ConfigKey]
+		if strings.Contains(cfg, "beta.pem") || !strings.Contains(cfg, "alpha.pem") {
+			t.Fatalf("wrong tenant dropped:\n%s", cfg)
+		}
+		waitTenantCondition(t, "hp-alpha", "HAProxyConfigured", "True")
+	})
+
+	t.Run("bad values are refused at admission", func(t *testing.T) {
+		for vip, cert := range map[string]string{"not-an-ip": "", "0.0.0.0": "", "10.0.0.1": "/etc/certs/a b.pem", "10.0.0.2": "/etc/../x.pem", "10.0.0.3": "relative.pem"} {
+			bad := newTenant(fmt.Sprintf("hp-bad-%d", len(vip)+len(cert)), nil, nil, "x")
+			bad.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip, CertificatePath: cert}
+			if err := k8s.Create(ctx, bad); err == nil {
+				_ = k8s.Delete(ctx, bad)
+				t.Errorf("vip %q cert %q accepted", vip, cert)
+			} else if !strings.Contains(err.Error(), "haproxy") {
+				t.Errorf("unclear message: %v", err)
+			}
+		}
+	})
+}
+
+// TestHAProxyConfigMapNotOwned: a ConfigMap of that name that the operator does not manage is
+// left alone and reported on the tenants.
+func TestHAProxyConfigMapNotOwned(t *testing.T) {
+	opNS := newNamespace(t, "operator")
+	cleanupTenants(t, "hp-foreign")
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, Name: "haproxy"}, Data: map[string]string{"haproxy.cfg": "theirs"}}
+	create(t, theirs)
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 1, HAProxy: haproxySettings(opNS)})
+	tn := newTenant("hp-foreign", nil, ptr.To[int32](10), "hp-foreign-ns")
+	tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.20"}
+	create(t, tn)
+	waitTenantCondition(t, "hp-foreign", "HAProxyConfigured", "False/ConfigMapNotManaged")
+	if cm := configMap(t, opNS); cm.Data["haproxy.cfg"] != "theirs" || cm.ResourceVersion != theirs.ResourceVersion {
+		t.Fatal("foreign ConfigMap modified")
+	}
+}
