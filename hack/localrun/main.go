@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -75,12 +76,23 @@ func run() error {
 		return err
 	}
 
+	say("creating sample nodes: gpu-1, gpu-2 (GPU workers), ingress-1, ingress-2 (ingress controller)")
+	if err := createNodes(ctx, c); err != nil {
+		return err
+	}
+
 	pool, _ := allocator.NewPool(30000, 32767)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
 		return err
 	}
-	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2}); err != nil {
+	hp := &controller.HAProxySettings{
+		Namespace: "default", Name: "inference-exposure-haproxy",
+		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
+		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
+		IngressPort:  443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+	}
+	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2, HAProxy: hp}); err != nil {
 		return err
 	}
 	mgrDone := make(chan error, 1)
@@ -98,6 +110,11 @@ func run() error {
 		time.Sleep(300 * time.Millisecond)
 	}
 	show(ctx, c, os.Stdout)
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: hp.Namespace, Name: hp.Name}, cm); err == nil {
+		say("rendered haproxy.cfg (ConfigMap %s/%s):", hp.Namespace, hp.Name)
+		fmt.Println(cm.Data[controller.ConfigKey])
+	}
 	say("the operator keeps running: try `kubectl --kubeconfig %s get inferencetenants,inferenceexposures -A`", kubeconfig)
 	say("press Ctrl-C to stop")
 
@@ -106,6 +123,29 @@ func run() error {
 	case err := <-mgrDone:
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func createNodes(ctx context.Context, c client.Client) error {
+	for _, n := range []struct {
+		name, ip string
+		labels   map[string]string
+	}{
+		{"gpu-1", "10.0.1.101", map[string]string{"nvidia.com/gpu.present": "true"}},
+		{"gpu-2", "10.0.1.102", map[string]string{"nvidia.com/gpu.present": "true"}},
+		{"ingress-1", "10.0.1.201", map[string]string{"node-role.kubernetes.io/ingress": ""}},
+		{"ingress-2", "10.0.1.202", map[string]string{"node-role.kubernetes.io/ingress": ""}},
+	} {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: n.labels}}
+		if err := c.Create(ctx, node); err != nil {
+			return fmt.Errorf("creating node %s: %w", n.name, err)
+		}
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.ip}}
+		if err := c.Status().Update(ctx, node); err != nil {
+			return fmt.Errorf("setting node %s ready: %w", n.name, err)
 		}
 	}
 	return nil
@@ -184,7 +224,25 @@ func allReady(ctx context.Context, c client.Client) bool {
 			return false
 		}
 	}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := c.List(ctx, &tl); err != nil {
+		return false
+	}
+	for _, t := range tl.Items {
+		if t.Spec.HAProxy != nil && !strings.HasPrefix(readyOfType(t.Status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured), "True") {
+			return false
+		}
+	}
 	return true
+}
+
+func readyOfType(conds []metav1.Condition, typ string) string {
+	for _, c := range conds {
+		if c.Type == typ {
+			return string(c.Status)
+		}
+	}
+	return ""
 }
 
 func show(ctx context.Context, c client.Client, out io.Writer) {
