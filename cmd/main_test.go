@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"testing"
+)
+
+func TestParsePool(t *testing.T) {
+	for in, ok := range map[string]bool{"30000-32767": true, "30800-30899": true, "30005-32767": false, "32767-30000": false, "abc": false, "30000": false, "0-100": false} {
+		if _, err := parsePool(in); (err == nil) != ok {
+			t.Errorf("parsePool(%q) err = %v, want ok=%v", in, err, ok)
+		}
+	}
+}
+
+func TestHAProxyFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"--haproxy=false"}, true},
+		{[]string{"--haproxy-backend-node-selector=nvidia.com/gpu.present=true"}, true},
+		{[]string{"--haproxy-ingress-node-selector=a in (b"}, false},
+		{[]string{"--haproxy-ingress-ca-path=/etc/ca dir/ca.pem"}, false},
+		{[]string{"--haproxy-stats-bind=:8404\nfrontend x"}, false},
+		{[]string{"--haproxy-https-port=0"}, false},
+		{[]string{"--haproxy-hard-stop-after=0s"}, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var h haproxyFlags
+		h.bind(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.settings(); (err == nil) != tc.ok {
+			t.Errorf("%v: err = %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--node-port-range=1-2"}, {"--block-size=15"}, {"--block-size=5000", "--node-port-range=30000-30999"}} {
+		if err := run(args); err == nil {
+			t.Errorf("run(%v) accepted", args)
+		}
+	}
+}
