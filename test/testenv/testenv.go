@@ -92,6 +92,8 @@ func Start(withCRDs bool) (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// A failed CRD install leaves kube-apiserver and etcd running: stop them.
+		_ = env.Stop()
 		return nil, fmt.Errorf("starting envtest from %s: %w", assets, err)
 	}
 	return &Env{Environment: env, Config: cfg}, nil
