@@ -61,7 +61,7 @@ run: manifests generate ## Run the operator: against the kubeconfig's cluster wh
 	@if command -v kubectl >/dev/null && kubectl version --request-timeout=3s >/dev/null 2>&1; then \
 		echo "==> cluster found through the kubeconfig: installing the CRDs and running the operator against it"; \
 		kubectl apply --server-side -f config/crd/bases; \
-		go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0 $(RUN_ARGS); \
+		go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0 --haproxy-configmap-namespace=default $(RUN_ARGS); \
 	else \
 		echo "==> no cluster in the kubeconfig: running on a local control plane"; \
 		hack/build-envtest-assets.sh >/dev/null; \

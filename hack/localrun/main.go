@@ -4,9 +4,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,11 +18,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -99,7 +95,7 @@ func run() error {
 	go func() { mgrDone <- mgr.Start(ctx) }()
 	say("operator running (logs: %s)", logPath())
 
-	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	samples := filepath.Join("config", "samples")
 	say("applying %s", samples)
 	if err := applyDir(ctx, c, samples); err != nil {
 		return err
@@ -179,30 +175,9 @@ func writeKubeconfig(env *envtest.Environment, path string) error {
 
 // applyDir creates every object of the YAML files in dir, namespaces first.
 func applyDir(ctx context.Context, c client.Client, dir string) error {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	sort.Strings(files)
-	var objs []*unstructured.Unstructured
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			if len(u.Object) > 0 {
-				objs = append(objs, u)
-			}
-		}
+	objs, err := testenv.ReadManifests(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return err
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
 	for _, o := range objs {

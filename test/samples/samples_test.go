@@ -3,16 +3,10 @@
 package samples
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -20,33 +14,11 @@ import (
 
 func readObjects(t *testing.T, pattern string) []*unstructured.Unstructured {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), pattern))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no files match %s", pattern)
+	objs, err := testenv.ReadManifests(pattern)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []*unstructured.Unstructured
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if len(u.Object) > 0 {
-				out = append(out, u)
-			}
-		}
-	}
-	return out
+	return objs
 }
 
 // TestSamplesAreAccepted applies config/samples with server-side dry-run: schemas, CEL rules
