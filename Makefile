@@ -43,8 +43,8 @@ envtest-assets: ## Build kube-apiserver and etcd for the tests into bin/k8s (cac
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then hack/build-envtest-assets.sh >/dev/null; fi
 
 .PHONY: test
-test: manifests generate vet envtest-assets ## Run unit and envtest integration tests against a real API server.
-	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+test: manifests generate vet envtest-assets kustomize ## Run unit and envtest integration tests against a real API server.
+	KUSTOMIZE=$(KUSTOMIZE) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files are out of date.
@@ -82,6 +82,15 @@ install: manifests ## Install the CRDs into the cluster of the current kubeconfi
 .PHONY: uninstall
 uninstall: manifests ## Remove the CRDs (and every tenant and exposure) from the cluster.
 	kubectl delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (config/default) to the cluster of the current kubeconfig.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator; CRDs go too, and with them every tenant and exposure.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -1,0 +1,100 @@
+package samples
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+// TestDefaultDeploymentIsAccepted renders config/default with kustomize and applies it with
+// server-side dry-run against a real API server: what `make deploy` sends must be valid.
+func TestDefaultDeploymentIsAccepted(t *testing.T) {
+	kz := os.Getenv("KUSTOMIZE")
+	if kz == "" {
+		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
+	}
+	if _, err := os.Stat(kz); err != nil {
+		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
+	}
+	out, err := exec.Command(kz, "build", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kustomize build config/default: %v", err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			break
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+	}
+	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Deployment", "Service"} {
+		if kinds[k] == 0 {
+			t.Errorf("config/default renders no %s (got %v)", k, kinds)
+		}
+	}
+
+	env, err := testenv.Start(false) // the CRDs come from the rendered manifests
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	c, err := client.New(env.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			if err := c.Create(ctx, o); err != nil { // for real: the rest is dry-run into it
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		if err := c.Patch(ctx, o, client.Apply, client.DryRunAll, client.FieldOwner("deploy-test"), client.ForceOwnership); err != nil { //nolint:staticcheck // unstructured server-side apply
+			t.Errorf("%s %s refused: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+	// The Deployment runs non-root with a read-only root filesystem and leader election.
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		ctrs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		c := ctrs[0].(map[string]any)
+		if ro, _, _ := unstructured.NestedBool(c, "securityContext", "readOnlyRootFilesystem"); !ro {
+			t.Error("root filesystem is writable")
+		}
+		if nr, _, _ := unstructured.NestedBool(o.Object, "spec", "template", "spec", "securityContext", "runAsNonRoot"); !nr {
+			t.Error("may run as root")
+		}
+		args, _, _ := unstructured.NestedStringSlice(c, "args")
+		found := false
+		for _, a := range args {
+			found = found || a == "--leader-elect"
+		}
+		if !found {
+			t.Errorf("no leader election: %v", args)
+		}
+	}
+}
