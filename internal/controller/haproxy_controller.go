@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
 
@@ -69,6 +70,8 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	}
 	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
 	cfg, rejected := haproxy.Render(in)
+	metrics.HAProxyConfigBytes.Set(float64(len(cfg)))
+	metrics.HAProxyRejectedTenants.Set(float64(len(rejected)))
 
 	conflict, err := r.applyConfigMap(ctx, cfg)
 	if err != nil {
@@ -121,6 +124,7 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, cfg string) (str
 		if err := r.Create(ctx, cm, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return "", fmt.Errorf("creating ConfigMap %s: %w", key, err)
 		}
+		metrics.HAProxyRenders.WithLabelValues("written").Inc()
 		return "", nil
 	}
 	if err != nil {
@@ -133,11 +137,13 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, cfg string) (str
 	updated := cm.DeepCopy()
 	r.setData(updated, cfg)
 	if equality.Semantic.DeepEqual(cm, updated) {
+		metrics.HAProxyRenders.WithLabelValues("unchanged").Inc()
 		return "", nil
 	}
 	if err := r.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsConflict(err) {
 		return "", fmt.Errorf("updating ConfigMap %s: %w", key, err)
 	}
+	metrics.HAProxyRenders.WithLabelValues("written").Inc()
 	return "", nil
 }
 

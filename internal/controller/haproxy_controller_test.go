@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
 
@@ -113,6 +115,9 @@ func TestHAProxyConfigMap(t *testing.T) {
 		t.Fatalf("checksum/labels: %v %v", cm.Annotations, cm.Labels)
 	}
 	waitTenantCondition(t, "hp-alpha", "HAProxyConfigured", "True/Rendered")
+	if testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("written")) < 1 || testutil.ToFloat64(metrics.HAProxyConfigBytes) < 100 {
+		t.Fatal("render metrics not recorded")
+	}
 
 	t.Run("quiet when nothing changed", func(t *testing.T) {
 		rv := configMap(t, opNS).ResourceVersion

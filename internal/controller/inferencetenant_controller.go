@@ -25,6 +25,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
@@ -95,6 +96,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		status.PortsUsed = int32(len(used))
 		status.ForeignPorts = foreign
 		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
+		metrics.SetBlock(tenant.Name, len(used), int(status.PortsFree), len(foreign))
 	} else {
 		status.PortBlock, status.PortsUsed, status.PortsFree, status.ForeignPorts = nil, 0, 0, nil
 	}
@@ -336,6 +338,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 	if len(own) > 0 {
 		r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReleased", "released %d port claims", len(own))
 	}
+	metrics.ForgetTenant(tenant.Name)
 	patch := client.MergeFrom(tenant.DeepCopy())
 	controllerutil.RemoveFinalizer(tenant, exposurev1alpha1.TenantFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, tenant, patch))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 )
 
 func foreignNodePortService(ns, name string, ports ...int32) *corev1.Service {
@@ -47,6 +49,9 @@ func TestForeignPortsAreSkipped(t *testing.T) {
 		return slices.Equal(tn.Status.ForeignPorts, []int32{31000, 31002}) && tn.Status.PortsUsed == 3 && tn.Status.PortsFree == 5,
 			fmt.Sprintf("%+v", tn.Status)
 	})
+	if got := testutil.ToFloat64(metrics.BlockPorts.WithLabelValues("foreign-test", "foreign")); got != 2 {
+		t.Fatalf("foreign ports metric = %v", got)
+	}
 }
 
 // hidingClient is the real API server seen through a stale cache: its Service lists leave one

@@ -1,0 +1,50 @@
+// Package metrics holds the operator's own Prometheus metrics, served on the manager's metrics
+// endpoint beside controller-runtime's.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// BlockPorts reports each tenant block's ports by state: used, free, foreign.
+	BlockPorts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inference_exposure_tenant_block_ports",
+		Help: "Ports of a tenant's NodePort block by state: used (by the tenant's Services), free, foreign (held by Services the operator does not manage).",
+	}, []string{"tenant", "state"})
+
+	// HAProxyRenders counts configuration renders by outcome: written or unchanged.
+	HAProxyRenders = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "inference_exposure_haproxy_renders_total",
+		Help: "HAProxy configuration renders, by result: written (the ConfigMap changed) or unchanged.",
+	}, []string{"result"})
+
+	// HAProxyConfigBytes is the size of the last rendered configuration.
+	HAProxyConfigBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "inference_exposure_haproxy_config_bytes",
+		Help: "Size of the last rendered haproxy.cfg in bytes.",
+	})
+
+	// HAProxyRejectedTenants is the number of tenants left out of the last rendered configuration.
+	HAProxyRejectedTenants = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "inference_exposure_haproxy_rejected_tenants",
+		Help: "Tenants left out of the last rendered HAProxy configuration (see their HAProxyConfigured condition).",
+	})
+)
+
+func init() {
+	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants)
+}
+
+// SetBlock records a tenant's block usage.
+func SetBlock(tenant string, used, free, foreign int) {
+	BlockPorts.WithLabelValues(tenant, "used").Set(float64(used))
+	BlockPorts.WithLabelValues(tenant, "free").Set(float64(free))
+	BlockPorts.WithLabelValues(tenant, "foreign").Set(float64(foreign))
+}
+
+// ForgetTenant drops a deleted tenant's series.
+func ForgetTenant(tenant string) {
+	BlockPorts.DeletePartialMatch(prometheus.Labels{"tenant": tenant})
+}
