@@ -20,7 +20,9 @@ const (
 	ConditionNamespacesExclusive = "NamespacesExclusive"
 )
 
-// Condition reasons.
+// Condition reasons. Allocation failures (BlockFull, PoolExhausted, PinnedBlockTaken,
+// PinnedBlockMisaligned, PinnedBlockOutsidePool, BlockLargerThanPool) use the allocator's
+// reasons, see internal/allocator.
 const (
 	ReasonReady    = "Ready"
 	ReasonNotReady = "NotReady"
@@ -33,19 +35,13 @@ const (
 
 	ReasonPortsAllocated   = "Allocated"
 	ReasonNodePortDisabled = "NodePortDisabled"
-	ReasonBlockFull        = "BlockFull"
 
 	ReasonServiceApplied  = "ServiceApplied"
 	ReasonServiceConflict = "ServiceConflict"
 	ReasonServiceInvalid  = "ServiceInvalid"
 
-	ReasonBlockAllocated   = "Allocated"
-	ReasonPinnedBlockTaken = "PinnedBlockTaken"
-	ReasonMisaligned       = "PinnedBlockMisaligned"
-	ReasonOutsidePool      = "PinnedBlockOutsidePool"
-	ReasonPoolExhausted    = "PoolExhausted"
-	ReasonBlockTooLarge    = "BlockLargerThanPool"
-	ReasonReleasing        = "Releasing"
+	ReasonBlockAllocated = "Allocated"
+	ReasonReleasing      = "Releasing"
 
 	ReasonNamespacesExclusive = "Exclusive"
 
