@@ -1,7 +1,6 @@
 package samples
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -29,16 +27,9 @@ func TestDefaultDeploymentIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kustomize build config/default: %v", err)
 	}
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+	objs, err := testenv.DecodeManifests(out)
+	if err != nil {
+		t.Fatalf("decoding kustomize output: %v", err)
 	}
 	kinds := map[string]int{}
 	for _, o := range objs {
@@ -50,15 +41,7 @@ func TestDefaultDeploymentIsAccepted(t *testing.T) {
 		}
 	}
 
-	env, err := testenv.Start(false) // the CRDs come from the rendered manifests
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	c, err := client.New(env.Config, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startControlPlane(t, false) // the CRDs come from the rendered manifests
 	ctx := context.Background()
 	for _, o := range objs {
 		if o.GetKind() == "Namespace" {

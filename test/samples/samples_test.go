@@ -21,18 +21,25 @@ func readObjects(t *testing.T, pattern string) []*unstructured.Unstructured {
 	return objs
 }
 
-// TestSamplesAreAccepted applies config/samples with server-side dry-run: schemas, CEL rules
-// and the Deployment of the HAProxy sample must all pass.
-func TestSamplesAreAccepted(t *testing.T) {
-	env, err := testenv.Start(true)
+// startControlPlane starts kube-apiserver and etcd for one test and returns a client.
+func startControlPlane(t *testing.T, withCRDs bool) client.Client {
+	t.Helper()
+	env, err := testenv.Start(withCRDs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() })
 	c, err := client.New(env.Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestSamplesAreAccepted applies config/samples with server-side dry-run: schemas, CEL rules
+// and the Deployment of the HAProxy sample must all pass.
+func TestSamplesAreAccepted(t *testing.T) {
+	c := startControlPlane(t, true)
 	ctx := context.Background()
 	objs := append(readObjects(t, "config/samples/*.yaml"), readObjects(t, "config/samples/haproxy/*.yaml")...)
 	// Namespaces first, for real, so that namespaced objects can be dry-run into them.
