@@ -70,8 +70,10 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	}
 	return &controller.HAProxySettings{
 		Namespace: h.namespace, Name: h.name, BackendNodes: backend, IngressNodes: ingress,
-		IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
-		StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter,
+		Globals: haproxy.Globals{
+			IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
+			StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter,
+		},
 	}, nil
 }
 

@@ -31,6 +31,7 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -86,7 +87,7 @@ func run() error {
 		Namespace: "default", Name: "inference-exposure-haproxy",
 		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		IngressPort:  443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+		Globals:      haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
 	}
 	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2, HAProxy: hp}); err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,13 +34,8 @@ type HAProxySettings struct {
 	// BackendNodes selects the nodes gRPC frontends forward to (their NodePorts).
 	BackendNodes labels.Selector
 	// IngressNodes selects the nodes running the ingress controller.
-	IngressNodes  labels.Selector
-	IngressPort   int32
-	HTTPSPort     int32
-	IngressCAPath string
-	StatsBind     string
-	Timeout       time.Duration
-	HardStopAfter time.Duration
+	IngressNodes labels.Selector
+	haproxy.Globals
 }
 
 // ConfigKey is the ConfigMap key holding the configuration.
@@ -166,8 +160,7 @@ func (r *HAProxyReconciler) setData(cm *corev1.ConfigMap, cfg string) {
 // Pure: it reads only its arguments.
 func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTenant, exposures []exposurev1alpha1.InferenceExposure, nodes []corev1.Node) haproxy.Input {
 	in := haproxy.Input{
-		IngressPort: s.IngressPort, HTTPSPort: s.HTTPSPort, IngressCAPath: s.IngressCAPath,
-		StatsBind: s.StatsBind, Timeout: s.Timeout, HardStopAfter: s.HardStopAfter,
+		Globals:      s.Globals,
 		BackendNodes: selectNodes(nodes, s.BackendNodes),
 		IngressNodes: selectNodes(nodes, s.IngressNodes),
 	}

@@ -50,7 +50,7 @@ func haproxySettings(ns string) *HAProxySettings {
 	return &HAProxySettings{
 		Namespace: ns, Name: "haproxy", BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		IngressPort:  443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+		Globals:      haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
 	}
 }
 

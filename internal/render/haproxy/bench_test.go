@@ -9,7 +9,7 @@ import (
 
 // largeInput is a big cluster: 200 tenants with 5 gRPC exposures each, 50 GPU nodes, 4 ingress nodes.
 func largeInput() Input {
-	in := Input{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute}
+	in := Input{Globals: Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute}}
 	for i := range 50 {
 		in.BackendNodes = append(in.BackendNodes, Node{Name: fmt.Sprintf("gpu-%02d", i), IP: netip.AddrFrom4([4]byte{10, 0, 1, byte(i + 1)})})
 	}

@@ -135,14 +135,12 @@ func TestEndToEnd(t *testing.T) {
 	cfg, errs := Render(Input{
 		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath,
 			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}}}},
-		BackendNodes:  []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
-		IngressNodes:  []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},
-		IngressPort:   ingressPort,
-		HTTPSPort:     httpsPort,
-		IngressCAPath: caPath,
-		StatsBind:     fmt.Sprintf("127.0.0.1:%d", statsPort),
-		Timeout:       30 * time.Second,
-		HardStopAfter: 10 * time.Second,
+		BackendNodes: []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
+		IngressNodes: []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},
+		Globals: Globals{
+			IngressPort: ingressPort, HTTPSPort: httpsPort, IngressCAPath: caPath,
+			StatsBind: fmt.Sprintf("127.0.0.1:%d", statsPort), Timeout: 30 * time.Second, HardStopAfter: 10 * time.Second,
+		},
 	})
 	if len(errs) > 0 {
 		t.Fatal(errs)

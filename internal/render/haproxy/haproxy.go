@@ -51,6 +51,11 @@ type Input struct {
 	Tenants      []Tenant
 	BackendNodes []Node
 	IngressNodes []Node
+	Globals
+}
+
+// Globals are the settings that are the same for every tenant; they come from operator flags.
+type Globals struct {
 	// IngressPort is the ingress nodes' HTTPS port (443).
 	IngressPort int32
 	// HTTPSPort is the port of each tenant's HTTPS frontend on its VIP (443).

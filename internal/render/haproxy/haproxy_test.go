@@ -23,13 +23,9 @@ func seedInput() Input {
 			Name: "alpha", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem",
 			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: 8001, NodePort: 30801}},
 		}},
-		BackendNodes:  []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
-		IngressNodes:  []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
-		IngressPort:   443,
-		HTTPSPort:     443,
-		StatsBind:     ":8404",
-		Timeout:       300 * time.Second,
-		HardStopAfter: 30 * time.Minute,
+		BackendNodes: []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
+		IngressNodes: []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
+		Globals:      Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
 	}
 }
 
@@ -72,7 +68,7 @@ func TestGolden(t *testing.T) {
 			in.BackendNodes, in.IngressNodes = nil, nil
 			return in
 		}(),
-		"empty.cfg": {StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443, HTTPSPort: 443},
+		"empty.cfg": {Globals: Globals{StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443, HTTPSPort: 443}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, errs := Render(in)
