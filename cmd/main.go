@@ -7,17 +7,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 )
@@ -37,6 +36,7 @@ func run(args []string) error {
 		leaderElectionNamespace          string
 		blockSize, workers               int
 		hp                               haproxyFlags
+		apiPoll                          time.Duration
 	)
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -45,11 +45,15 @@ func run(args []string) error {
 	fs.StringVar(&poolFlag, "node-port-range", "30000-32767", "NodePort pool that tenant blocks come from (the API server's --service-node-port-range or a part of it); its start must be a multiple of 10.")
 	fs.IntVar(&blockSize, "block-size", 100, "Ports in a tenant's block when the tenant does not set spec.portBlock.size; a multiple of 10.")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
+	fs.DurationVar(&apiPoll, "api-poll-interval", controller.DefaultAPIPollInterval, "How often to ask the API server which routing APIs (Ingress, OpenShift Route, Gateway API) it serves; CRDs installed later are picked up within this time.")
 	hp.bind(fs)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if apiPoll < time.Second {
+		return fmt.Errorf("--api-poll-interval %s must be at least 1s", apiPoll)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
@@ -70,8 +74,7 @@ func run(args []string) error {
 	}
 
 	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(exposurev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(controller.AddToScheme(scheme))
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -91,7 +94,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings}
+	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings, APIPollInterval: apiPoll}
 	if err := controller.Setup(mgr, opts); err != nil {
 		return err
 	}

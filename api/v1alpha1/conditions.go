@@ -12,6 +12,22 @@ const (
 	// ConditionServiceReady reports whether the Service the operator owns matches the spec.
 	ConditionServiceReady = "ServiceReady"
 
+	// ConditionRouted reports whether the exposure's routing objects (Ingress, Route, HTTPRoute,
+	// GRPCRoute) match the spec. The route controllers' verdicts have their own conditions.
+	ConditionRouted = "Routed"
+	// ConditionIngressReady reports the Ingress of the http port.
+	ConditionIngressReady = "IngressReady"
+	// ConditionGRPCIngressReady reports the Ingress of the grpc port.
+	ConditionGRPCIngressReady = "GRPCIngressReady"
+	// ConditionRouteAdmitted reports whether the OpenShift router admitted the http Route(s).
+	ConditionRouteAdmitted = "RouteAdmitted"
+	// ConditionGRPCRouteAdmitted reports whether the OpenShift router admitted the grpc Route.
+	ConditionGRPCRouteAdmitted = "GRPCRouteAdmitted"
+	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
+	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
+	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
+	ConditionGRPCRouteAccepted = "GRPCRouteAccepted"
+
 	// ConditionBlockAllocated reports whether the tenant holds its port block.
 	ConditionBlockAllocated = "BlockAllocated"
 	// ConditionHAProxyConfigured reports whether the tenant is in the rendered HAProxy configuration.
@@ -40,6 +56,21 @@ const (
 	ReasonServiceConflict = "ServiceConflict"
 	ReasonServiceInvalid  = "ServiceInvalid"
 
+	ReasonRouted            = "Routed"
+	ReasonRouterNone        = "RouterNone"
+	ReasonHostConflict      = "HostConflict"
+	ReasonHostMissing       = "HostMissing"
+	ReasonHostInvalid       = "HostInvalid"
+	ReasonAPINotServed      = "APINotServed"
+	ReasonRouterConflict    = "RouterConflict"
+	ReasonRouterInvalid     = "RouterInvalid"
+	ReasonRouterUnsupported = "RouterUnsupported"
+	ReasonSecretInvalid     = "SecretInvalid"
+	ReasonApplied           = "Applied"
+	ReasonAdmitted          = "Admitted"
+	ReasonAccepted          = "Accepted"
+	ReasonPending           = "Pending"
+
 	ReasonBlockAllocated = "Allocated"
 	ReasonReleasing      = "Releasing"
 
@@ -59,6 +90,10 @@ const (
 	LabelTenant = "exposure.inference.dev/tenant"
 	// LabelExposure names the InferenceExposure a child object belongs to.
 	LabelExposure = "exposure.inference.dev/exposure"
+
+	// AnnotationManagedAnnotations lists the annotation keys the operator set on a routing
+	// object, so that keys dropped from the spec are removed and everyone else's stay.
+	AnnotationManagedAnnotations = "exposure.inference.dev/managed-annotations"
 
 	// AnnotationChecksum holds the sha256 of the rendered haproxy.cfg on its ConfigMap.
 	AnnotationChecksum = "exposure.inference.dev/checksum"

@@ -63,6 +63,9 @@ type NodePortSpec struct {
 
 // InferenceExposureSpec declares how a model server is exposed.
 // +kubebuilder:validation:XValidation:rule="!has(self.haproxy) || !has(self.haproxy.grpcFrontendPort) || has(self.ports.grpc)",message="haproxy.grpcFrontendPort needs ports.grpc"
+// +kubebuilder:validation:XValidation:rule="!has(self.router) || !has(self.router.grpc) || !self.router.grpc || has(self.ports.grpc)",message="router.grpc needs ports.grpc: there is no gRPC port to route to"
+// +kubebuilder:validation:XValidation:rule="!has(self.router) || self.router.type == 'None' || has(self.ports.http) || (has(self.router.grpc) && self.router.grpc)",message="router needs ports.http for HTTPS routing (or router.grpc true for a gRPC-only exposure, or router.type None)"
+// +kubebuilder:validation:XValidation:rule="!has(self.router) || !has(self.router.paths) || has(self.ports.http)",message="router.paths needs ports.http: paths route to the http port"
 type InferenceExposureSpec struct {
 	// selector selects the model server's pods; it becomes the Service's selector.
 	// +required
@@ -83,6 +86,11 @@ type InferenceExposureSpec struct {
 	// haproxy tunes this exposure's frontends in the operator's HAProxy configuration.
 	// +optional
 	HAProxy *ExposureHAProxySpec `json:"haproxy,omitempty"`
+
+	// router gives the exposure an HTTPS path (and optionally gRPC over TLS) through an
+	// Ingress, an OpenShift Route or a Gateway API route. Absent: no routing objects.
+	// +optional
+	Router *RouterSpec `json:"router,omitempty"`
 }
 
 // ExposureHAProxySpec tunes an exposure's HAProxy frontends.
@@ -127,7 +135,20 @@ type InferenceExposureStatus struct {
 	// +optional
 	NodePorts *NodePorts `json:"nodePorts,omitempty"`
 
-	// conditions: Ready, TenantResolved, PortsAllocated and ServiceReady.
+	// url is the HTTPS URL of the first routed path.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// grpcAddress is host:port of the gRPC route, for gRPC clients over TLS.
+	// +optional
+	GRPCAddress string `json:"grpcAddress,omitempty"`
+
+	// router is what spec.router resolved to.
+	// +optional
+	Router *RouterStatus `json:"router,omitempty"`
+
+	// conditions: Ready, TenantResolved, PortsAllocated, ServiceReady, Routed and one per
+	// routing object (IngressReady, RouteAdmitted, HTTPRouteAccepted, GRPCRouteAccepted, ...).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -143,6 +164,7 @@ type InferenceExposureStatus struct {
 // +kubebuilder:printcolumn:name="HTTP",type=integer,JSONPath=`.status.nodePorts.http`
 // +kubebuilder:printcolumn:name="gRPC",type=integer,JSONPath=`.status.nodePorts.grpc`
 // +kubebuilder:printcolumn:name="Metrics",type=integer,priority=1,JSONPath=`.status.nodePorts.metrics`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

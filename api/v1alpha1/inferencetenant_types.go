@@ -47,6 +47,14 @@ type InferenceTenantSpec struct {
 	// VIP for every exposed gRPC port, and an HTTPS frontend when a certificate is given.
 	// +optional
 	HAProxy *TenantHAProxySpec `json:"haproxy,omitempty"`
+
+	// hostDomain is the DNS domain of the tenant's HTTPS hosts, e.g. alpha.apps.example.com.
+	// An exposure's default host is <name>.<namespace>.<hostDomain>, and an explicit
+	// router.host must lie under it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
+	HostDomain string `json:"hostDomain,omitempty"`
 }
 
 // TenantHAProxySpec is the tenant's part of the HAProxy configuration.

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -66,8 +65,7 @@ func run() error {
 	say("kubeconfig written: export KUBECONFIG=%s", kubeconfig)
 
 	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(exposurev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(controller.AddToScheme(scheme))
 	c, err := client.New(env.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		return err

@@ -26,6 +26,8 @@ type Options struct {
 	Pool             allocator.Pool
 	DefaultBlockSize int32
 	MaxConcurrent    int
+	// APIPollInterval is how often discovery is asked which routing APIs are served.
+	APIPollInterval time.Duration
 	// HAProxy enables the HAProxy configuration ConfigMap when set.
 	HAProxy *HAProxySettings
 }

@@ -7,20 +7,25 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -32,8 +37,17 @@ import (
 // tenant's port block.
 type ExposureReconciler struct {
 	client.Client
-	Recorder record.EventRecorder
+	// APIReader reads Secrets for inline Route certificates without caching every Secret.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	// APIs says which routing kinds the cluster serves.
+	APIs *RouterAPIs
 	Options
+
+	controller controller.Controller
+	watchMu    sync.Mutex
+	watched    map[schema.GroupVersionKind]bool
+	rescan     chan event.GenericEvent
 }
 
 // maxPortRetries bounds how often one reconcile picks new ports after the API server refused
@@ -47,6 +61,11 @@ const maxPortRetries = 8
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=portclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=route.openshift.io,resources=routes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=route.openshift.io,resources=routes/custom-host,verbs=create;update
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile resolves the tenant, allocates node ports and applies the Service.
 func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -61,7 +80,7 @@ func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	gen := exp.Generation
 	status.ServiceName = exp.Name
 	result, err := r.reconcile(ctx, exp, status)
-	summarize(&status.Conditions, gen, exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady)
+	summarizeExposure(exp, status)
 	if err == nil {
 		status.ObservedGeneration = gen
 	}
@@ -95,6 +114,10 @@ func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha
 		unknown("nothing is exposed until a tenant owns the namespace")
 		status.NodePorts = nil
 		status.Tenant = ""
+		clearRouting(status, true)
+		if err := r.removeRouting(ctx, exp, nil); err != nil {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{}, r.removeService(ctx, exp)
 	}
 	status.Tenant = tenant.Name
@@ -113,10 +136,36 @@ func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha
 			fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", namespacedName(existing)))
 		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for the Service name to be free", false)
 		status.NodePorts = nil
+		if exp.Spec.Router != nil {
+			setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionRouted, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "routing waits until the Service name is free", false)
+		}
 		return ctrl.Result{}, nil
 	}
 
 	// Phase 3: node ports and the Service.
+	svcResult, err := r.reconcileService(ctx, exp, tenant, existing, status)
+	if err != nil {
+		return svcResult, err
+	}
+	// Phase 4: the HTTPS path (Ingress, Route or Gateway API routes).
+	routeResult, err := r.reconcileRouting(ctx, exp, tenant, status)
+	return earliest(svcResult, routeResult), err
+}
+
+// earliest combines two results: the sooner requeue wins.
+func earliest(a, b ctrl.Result) ctrl.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter != 0 && b.RequeueAfter < a.RequeueAfter) {
+		return b
+	}
+	return a
+}
+
+// reconcileService allocates node ports and applies the Service.
+func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, tenant *exposurev1alpha1.InferenceTenant, existing *corev1.Service, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
+	gen := exp.Generation
+	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
+		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
+	}
 	if !render.NodePortEnabled(exp) {
 		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionTrue, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
 		if err := r.apply(ctx, existing, render.Service(exp, tenant.Name, nil)); err != nil {
@@ -367,16 +416,106 @@ func formatPorts(m map[string]int32) string {
 	return s
 }
 
-// SetupWithManager registers the exposure controller. It owns Services and follows tenants:
-// a tenant's change (block, namespaces, deletion) re-queues the exposures of its namespaces.
+// SetupWithManager registers the exposure controller. It owns Services and the routing
+// objects of every routing API the cluster serves, and follows tenants: a tenant's change
+// (block, namespaces, hostDomain, deletion) re-queues the exposures of its namespaces. Routing
+// APIs that appear later (CRDs installed after start) get their watch then, and every
+// exposure is looked at again so that Auto can move to them.
 func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	r.watched = map[schema.GroupVersionKind]bool{}
+	r.rescan = make(chan event.GenericEvent, 1024)
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceExposure{}).
 		Owns(&corev1.Service{}).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant)).
+		// An exposure that lost a host conflict gets its chance when any exposure changes.
+		Watches(&exposurev1alpha1.InferenceExposure{}, handler.EnqueueRequestsFromMapFunc(r.hostConflictLosers)).
+		WatchesRawSource(source.Channel(r.rescan, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferenceexposure").
-		Complete(r)
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.watchMu.Lock()
+	r.controller = c
+	r.watchMu.Unlock()
+	for _, gvk := range routingKinds {
+		if r.APIs.Served(gvk) {
+			if err := r.watchRouting(mgr, gvk); err != nil {
+				return err
+			}
+		}
+	}
+	r.APIs.OnChange(func(gvk schema.GroupVersionKind, served bool) {
+		if served {
+			if err := r.watchRouting(mgr, gvk); err != nil {
+				mgr.GetLogger().Error(err, "watching routing objects", "kind", gvk.Kind)
+			}
+		}
+		r.requeueAll(context.Background())
+	})
+	return nil
+}
+
+// watchRouting watches the routing objects of one kind that exposures own, once.
+func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, gvk schema.GroupVersionKind) error {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watched[gvk] {
+		return nil
+	}
+	src := source.Kind(mgr.GetCache(), newRoutingObject(gvk),
+		handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &exposurev1alpha1.InferenceExposure{}, handler.OnlyControllerOwner()))
+	if err := r.controller.Watch(src); err != nil {
+		return fmt.Errorf("watching %s: %w", gvk.Kind, err)
+	}
+	r.watched[gvk] = true
+	return nil
+}
+
+// requeueAll queues every exposure again.
+func (r *ExposureReconciler) requeueAll(ctx context.Context) {
+	var el exposurev1alpha1.InferenceExposureList
+	if err := r.List(ctx, &el); err != nil {
+		return
+	}
+	for i := range el.Items {
+		select {
+		case r.rescan <- event.GenericEvent{Object: &el.Items[i]}:
+		default: // the queue is full of rescans already
+		}
+	}
+}
+
+func (r *ExposureReconciler) hostConflictLosers(ctx context.Context, _ client.Object) []reconcile.Request {
+	var el exposurev1alpha1.InferenceExposureList
+	if err := r.List(ctx, &el); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, e := range el.Items {
+		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionRouted); c != nil && c.Reason == exposurev1alpha1.ReasonHostConflict {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}})
+		}
+	}
+	return out
+}
+
+// summarizeExposure sets Ready. It covers what the operator controls (tenant, ports, Service,
+// routing objects); a routing object that its own controller rejected (Route not admitted,
+// HTTPRoute not accepted) also turns it False, while one nobody has looked at yet does not.
+func summarizeExposure(exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) {
+	kinds := []string{exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady}
+	if meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionRouted) != nil {
+		kinds = append(kinds, exposurev1alpha1.ConditionRouted)
+	}
+	for _, c := range routeConditions[1:] {
+		if meta.IsStatusConditionFalse(status.Conditions, c) {
+			kinds = append(kinds, c)
+		}
+	}
+	summarize(&status.Conditions, exp.Generation, kinds...)
 }
 
 func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Object) []reconcile.Request {

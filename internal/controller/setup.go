@@ -1,10 +1,32 @@
 package controller
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	routev1 "github.com/openshift/api/route/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
+
+// DefaultAPIPollInterval is how often the operator asks discovery which routing APIs exist.
+const DefaultAPIPollInterval = 30 * time.Second
+
+// AddToScheme registers every kind the operator reads or writes.
+func AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme, routev1.Install, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Setup registers every controller of the operator with the manager.
 func Setup(mgr ctrl.Manager, opts Options) error {
@@ -19,10 +41,24 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up tenant controller: %w", err)
 	}
+	disc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("discovery client: %w", err)
+	}
+	if opts.APIPollInterval <= 0 {
+		opts.APIPollInterval = DefaultAPIPollInterval
+	}
+	apis := &RouterAPIs{Discovery: disc, Interval: opts.APIPollInterval}
+	apis.Refresh(context.Background())
+	if err := mgr.Add(apis); err != nil {
+		return fmt.Errorf("adding API discovery: %w", err)
+	}
 	if err := (&ExposureReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
-		Options:  opts,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
+		APIs:      apis,
+		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
 	}

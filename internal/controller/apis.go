@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// The routing kinds the operator can write.
+var (
+	IngressGVK   = networkingv1.SchemeGroupVersion.WithKind("Ingress")
+	RouteGVK     = routev1.GroupVersion.WithKind("Route")
+	HTTPRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")
+	GRPCRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute")
+
+	routingKinds = []schema.GroupVersionKind{IngressGVK, RouteGVK, HTTPRouteGVK, GRPCRouteGVK}
+)
+
+// RouterAPIs knows which routing kinds the cluster serves. It asks discovery at start and
+// then every Interval, so CRDs installed after the operator started are picked up; listeners
+// hear about every kind that appears or disappears.
+type RouterAPIs struct {
+	Discovery discovery.DiscoveryInterface
+	Interval  time.Duration
+
+	mu        sync.RWMutex
+	served    map[schema.GroupVersionKind]bool
+	listeners []func(gvk schema.GroupVersionKind, served bool)
+}
+
+// Served reports whether the cluster serves the kind.
+func (a *RouterAPIs) Served(gvk schema.GroupVersionKind) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.served[gvk]
+}
+
+// OnChange registers a listener.
+func (a *RouterAPIs) OnChange(f func(gvk schema.GroupVersionKind, served bool)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.listeners = append(a.listeners, f)
+}
+
+// Refresh asks discovery again. A group version that discovery cannot answer for (other than
+// "not found") keeps its last known state.
+func (a *RouterAPIs) Refresh(ctx context.Context) {
+	now := map[schema.GroupVersionKind]bool{}
+	byGV := map[schema.GroupVersion][]schema.GroupVersionKind{}
+	for _, gvk := range routingKinds {
+		byGV[gvk.GroupVersion()] = append(byGV[gvk.GroupVersion()], gvk)
+	}
+	for gv, kinds := range byGV {
+		list, err := a.Discovery.ServerResourcesForGroupVersion(gv.String())
+		if err != nil && !apierrors.IsNotFound(err) {
+			logf.FromContext(ctx).V(1).Info("discovery failed, keeping the last answer", "groupVersion", gv.String(), "error", err.Error())
+			for _, k := range kinds {
+				now[k] = a.Served(k)
+			}
+			continue
+		}
+		if list == nil {
+			continue
+		}
+		for _, k := range kinds {
+			for _, r := range list.APIResources {
+				if r.Kind == k.Kind && !strings.Contains(r.Name, "/") { // not a subresource
+					now[k] = true
+				}
+			}
+		}
+	}
+	a.mu.Lock()
+	var changed []schema.GroupVersionKind
+	for _, k := range routingKinds {
+		if a.served[k] != now[k] {
+			changed = append(changed, k)
+		}
+	}
+	a.served = now
+	listeners := append([]func(schema.GroupVersionKind, bool){}, a.listeners...)
+	a.mu.Unlock()
+	for _, k := range changed {
+		logf.FromContext(ctx).Info("routing API availability changed", "kind", k.Kind, "groupVersion", k.GroupVersion().String(), "served", now[k])
+		for _, f := range listeners {
+			f(k, now[k])
+		}
+	}
+}
+
+// Start polls discovery until ctx ends (a manager Runnable).
+func (a *RouterAPIs) Start(ctx context.Context) error {
+	t := time.NewTicker(a.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			a.Refresh(ctx)
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica needs to know what is served.
+func (a *RouterAPIs) NeedLeaderElection() bool { return false }

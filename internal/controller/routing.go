@@ -1,0 +1,415 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
+)
+
+// inlineResync is how often an exposure with an inline Route certificate re-reads its Secret:
+// Secrets are not watched (caching every Secret of the cluster costs memory and trust).
+const inlineResync = 10 * time.Minute
+
+// routeConditions are the routing condition types; the ones not in use are removed.
+var routeConditions = []string{
+	exposurev1alpha1.ConditionRouted,
+	exposurev1alpha1.ConditionIngressReady, exposurev1alpha1.ConditionGRPCIngressReady,
+	exposurev1alpha1.ConditionRouteAdmitted, exposurev1alpha1.ConditionGRPCRouteAdmitted,
+	exposurev1alpha1.ConditionHTTPRouteAccepted, exposurev1alpha1.ConditionGRPCRouteAccepted,
+}
+
+func newRoutingObject(gvk schema.GroupVersionKind) client.Object {
+	switch gvk {
+	case IngressGVK:
+		return &networkingv1.Ingress{}
+	case RouteGVK:
+		return &routev1.Route{}
+	case HTTPRouteGVK:
+		return &gatewayv1.HTTPRoute{}
+	default:
+		return &gatewayv1.GRPCRoute{}
+	}
+}
+
+func newRoutingList(gvk schema.GroupVersionKind) client.ObjectList {
+	switch gvk {
+	case IngressGVK:
+		return &networkingv1.IngressList{}
+	case RouteGVK:
+		return &routev1.RouteList{}
+	case HTTPRouteGVK:
+		return &gatewayv1.HTTPRouteList{}
+	default:
+		return &gatewayv1.GRPCRouteList{}
+	}
+}
+
+// conditionFor is the condition type that reports a routing object.
+func conditionFor(exp *exposurev1alpha1.InferenceExposure, gvk schema.GroupVersionKind, name string) string {
+	grpc := name == router.GRPCName(exp)
+	switch gvk {
+	case IngressGVK:
+		if grpc {
+			return exposurev1alpha1.ConditionGRPCIngressReady
+		}
+		return exposurev1alpha1.ConditionIngressReady
+	case RouteGVK:
+		if grpc {
+			return exposurev1alpha1.ConditionGRPCRouteAdmitted
+		}
+		return exposurev1alpha1.ConditionRouteAdmitted
+	case HTTPRouteGVK:
+		return exposurev1alpha1.ConditionHTTPRouteAccepted
+	default:
+		return exposurev1alpha1.ConditionGRPCRouteAccepted
+	}
+}
+
+// resolveRouterType turns Auto into a kind and checks that the cluster serves it.
+func (r *ExposureReconciler) resolveRouterType(exp *exposurev1alpha1.InferenceExposure) (exposurev1alpha1.RouterType, error) {
+	spec := exp.Spec.Router
+	needGateway := func() []schema.GroupVersionKind {
+		var k []schema.GroupVersionKind
+		if router.RoutesHTTP(exp) {
+			k = append(k, HTTPRouteGVK)
+		}
+		if router.RoutesGRPC(exp) {
+			k = append(k, GRPCRouteGVK)
+		}
+		return k
+	}
+	served := func(kinds ...schema.GroupVersionKind) bool {
+		return !slices.ContainsFunc(kinds, func(k schema.GroupVersionKind) bool { return !r.APIs.Served(k) })
+	}
+	t := spec.Type
+	if t == "" || t == exposurev1alpha1.RouterAuto {
+		switch {
+		case served(RouteGVK):
+			t = exposurev1alpha1.RouterRoute
+		case spec.Gateway != nil && served(needGateway()...):
+			t = exposurev1alpha1.RouterGateway
+		default:
+			t = exposurev1alpha1.RouterIngress
+		}
+	}
+	var missing []schema.GroupVersionKind
+	switch t {
+	case exposurev1alpha1.RouterRoute:
+		missing = []schema.GroupVersionKind{RouteGVK}
+	case exposurev1alpha1.RouterGateway:
+		missing = needGateway()
+	case exposurev1alpha1.RouterIngress:
+		missing = []schema.GroupVersionKind{IngressGVK}
+	}
+	missing = slices.DeleteFunc(missing, r.APIs.Served)
+	if len(missing) > 0 {
+		names := make([]string, len(missing))
+		for i, k := range missing {
+			names[i] = k.Kind + " (" + k.GroupVersion().String() + ")"
+		}
+		return t, &router.Error{Reason: exposurev1alpha1.ReasonAPINotServed, Message: fmt.Sprintf(
+			"router.type %s needs %s, which this cluster does not serve: install the CRDs or choose another router.type; existing routing objects are kept",
+			t, strings.Join(names, " and "))}
+	}
+	return t, nil
+}
+
+// reconcileRouting applies the exposure's routing objects and removes the ones it no longer
+// needs. Decisions the user has to act on become conditions; errors are for the API server.
+func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
+	gen := exp.Generation
+	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
+		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
+	}
+	spec := exp.Spec.Router
+	if spec == nil || spec.Type == exposurev1alpha1.RouterNone {
+		if err := r.removeRouting(ctx, exp, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+		clearRouting(status, spec == nil)
+		if spec != nil {
+			cond(exposurev1alpha1.ConditionRouted, metav1.ConditionTrue, exposurev1alpha1.ReasonRouterNone, "router.type is None: no routing objects")
+		}
+		return ctrl.Result{}, nil
+	}
+	// From here on, a failed decision keeps whatever routing objects exist: nothing a user
+	// already had is lost because of a typo. A host conflict is the exception (below).
+	fail := func(err error) (ctrl.Result, error) {
+		var re *router.Error
+		if !errors.As(err, &re) {
+			return ctrl.Result{}, err
+		}
+		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, re.Reason, re.Message)
+		return ctrl.Result{}, nil
+	}
+
+	typ, err := r.resolveRouterType(exp)
+	if err != nil {
+		return fail(err)
+	}
+	host, grpcHost, err := router.Hosts(exp, tenant.Spec.HostDomain)
+	if err != nil {
+		return fail(err)
+	}
+	in := router.Input{Exposure: exp, Tenant: tenant.Name, Type: typ, Host: host, GRPCHost: grpcHost}
+
+	conflict, err := r.hostConflict(ctx, exp, in)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if conflict != nil {
+		// The older exposure keeps the host: this one must not keep routing it either.
+		if err := r.removeRouting(ctx, exp, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+		clearRouting(status, false)
+		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, exposurev1alpha1.ReasonHostConflict, conflict.Message())
+		return ctrl.Result{}, nil
+	}
+
+	result := ctrl.Result{}
+	if typ == exposurev1alpha1.RouterRoute && spec.TLS != nil && spec.TLS.Inline != nil && *spec.TLS.Inline {
+		cert, err := r.inlineCertificate(ctx, exp)
+		if err != nil {
+			return fail(err)
+		}
+		in.Inline = cert
+		result.RequeueAfter = inlineResync
+	}
+	desired, err := router.Build(in)
+	if err != nil {
+		return fail(err)
+	}
+
+	// Apply, then read each object's verdict from its controller.
+	verdicts := map[string][]client.Object{}
+	inUse := map[string]bool{exposurev1alpha1.ConditionRouted: true}
+	var conflicts []string
+	for _, obj := range desired {
+		gvk := obj.GetObjectKind().GroupVersionKind()
+		live, err := r.applyRouting(ctx, exp, obj)
+		var re *router.Error
+		switch {
+		case errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonRouterConflict:
+			conflicts = append(conflicts, re.Message)
+			c := conditionFor(exp, gvk, obj.GetName())
+			inUse[c] = true
+			cond(c, metav1.ConditionFalse, re.Reason, re.Message)
+			continue
+		case err != nil:
+			return fail(err)
+		}
+		c := conditionFor(exp, gvk, obj.GetName())
+		verdicts[c] = append(verdicts[c], live)
+	}
+	if err := r.removeRouting(ctx, exp, desired); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	for c, objs := range verdicts {
+		if inUse[c] {
+			continue // a conflicting object already made it False
+		}
+		inUse[c] = true
+		v := verdict(exp, objs)
+		setCondition(r.Recorder, exp, &status.Conditions, gen, c, v.Status, v.Reason, v.Message, true)
+	}
+	for _, c := range routeConditions {
+		if !inUse[c] {
+			meta.RemoveStatusCondition(&status.Conditions, c)
+		}
+	}
+
+	status.Router = &exposurev1alpha1.RouterStatus{Type: typ, Host: host, Objects: router.Keys(desired)}
+	status.URL = router.URL(in)
+	status.GRPCAddress = router.GRPCAddress(in)
+	if len(conflicts) > 0 {
+		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, exposurev1alpha1.ReasonRouterConflict, strings.Join(conflicts, "; "))
+		return result, nil
+	}
+	msg := fmt.Sprintf("%s routing in place: %s", typ, strings.Join(router.Keys(desired), ", "))
+	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
+		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
+	}
+	cond(exposurev1alpha1.ConditionRouted, metav1.ConditionTrue, exposurev1alpha1.ReasonRouted, msg)
+	return result, nil
+}
+
+// verdict combines what the routing objects' controllers report.
+func verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) router.Verdict {
+	switch o := objs[0].(type) {
+	case *networkingv1.Ingress:
+		return router.IngressVerdict(o)
+	case *routev1.Route:
+		routes := make([]*routev1.Route, 0, len(objs))
+		for _, obj := range objs {
+			routes = append(routes, obj.(*routev1.Route))
+		}
+		return router.RouteVerdict(routes)
+	case *gatewayv1.HTTPRoute:
+		return router.ParentVerdict("HTTPRoute", o.Generation, o.Status.Parents, router.ParentRef(exp), exp.Namespace)
+	case *gatewayv1.GRPCRoute:
+		return router.ParentVerdict("GRPCRoute", o.Generation, o.Status.Parents, router.ParentRef(exp), exp.Namespace)
+	}
+	return router.Verdict{Status: metav1.ConditionUnknown, Reason: exposurev1alpha1.ReasonPending}
+}
+
+// applyRouting creates the object or updates what the operator owns of it; it writes nothing
+// when the object already matches. An object of that name the exposure does not control is
+// left alone and reported.
+func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, desired client.Object) (client.Object, error) {
+	gvk := desired.GetObjectKind().GroupVersionKind()
+	existing := newRoutingObject(gvk)
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil {
+			return nil, routingWriteError(gvk, desired, err)
+		}
+		return desired, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, desired.GetName(), err)
+	}
+	if !render.IsControlledBy(existing, exp) {
+		return nil, &router.Error{Reason: exposurev1alpha1.ReasonRouterConflict, Message: fmt.Sprintf(
+			"%s %s/%s already exists and is not owned by this exposure; it is left alone: delete it or rename the exposure",
+			gvk.Kind, exp.Namespace, desired.GetName())}
+	}
+	merged, changed, err := router.Merge(existing, desired)
+	if err != nil {
+		return nil, err
+	}
+	if !changed {
+		return existing, nil
+	}
+	if err := r.Update(ctx, merged, client.FieldOwner(FieldManager)); err != nil {
+		return nil, routingWriteError(gvk, desired, err)
+	}
+	return merged, nil
+}
+
+// routingWriteError turns the API server's refusal into a condition the user can act on.
+func routingWriteError(gvk schema.GroupVersionKind, obj client.Object, err error) error {
+	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+		return &router.Error{Reason: exposurev1alpha1.ReasonRouterInvalid, Message: fmt.Sprintf("the API server refused %s %s: %v", gvk.Kind, obj.GetName(), err)}
+	}
+	return fmt.Errorf("writing %s %s: %w", gvk.Kind, obj.GetName(), err)
+}
+
+// removeRouting deletes the routing objects this exposure controls that are not in keep, in
+// every routing API the cluster serves. Objects it does not control are never touched.
+func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, keep []client.Object) error {
+	wanted := map[string]bool{}
+	for _, o := range keep {
+		wanted[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
+	}
+	for _, gvk := range routingKinds {
+		if !r.APIs.Served(gvk) {
+			continue
+		}
+		list := newRoutingList(gvk)
+		if err := r.List(ctx, list, client.InNamespace(exp.Namespace), client.MatchingLabels{exposurev1alpha1.LabelExposure: exp.Name}); err != nil {
+			return fmt.Errorf("listing %s: %w", gvk.Kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			obj := item.(client.Object)
+			if wanted[gvk.Kind+"/"+obj.GetName()] || !render.IsControlledBy(obj, exp) {
+				continue
+			}
+			uid := obj.GetUID()
+			if err := r.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("removing %s %s: %w", gvk.Kind, obj.GetName(), err)
+			}
+			r.Recorder.Eventf(exp, corev1.EventTypeNormal, "RoutingRemoved", "removed %s %s: no longer asked for by the spec", gvk.Kind, obj.GetName())
+		}
+	}
+	return nil
+}
+
+func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
+	status.URL, status.GRPCAddress, status.Router = "", "", nil
+	for _, c := range routeConditions {
+		if all || c != exposurev1alpha1.ConditionRouted {
+			meta.RemoveStatusCondition(&status.Conditions, c)
+		}
+	}
+}
+
+// hostConflict returns the conflict this exposure loses, if any: the oldest exposure
+// routing a host and path keeps it, whatever namespace asks after it.
+func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, in router.Input) (*router.Conflict, error) {
+	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
+	var el exposurev1alpha1.InferenceExposureList
+	if err := r.List(ctx, &el); err != nil {
+		return nil, fmt.Errorf("listing exposures: %w", err)
+	}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl); err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	owners := tenancy.Owners(tl.Items)
+	claimants := []router.Claimant{{Key: self, Created: exp.CreationTimestamp, Claims: router.Claims(in)}}
+	for i := range el.Items {
+		e := &el.Items[i]
+		key := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
+		if key == self || e.Spec.Router == nil || e.Spec.Router.Type == exposurev1alpha1.RouterNone || !e.DeletionTimestamp.IsZero() {
+			continue
+		}
+		owner := owners[e.Namespace]
+		if owner == nil {
+			continue
+		}
+		host, grpcHost, err := router.Hosts(e, owner.Owner.Spec.HostDomain)
+		if err != nil {
+			continue
+		}
+		claimants = append(claimants, router.Claimant{Key: key, Created: e.CreationTimestamp,
+			Claims: router.Claims(router.Input{Exposure: e, Host: host, GRPCHost: grpcHost})})
+	}
+	if c, ok := router.Conflicts(claimants)[self]; ok {
+		return &c, nil
+	}
+	return nil, nil
+}
+
+// inlineCertificate reads the TLS Secret for an inline Route certificate, uncached.
+func (r *ExposureReconciler) inlineCertificate(ctx context.Context, exp *exposurev1alpha1.InferenceExposure) (*router.TLSCertificate, error) {
+	name := router.SecretName(exp)
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: exp.Namespace, Name: name}, secret)
+	if apierrors.IsNotFound(err) {
+		return nil, &router.Error{Reason: exposurev1alpha1.ReasonSecretInvalid, Message: fmt.Sprintf("router.tls.secretName %q: no such Secret in namespace %s", name, exp.Namespace)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret %s: %w", name, err)
+	}
+	crt, key := secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey]
+	if len(crt) == 0 || len(key) == 0 {
+		return nil, &router.Error{Reason: exposurev1alpha1.ReasonSecretInvalid, Message: fmt.Sprintf("Secret %s has no %s and %s: it must be a kubernetes.io/tls Secret", name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)}
+	}
+	return &router.TLSCertificate{Certificate: string(crt), Key: string(key), CACertificate: string(secret.Data["ca.crt"])}, nil
+}

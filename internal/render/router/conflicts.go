@@ -1,0 +1,104 @@
+package router
+
+import (
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Claim is a host and path prefix an exposure routes. A gRPC route claims its whole host
+// (Path empty).
+type Claim struct {
+	Host, Path string
+}
+
+func (c Claim) String() string {
+	if c.Path == "" {
+		return c.Host
+	}
+	return c.Host + c.Path
+}
+
+// Claimant is one exposure with the claims it makes.
+type Claimant struct {
+	Key     types.NamespacedName
+	Created metav1.Time
+	Claims  []Claim
+}
+
+// Claims lists what an exposure with the given hosts routes.
+func Claims(in Input) []Claim {
+	var out []Claim
+	if in.Host != "" && RoutesHTTP(in.Exposure) {
+		for _, p := range Paths(in.Exposure) {
+			out = append(out, Claim{Host: in.Host, Path: p})
+		}
+	}
+	if in.GRPCHost != "" {
+		out = append(out, Claim{Host: in.GRPCHost})
+	}
+	return out
+}
+
+// Conflict says which earlier exposure holds a claim.
+type Conflict struct {
+	Claim  Claim
+	Holder types.NamespacedName
+}
+
+// Conflicts decides who keeps each host and path: the oldest exposure (then namespace/name),
+// so the answer is the same after a restart. A gRPC claim on a host conflicts with any claim
+// on that host. It returns, for every exposure that loses, the first claim it lost.
+func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
+	order := append([]Claimant(nil), all...)
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if !a.Created.Equal(&b.Created) {
+			return a.Created.Before(&b.Created)
+		}
+		return a.Key.String() < b.Key.String()
+	})
+	held := map[Claim]types.NamespacedName{}
+	hostHolder := map[string]types.NamespacedName{} // any claim on the host
+	wholeHost := map[string]types.NamespacedName{}  // gRPC claims
+	out := map[types.NamespacedName]Conflict{}
+	for _, c := range order {
+		lost := false
+		for _, cl := range c.Claims {
+			var holder types.NamespacedName
+			var ok bool
+			if holder, ok = wholeHost[cl.Host]; !ok || holder == c.Key {
+				if cl.Path == "" {
+					holder, ok = hostHolder[cl.Host]
+				} else {
+					holder, ok = held[cl]
+				}
+			}
+			if ok && holder != c.Key {
+				out[c.Key] = Conflict{Claim: cl, Holder: holder}
+				lost = true
+				break
+			}
+		}
+		if lost {
+			continue
+		}
+		for _, cl := range c.Claims {
+			held[cl] = c.Key
+			if _, ok := hostHolder[cl.Host]; !ok {
+				hostHolder[cl.Host] = c.Key
+			}
+			if cl.Path == "" {
+				wholeHost[cl.Host] = c.Key
+			}
+		}
+	}
+	return out
+}
+
+// Message explains a conflict to the exposure that lost it.
+func (c Conflict) Message() string {
+	return fmt.Sprintf("%s is already routed by InferenceExposure %s (the older one keeps it): choose another router.host or path; nothing is routed for this exposure until then", c.Claim, c.Holder)
+}

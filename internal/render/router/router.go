@@ -1,0 +1,248 @@
+// Package router builds an exposure's routing objects: Ingresses, OpenShift Routes and Gateway
+// API HTTPRoutes and GRPCRoutes. One file per kind; every function is pure.
+package router
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render"
+)
+
+// DefaultTimeout applies when spec.router.timeout is empty.
+const DefaultTimeout = "300s"
+
+// NoLimit is what "timeout: 0" becomes on routers that need a number.
+const NoLimit = 24 * time.Hour
+
+// Error is a routing decision the user has to change the spec for.
+type Error struct {
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(reason, format string, args ...any) *Error {
+	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// TLSCertificate is a certificate copied from a Secret for inline Routes.
+type TLSCertificate struct {
+	Certificate, Key, CACertificate string
+}
+
+// Input is everything the builders need: the exposure and the decisions made about it.
+type Input struct {
+	Exposure *exposurev1alpha1.InferenceExposure
+	Tenant   string
+	// Type is the resolved router type (never Auto).
+	Type exposurev1alpha1.RouterType
+	// Host and GRPCHost come from Hosts.
+	Host, GRPCHost string
+	// Inline holds the Secret's certificate when spec.router.tls.inline is set.
+	Inline *TLSCertificate
+}
+
+// RoutesHTTP reports whether the exposure routes its http port.
+func RoutesHTTP(exp *exposurev1alpha1.InferenceExposure) bool {
+	return exp.Spec.Router != nil && exp.Spec.Ports.HTTP != nil
+}
+
+// RoutesGRPC reports whether the exposure routes its grpc port.
+func RoutesGRPC(exp *exposurev1alpha1.InferenceExposure) bool {
+	r := exp.Spec.Router
+	return r != nil && r.GRPC != nil && *r.GRPC && exp.Spec.Ports.GRPC != nil
+}
+
+// Termination is the TLS termination in use; Edge by default.
+func Termination(exp *exposurev1alpha1.InferenceExposure) exposurev1alpha1.TLSTermination {
+	if r := exp.Spec.Router; r != nil && r.TLS != nil && r.TLS.Termination != "" {
+		return r.TLS.Termination
+	}
+	return exposurev1alpha1.TLSEdge
+}
+
+// SecretName is the TLS Secret named by the spec, if any.
+func SecretName(exp *exposurev1alpha1.InferenceExposure) string {
+	if r := exp.Spec.Router; r != nil && r.TLS != nil {
+		return r.TLS.SecretName
+	}
+	return ""
+}
+
+// Paths are the routed path prefixes; [/] by default.
+func Paths(exp *exposurev1alpha1.InferenceExposure) []string {
+	r := exp.Spec.Router
+	if r == nil || len(r.Paths) == 0 {
+		return []string{"/"}
+	}
+	out := make([]string, len(r.Paths))
+	for i, p := range r.Paths {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// Hosts returns the HTTPS host and the gRPC host. The default host is
+// <name>.<namespace>.<hostDomain>; an explicit one must lie under hostDomain when that is set.
+// Every label is checked here, before anything is created.
+func Hosts(exp *exposurev1alpha1.InferenceExposure, hostDomain string) (host, grpcHost string, err error) {
+	r := exp.Spec.Router
+	if r == nil {
+		return "", "", nil
+	}
+	host = string(r.Host)
+	switch {
+	case host == "" && hostDomain == "":
+		return "", "", errorf(exposurev1alpha1.ReasonHostMissing,
+			"router.host is not set and tenant has no spec.hostDomain: set one of them")
+	case host == "":
+		host = exp.Name + "." + exp.Namespace + "." + hostDomain
+	case hostDomain != "" && !strings.HasSuffix(host, "."+hostDomain):
+		return "", "", errorf(exposurev1alpha1.ReasonHostInvalid,
+			"router.host %q is not under the tenant's hostDomain %q: use a host ending in .%s", host, hostDomain, hostDomain)
+	}
+	if err := checkHost(host, "host"); err != nil {
+		return "", "", err
+	}
+	if !RoutesGRPC(exp) {
+		return host, "", nil
+	}
+	grpcHost = string(r.GRPCHost)
+	if grpcHost == "" {
+		first, rest, _ := strings.Cut(host, ".")
+		grpcHost = first + "-grpc"
+		if rest != "" {
+			grpcHost += "." + rest
+		}
+	} else if hostDomain != "" && !strings.HasSuffix(grpcHost, "."+hostDomain) {
+		return "", "", errorf(exposurev1alpha1.ReasonHostInvalid,
+			"router.grpcHost %q is not under the tenant's hostDomain %q", grpcHost, hostDomain)
+	}
+	if err := checkHost(grpcHost, "grpcHost"); err != nil {
+		return "", "", err
+	}
+	return host, grpcHost, nil
+}
+
+func checkHost(host, field string) error {
+	for _, label := range strings.Split(host, ".") {
+		if len(label) > validation.DNS1123LabelMaxLength {
+			return errorf(exposurev1alpha1.ReasonHostInvalid,
+				"%s %q has the label %q of %d characters; DNS allows 63: shorten the exposure or namespace name, or set router.%s", field, host, label, len(label), field)
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 {
+		return errorf(exposurev1alpha1.ReasonHostInvalid, "%s %q is not a valid DNS name: %s", field, host, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Timeout parses spec.router.timeout; zero means no limit.
+func Timeout(exp *exposurev1alpha1.InferenceExposure) time.Duration {
+	s := DefaultTimeout
+	if r := exp.Spec.Router; r != nil && r.Timeout != "" {
+		s = string(r.Timeout)
+	}
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil { // the schema's pattern makes this unreachable
+		d, _ = time.ParseDuration(DefaultTimeout)
+	}
+	return d
+}
+
+// timeoutSeconds is the timeout in whole seconds (rounded up), NoLimit for zero.
+func timeoutSeconds(exp *exposurev1alpha1.InferenceExposure) string {
+	d := Timeout(exp)
+	if d == 0 {
+		d = NoLimit
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
+
+// URL is the https URL of the first path.
+func URL(in Input) string {
+	if in.Host == "" || !RoutesHTTP(in.Exposure) {
+		return ""
+	}
+	return "https://" + in.Host + Paths(in.Exposure)[0]
+}
+
+// GRPCAddress is host:443 of the gRPC route.
+func GRPCAddress(in Input) string {
+	if in.GRPCHost == "" {
+		return ""
+	}
+	return in.GRPCHost + ":443"
+}
+
+// Build returns the routing objects of the resolved type, in a fixed order.
+func Build(in Input) ([]client.Object, error) {
+	switch in.Type {
+	case exposurev1alpha1.RouterIngress:
+		return Ingresses(in)
+	case exposurev1alpha1.RouterRoute:
+		return Routes(in)
+	case exposurev1alpha1.RouterGateway:
+		return GatewayRoutes(in)
+	default:
+		return nil, nil
+	}
+}
+
+// objectMeta is the metadata every routing object carries. annotations are the operator's
+// defaults; the user's router.annotations override them. The managed-annotations annotation
+// records which keys the operator set, so later merges can drop keys that left the spec.
+func objectMeta(in Input, name string, defaults map[string]string) metav1.ObjectMeta {
+	ann := map[string]string{}
+	for k, v := range defaults {
+		ann[k] = v
+	}
+	if r := in.Exposure.Spec.Router; r != nil {
+		for k, v := range r.Annotations {
+			ann[k] = v
+		}
+	}
+	keys := make([]string, 0, len(ann))
+	for k := range ann {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		ann[exposurev1alpha1.AnnotationManagedAnnotations] = strings.Join(keys, ",")
+	}
+	m := metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       in.Exposure.Namespace,
+		Labels:          render.ChildLabels(in.Exposure, in.Tenant),
+		OwnerReferences: []metav1.OwnerReference{render.OwnerReference(in.Exposure)},
+	}
+	if len(ann) > 0 {
+		m.Annotations = ann
+	}
+	return m
+}
+
+// backendNames are the Services the routes send to, with weights; the exposure's own
+// Service with weight 100 unless spec.router.backends overrides it.
+func backends(exp *exposurev1alpha1.InferenceExposure) []exposurev1alpha1.Backend {
+	if r := exp.Spec.Router; r != nil && len(r.Backends) > 0 {
+		return r.Backends
+	}
+	return []exposurev1alpha1.Backend{{Name: exp.Name, Weight: 100}}
+}
+
+// GRPCName is the name of the objects that route the grpc port on Ingress and Route.
+func GRPCName(exp *exposurev1alpha1.InferenceExposure) string { return exp.Name + "-grpc" }

@@ -1,0 +1,257 @@
+package router
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const domain = "alpha.apps.gpu-cluster.example.com"
+
+func triton(mod func(*exposurev1alpha1.RouterSpec)) *exposurev1alpha1.InferenceExposure {
+	e := &exposurev1alpha1.InferenceExposure{
+		ObjectMeta: metav1.ObjectMeta{Name: "triton", Namespace: "team-a", UID: "0000-1111"},
+		Spec: exposurev1alpha1.InferenceExposureSpec{
+			Selector: map[string]exposurev1alpha1.LabelValue{"app": "triton"},
+			Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000), GRPC: ptr.To[int32](8001), Metrics: ptr.To[int32](8002)},
+			Router: &exposurev1alpha1.RouterSpec{
+				Paths:   []exposurev1alpha1.HTTPPath{"/v2", "/health"},
+				Timeout: "300s",
+				TLS:     &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSEdge, SecretName: "alpha-tls-cert"},
+				GRPC:    ptr.To(true),
+			},
+		},
+	}
+	if mod != nil {
+		mod(e.Spec.Router)
+	}
+	return e
+}
+
+func build(t *testing.T, e *exposurev1alpha1.InferenceExposure, typ exposurev1alpha1.RouterType) []client.Object {
+	t.Helper()
+	host, grpcHost, err := Hosts(e, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Build(Input{Exposure: e, Tenant: "alpha", Type: typ, Host: host, GRPCHost: grpcHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func golden(t *testing.T, name string, objs []client.Object) {
+	t.Helper()
+	var docs []string
+	for _, o := range objs {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	got := strings.Join(docs, "---\n")
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/render/router -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	gw := func(r *exposurev1alpha1.RouterSpec) {
+		r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}}
+	}
+	for _, tc := range []struct {
+		file string
+		typ  exposurev1alpha1.RouterType
+		mod  func(*exposurev1alpha1.RouterSpec)
+	}{
+		{"ingress-nginx-edge.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
+			r.Annotations = map[string]string{"cert-manager.io/cluster-issuer": "letsencrypt"}
+		}},
+		{"ingress-nginx-reencrypt.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx", BodySize: "1g"}
+			r.TLS.Termination = exposurev1alpha1.TLSReencrypt
+			r.Timeout = "0"
+		}},
+		{"ingress-other-class.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "traefik"}
+			r.GRPC = nil
+		}},
+		{"route-edge.yaml", exposurev1alpha1.RouterRoute, nil},
+		{"route-passthrough.yaml", exposurev1alpha1.RouterRoute, func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}
+			r.Paths = nil
+		}},
+		{"route-reencrypt-canary.yaml", exposurev1alpha1.RouterRoute, func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS.Termination = exposurev1alpha1.TLSReencrypt
+			r.TLS.DestinationCACertificate = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+			r.Paths = nil
+			r.Backends = []exposurev1alpha1.Backend{{Name: "triton", Weight: 90}, {Name: "triton-canary", Weight: 10}}
+			r.Annotations = map[string]string{RouteBalance: "roundrobin"}
+		}},
+		{"gateway.yaml", exposurev1alpha1.RouterGateway, gw},
+		{"gateway-canary-no-timeout.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			gw(r)
+			r.Gateway.ParentRef.Namespace = ""
+			r.Gateway.ParentRef.SectionName = "https"
+			r.Timeout = "0"
+			r.GRPC = nil
+			r.Backends = []exposurev1alpha1.Backend{{Name: "triton", Weight: 90}, {Name: "triton-canary", Weight: 10}}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			golden(t, tc.file, build(t, triton(tc.mod), tc.typ))
+		})
+	}
+}
+
+func TestHosts(t *testing.T) {
+	long := strings.Repeat("a", 60)
+	for _, tc := range []struct {
+		name             string
+		expName, ns      string
+		host, grpcHost   string
+		domain           string
+		wantHost, wantG  string
+		wantReason       string
+	}{
+		{"default", "triton", "team-a", "", "", domain, "triton.team-a." + domain, "triton-grpc.team-a." + domain, ""},
+		{"explicit under domain", "triton", "team-a", "inference." + domain, "", domain, "inference." + domain, "inference-grpc." + domain, ""},
+		{"explicit grpc host", "triton", "team-a", "", "grpc." + domain, domain, "triton.team-a." + domain, "grpc." + domain, ""},
+		{"no domain, explicit", "triton", "team-a", "inference-alpha.apps.example.com", "", "", "inference-alpha.apps.example.com", "inference-alpha-grpc.apps.example.com", ""},
+		{"no domain, no host", "triton", "team-a", "", "", "", "", "", exposurev1alpha1.ReasonHostMissing},
+		{"outside domain", "triton", "team-a", "inference.other.example.com", "", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
+		{"suffix without dot is outside", "triton", "team-a", "evil" + domain, "", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
+		{"grpc host outside domain", "triton", "team-a", "", "grpc.example.org", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
+		{"grpc label too long", long, "team-a", "", "", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
+		{"label 63 ok without grpc", strings.Repeat("b", 63), "team-a", "", "", domain, strings.Repeat("b", 63) + ".team-a." + domain, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := triton(func(r *exposurev1alpha1.RouterSpec) {
+				r.Host = exposurev1alpha1.Hostname(tc.host)
+				r.GRPCHost = exposurev1alpha1.Hostname(tc.grpcHost)
+			})
+			e.Name, e.Namespace = tc.expName, tc.ns
+			if tc.name == "label 63 ok without grpc" {
+				e.Spec.Router.GRPC = nil
+			}
+			host, grpcHost, err := Hosts(e, tc.domain)
+			var re *Error
+			if tc.wantReason != "" {
+				if !errors.As(err, &re) || re.Reason != tc.wantReason {
+					t.Fatalf("err = %v, want reason %s", err, tc.wantReason)
+				}
+				return
+			}
+			if err != nil || host != tc.wantHost || grpcHost != tc.wantG {
+				t.Fatalf("got %q %q %v, want %q %q", host, grpcHost, err, tc.wantHost, tc.wantG)
+			}
+		})
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		in       exposurev1alpha1.Duration
+		want     time.Duration
+		nginx    string
+	}{
+		{"", 300 * time.Second, "300"},
+		{"300s", 300 * time.Second, "300"},
+		{"1h30m", 90 * time.Minute, "5400"},
+		{"1500ms", 1500 * time.Millisecond, "2"},
+		{"0", 0, "86400"},
+	} {
+		e := triton(func(r *exposurev1alpha1.RouterSpec) { r.Timeout = tc.in })
+		if got := Timeout(e); got != tc.want {
+			t.Errorf("Timeout(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+		if got := timeoutSeconds(e); got != tc.nginx {
+			t.Errorf("timeoutSeconds(%q) = %s, want %s", tc.in, got, tc.nginx)
+		}
+	}
+}
+
+func TestUnsupportedCombinations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		typ  exposurev1alpha1.RouterType
+		mod  func(*exposurev1alpha1.RouterSpec)
+	}{
+		{"passthrough on a non-nginx Ingress", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS.Termination = exposurev1alpha1.TLSPassthrough
+		}},
+		{"reencrypt on a Gateway", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.TLS.Termination = exposurev1alpha1.TLSReencrypt
+		}},
+		{"Gateway without parentRef", exposurev1alpha1.RouterGateway, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := triton(tc.mod)
+			_, err := Build(Input{Exposure: e, Type: tc.typ, Host: "h.example.com", GRPCHost: "g.example.com"})
+			var re *Error
+			if !errors.As(err, &re) || re.Message == "" {
+				t.Fatalf("err = %v, want a router.Error", err)
+			}
+		})
+	}
+}
+
+func TestURLAndAddress(t *testing.T) {
+	e := triton(nil)
+	in := Input{Exposure: e, Host: "triton.team-a." + domain, GRPCHost: "triton-grpc.team-a." + domain}
+	if got := URL(in); got != "https://triton.team-a."+domain+"/v2" {
+		t.Errorf("URL = %s", got)
+	}
+	if got := GRPCAddress(in); got != "triton-grpc.team-a."+domain+":443" {
+		t.Errorf("GRPCAddress = %s", got)
+	}
+}
+
+func TestRouteVerdict(t *testing.T) {
+	admitted := func(st string, reason string) *routev1.Route {
+		r := &routev1.Route{ObjectMeta: metav1.ObjectMeta{Name: "triton"}}
+		r.Status.Ingress = []routev1.RouteIngress{{RouterName: "default", Conditions: []routev1.RouteIngressCondition{{Type: routev1.RouteAdmitted, Status: "True"}}}}
+		if st != "" {
+			r.Status.Ingress[0].Conditions[0].Status = "False"
+			r.Status.Ingress[0].Conditions[0].Reason = reason
+		}
+		return r
+	}
+	if v := RouteVerdict([]*routev1.Route{{}}); v.Status != metav1.ConditionUnknown {
+		t.Errorf("no status: %+v", v)
+	}
+	if v := RouteVerdict([]*routev1.Route{admitted("", "")}); v.Status != metav1.ConditionTrue {
+		t.Errorf("admitted: %+v", v)
+	}
+	if v := RouteVerdict([]*routev1.Route{admitted("", ""), admitted("False", "HostAlreadyClaimed")}); v.Status != metav1.ConditionFalse || v.Reason != "HostAlreadyClaimed" {
+		t.Errorf("one rejected: %+v", v)
+	}
+}

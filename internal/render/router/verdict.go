@@ -1,0 +1,130 @@
+package router
+
+import (
+	"fmt"
+	"strings"
+
+	routev1 "github.com/openshift/api/route/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// Verdict is what a route's own controller says about it, as a condition.
+type Verdict struct {
+	Status  metav1.ConditionStatus
+	Reason  string
+	Message string
+}
+
+// IngressVerdict: the Ingress API has no rejection; an address means a controller serves it.
+func IngressVerdict(ing *networkingv1.Ingress) Verdict {
+	var addrs []string
+	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if lb.IP != "" {
+			addrs = append(addrs, lb.IP)
+		} else if lb.Hostname != "" {
+			addrs = append(addrs, lb.Hostname)
+		}
+	}
+	if len(addrs) == 0 {
+		return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is in place; no ingress controller has published an address yet", ing.Name)}
+	}
+	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is served at %s", ing.Name, strings.Join(addrs, ", "))}
+}
+
+// RouteVerdict reads the routers' Admitted conditions: False from any router wins, True when
+// some router admitted it, Unknown while none has looked.
+func RouteVerdict(routes []*routev1.Route) Verdict {
+	var admitted []string
+	for _, r := range routes {
+		for _, ing := range r.Status.Ingress {
+			for _, c := range ing.Conditions {
+				if c.Type != routev1.RouteAdmitted {
+					continue
+				}
+				switch c.Status {
+				case corev1.ConditionFalse:
+					return Verdict{metav1.ConditionFalse, nonEmpty(c.Reason, "NotAdmitted"),
+						fmt.Sprintf("router %q did not admit Route %s: %s", ing.RouterName, r.Name, c.Message)}
+				case corev1.ConditionTrue:
+					admitted = append(admitted, r.Name)
+				}
+			}
+		}
+	}
+	if len(admitted) == 0 {
+		return Verdict{metav1.ConditionUnknown, exposurev1alpha1.ReasonPending, "no OpenShift router has admitted the Route yet"}
+	}
+	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAdmitted, fmt.Sprintf("admitted: %s", strings.Join(dedupe(admitted), ", "))}
+}
+
+// ParentVerdict reads the Accepted and ResolvedRefs conditions that the Gateway's controller
+// wrote for parent on an HTTPRoute or GRPCRoute of the given generation.
+func ParentVerdict(kind string, generation int64, parents []gatewayv1.RouteParentStatus, parent gatewayv1.ParentReference, defaultNamespace string) Verdict {
+	for _, ps := range parents {
+		if !sameParent(ps.ParentRef, parent, defaultNamespace) {
+			continue
+		}
+		accepted := findCondition(ps.Conditions, string(gatewayv1.RouteConditionAccepted), generation)
+		resolved := findCondition(ps.Conditions, string(gatewayv1.RouteConditionResolvedRefs), generation)
+		switch {
+		case accepted != nil && accepted.Status == metav1.ConditionFalse:
+			return Verdict{metav1.ConditionFalse, accepted.Reason, fmt.Sprintf("Gateway %s did not accept the %s: %s", parent.Name, kind, accepted.Message)}
+		case resolved != nil && resolved.Status == metav1.ConditionFalse:
+			return Verdict{metav1.ConditionFalse, resolved.Reason, fmt.Sprintf("Gateway %s cannot resolve the %s's backends: %s", parent.Name, kind, resolved.Message)}
+		case accepted != nil && accepted.Status == metav1.ConditionTrue:
+			return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAccepted, fmt.Sprintf("Gateway %s accepted the %s", parent.Name, kind)}
+		}
+	}
+	return Verdict{metav1.ConditionUnknown, exposurev1alpha1.ReasonPending, fmt.Sprintf("the controller of Gateway %s has not reported on the %s yet", parent.Name, kind)}
+}
+
+func sameParent(a, b gatewayv1.ParentReference, defaultNamespace string) bool {
+	ns := func(p gatewayv1.ParentReference) string {
+		if p.Namespace != nil {
+			return string(*p.Namespace)
+		}
+		return defaultNamespace
+	}
+	section := func(p gatewayv1.ParentReference) string {
+		if p.SectionName != nil {
+			return string(*p.SectionName)
+		}
+		return ""
+	}
+	return a.Name == b.Name && ns(a) == ns(b) && section(a) == section(b)
+}
+
+// findCondition returns the condition unless it describes an older generation.
+func findCondition(conds []metav1.Condition, typ string, generation int64) *metav1.Condition {
+	for i := range conds {
+		c := &conds[i]
+		if c.Type == typ && (c.ObservedGeneration == 0 || c.ObservedGeneration >= generation) {
+			return c
+		}
+	}
+	return nil
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
