@@ -66,6 +66,67 @@ func TestAdmission(t *testing.T) {
 			e.Spec.NodePort = exposurev1alpha1.NodePortSpec{Enabled: ptr.To(false), ExternalTrafficPolicy: exposurev1alpha1.ExternalTrafficPolicyLocal}
 			return e
 		}(), "Local needs nodePort.enabled true"},
+		{"valid router", withRouter(valid(), "r-ok", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.GRPC = ptr.To(true)
+			r.Paths = []exposurev1alpha1.HTTPPath{"/v2", "/health"}
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}}
+			r.Backends = []exposurev1alpha1.Backend{{Name: "r-ok", Weight: 90}, {Name: "canary", Weight: 10}}
+		}), ""},
+		{"router grpc without ports.grpc", withRouter(func() *exposurev1alpha1.InferenceExposure { e := valid(); e.Spec.Ports.GRPC = nil; return e }(), "r-nogrpc",
+			func(r *exposurev1alpha1.RouterSpec) { r.GRPC = ptr.To(true) }), "router.grpc needs ports.grpc"},
+		{"router without ports.http", withRouter(func() *exposurev1alpha1.InferenceExposure { e := valid(); e.Spec.Ports.HTTP = nil; return e }(), "r-nohttp",
+			func(*exposurev1alpha1.RouterSpec) {}), "router needs ports.http"},
+		{"router gRPC-only", withRouter(func() *exposurev1alpha1.InferenceExposure { e := valid(); e.Spec.Ports.HTTP = nil; return e }(), "r-grpconly",
+			func(r *exposurev1alpha1.RouterSpec) { r.GRPC = ptr.To(true) }), ""},
+		{"passthrough with paths", withRouter(valid(), "r-pass", func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}
+			r.Paths = []exposurev1alpha1.HTTPPath{"/v2"}
+		}), "cannot be used with tls.termination Passthrough"},
+		{"bad router type", withRouter(valid(), "r-type", func(r *exposurev1alpha1.RouterSpec) { r.Type = "Nginx" }), `supported values: "Auto", "Ingress", "Route", "Gateway", "None"`},
+		{"bad termination", withRouter(valid(), "r-term", func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: "edge"}
+		}), `supported values: "Edge", "Passthrough", "Reencrypt"`},
+		{"bad timeout", withRouter(valid(), "r-timeout", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "5 minutes" }), "spec.router.timeout"},
+		{"timeout 0", withRouter(valid(), "r-timeout0", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "0" }), ""},
+		{"gateway settings with Ingress", withRouter(valid(), "r-gwing", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterIngress
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+		}), "router.gateway is only used with type Gateway or Auto"},
+		{"ingress settings with Route", withRouter(valid(), "r-ingroute", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterRoute
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
+		}), "router.ingress is only used with type Ingress or Auto"},
+		{"Gateway without parentRef", withRouter(valid(), "r-gwnoref", func(r *exposurev1alpha1.RouterSpec) { r.Type = exposurev1alpha1.RouterGateway }), "needs router.gateway.parentRef"},
+		{"Gateway with Reencrypt", withRouter(valid(), "r-gwre", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt}
+		}), "supports tls.termination Edge only"},
+		{"canary on Ingress", withRouter(valid(), "r-ingcanary", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterIngress
+			r.Backends = []exposurev1alpha1.Backend{{Name: "a", Weight: 1}}
+		}), "needs type Route or Gateway"},
+		{"host not a DNS name", withRouter(valid(), "r-host", func(r *exposurev1alpha1.RouterSpec) { r.Host = "Inference_Alpha.example.com" }), "spec.router.host"},
+		{"host label over 63", withRouter(valid(), "r-hostlong", func(r *exposurev1alpha1.RouterSpec) {
+			r.Host = exposurev1alpha1.Hostname(strings.Repeat("a", 64) + ".example.com")
+		}), "spec.router.host"},
+		{"same host for gRPC", withRouter(valid(), "r-samehost", func(r *exposurev1alpha1.RouterSpec) {
+			r.GRPC = ptr.To(true)
+			r.Host, r.GRPCHost = "a.example.com", "a.example.com"
+		}), "must differ from router.host"},
+		{"path not absolute", withRouter(valid(), "r-path", func(r *exposurev1alpha1.RouterSpec) { r.Paths = []exposurev1alpha1.HTTPPath{"v2"} }), "spec.router.paths[0]"},
+		{"destination CA with Edge", withRouter(valid(), "r-destca", func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSEdge, DestinationCACertificate: "x"}
+		}), "only used with termination Reencrypt"},
+		{"inline without secret", withRouter(valid(), "r-inline", func(r *exposurev1alpha1.RouterSpec) {
+			r.TLS = &exposurev1alpha1.RouterTLS{Inline: ptr.To(true)}
+		}), "inline needs router.tls.secretName"},
+		{"tenant hostDomain not a DNS name", func() client.Object {
+			tn := newTenant("adm-domain", nil, nil, "a")
+			tn.Spec.HostDomain = "*.apps.example.com"
+			return tn
+		}(), "spec.hostDomain"},
 		{"valid tenant", newTenant("adm-ok", ptr.To[int32](30800), ptr.To[int32](100), "tenant-alpha"), ""},
 		{"tenant without namespaces", newTenant("adm-nons", nil, nil), "spec.namespaces"},
 		{"tenant with a bad namespace", newTenant("adm-badns", nil, nil, "Tenant_Alpha"), "spec.namespaces[0]"},
@@ -115,4 +176,11 @@ func TestAdmission(t *testing.T) {
 			t.Fatalf("namespaces should stay editable: %v", err)
 		}
 	})
+}
+
+func withRouter(e *exposurev1alpha1.InferenceExposure, name string, mod func(*exposurev1alpha1.RouterSpec)) *exposurev1alpha1.InferenceExposure {
+	e.Name = name
+	e.Spec.Router = &exposurev1alpha1.RouterSpec{}
+	mod(e.Spec.Router)
+	return e
 }

@@ -37,8 +37,11 @@ type RouterAPIs struct {
 	listeners []func(gvk schema.GroupVersionKind, served bool)
 }
 
-// Served reports whether the cluster serves the kind.
+// Served reports whether the cluster serves the kind; a nil RouterAPIs serves nothing.
 func (a *RouterAPIs) Served(gvk schema.GroupVersionKind) bool {
+	if a == nil {
+		return false
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.served[gvk]

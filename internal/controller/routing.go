@@ -200,6 +200,8 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	if err != nil {
 		return fail(err)
 	}
+	// Keys before applying: the client clears a typed object's kind when it decodes a response.
+	keys := router.Keys(desired)
 
 	// Apply, then read each object's verdict from its controller.
 	verdicts := map[string][]client.Object{}
@@ -208,6 +210,10 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	for _, obj := range desired {
 		gvk := obj.GetObjectKind().GroupVersionKind()
 		live, err := r.applyRouting(ctx, exp, obj)
+		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+			// The cache is behind a write (ours or another process's): look again shortly.
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
 		var re *router.Error
 		switch {
 		case errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonRouterConflict:
@@ -222,7 +228,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		c := conditionFor(exp, gvk, obj.GetName())
 		verdicts[c] = append(verdicts[c], live)
 	}
-	if err := r.removeRouting(ctx, exp, desired); err != nil {
+	if err := r.removeRouting(ctx, exp, keys); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -240,14 +246,14 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		}
 	}
 
-	status.Router = &exposurev1alpha1.RouterStatus{Type: typ, Host: host, Objects: router.Keys(desired)}
+	status.Router = &exposurev1alpha1.RouterStatus{Type: typ, Host: host, Objects: keys}
 	status.URL = router.URL(in)
 	status.GRPCAddress = router.GRPCAddress(in)
 	if len(conflicts) > 0 {
 		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, exposurev1alpha1.ReasonRouterConflict, strings.Join(conflicts, "; "))
 		return result, nil
 	}
-	msg := fmt.Sprintf("%s routing in place: %s", typ, strings.Join(router.Keys(desired), ", "))
+	msg := fmt.Sprintf("%s routing in place: %s", typ, strings.Join(keys, ", "))
 	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
 		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
 	}
@@ -310,6 +316,9 @@ func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1al
 
 // routingWriteError turns the API server's refusal into a condition the user can act on.
 func routingWriteError(gvk schema.GroupVersionKind, obj client.Object, err error) error {
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+		return err
+	}
 	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
 		return &router.Error{Reason: exposurev1alpha1.ReasonRouterInvalid, Message: fmt.Sprintf("the API server refused %s %s: %v", gvk.Kind, obj.GetName(), err)}
 	}
@@ -318,10 +327,10 @@ func routingWriteError(gvk schema.GroupVersionKind, obj client.Object, err error
 
 // removeRouting deletes the routing objects this exposure controls that are not in keep, in
 // every routing API the cluster serves. Objects it does not control are never touched.
-func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, keep []client.Object) error {
+func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, keep []string) error {
 	wanted := map[string]bool{}
-	for _, o := range keep {
-		wanted[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
+	for _, k := range keep {
+		wanted[k] = true
 	}
 	for _, gvk := range routingKinds {
 		if !r.APIs.Served(gvk) {

@@ -134,12 +134,12 @@ func TestGolden(t *testing.T) {
 func TestHosts(t *testing.T) {
 	long := strings.Repeat("a", 60)
 	for _, tc := range []struct {
-		name             string
-		expName, ns      string
-		host, grpcHost   string
-		domain           string
-		wantHost, wantG  string
-		wantReason       string
+		name            string
+		expName, ns     string
+		host, grpcHost  string
+		domain          string
+		wantHost, wantG string
+		wantReason      string
 	}{
 		{"default", "triton", "team-a", "", "", domain, "triton.team-a." + domain, "triton-grpc.team-a." + domain, ""},
 		{"explicit under domain", "triton", "team-a", "inference." + domain, "", domain, "inference." + domain, "inference-grpc." + domain, ""},
@@ -178,9 +178,9 @@ func TestHosts(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	for _, tc := range []struct {
-		in       exposurev1alpha1.Duration
-		want     time.Duration
-		nginx    string
+		in    exposurev1alpha1.Duration
+		want  time.Duration
+		nginx string
 	}{
 		{"", 300 * time.Second, "300"},
 		{"300s", 300 * time.Second, "300"},

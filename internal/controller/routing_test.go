@@ -1,0 +1,456 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+const hostDomain = "apps.gpu.example.com"
+
+// routingSetup starts an operator and a tenant with a hostDomain owning a fresh namespace.
+func routingSetup(t *testing.T, prefix string) string {
+	t.Helper()
+	ns := newNamespace(t, prefix)
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2, APIPollInterval: 200 * time.Millisecond})
+	tn := newTenant(prefix, nil, nil, ns)
+	tn.Spec.HostDomain = hostDomain
+	cleanupTenants(t, prefix)
+	cleanupServices(t, ns)
+	create(t, tn)
+	return ns
+}
+
+// routedExposure is an HTTPS-only Triton (ClusterIP Service) with a router.
+func routedExposure(ns, name string, r exposurev1alpha1.RouterSpec) *exposurev1alpha1.InferenceExposure {
+	e := newExposure(ns, name, ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
+	e.Spec.NodePort.Enabled = ptr.To(false)
+	e.Spec.Router = &r
+	return e
+}
+
+func updateExposure(t *testing.T, ns, name string, mutate func(*exposurev1alpha1.InferenceExposure)) {
+	t.Helper()
+	eventually(t, "exposure update", func() (bool, string) {
+		e := getExposure(t, ns, name)
+		mutate(e)
+		err := k8s.Update(context.Background(), e)
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func get[T client.Object](t *testing.T, ns, name string, obj T) (T, bool) {
+	t.Helper()
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		return obj, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj, true
+}
+
+func waitGone(t *testing.T, ns, name string, obj client.Object) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%T %s gone", obj, name), func() (bool, string) {
+		_, found := get(t, ns, name, obj)
+		return !found, "still there"
+	})
+}
+
+func waitExists[T client.Object](t *testing.T, ns, name string, newObj func() T, check func(T) (bool, string)) T {
+	t.Helper()
+	var obj T
+	eventually(t, fmt.Sprintf("%T %s", newObj(), name), func() (bool, string) {
+		o, found := get(t, ns, name, newObj())
+		if !found {
+			return false, "not found"
+		}
+		obj = o
+		if check == nil {
+			return true, ""
+		}
+		return check(o)
+	})
+	return obj
+}
+
+// TestRoutingIngress: an nginx Ingress pair, quiet steady state, drift repair, annotation
+// removal, gRPC off, then switching to Route, a router's rejection, None and no router.
+func TestRoutingIngress(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-ing")
+	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{
+		Type:        exposurev1alpha1.RouterIngress,
+		Paths:       []exposurev1alpha1.HTTPPath{"/v2", "/health"},
+		GRPC:        ptr.To(true),
+		TLS:         &exposurev1alpha1.RouterTLS{SecretName: "alpha-tls-cert"},
+		Ingress:     &exposurev1alpha1.IngressSettings{ClassName: "nginx"},
+		Annotations: map[string]string{"team": "a"},
+	}))
+	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	host := "triton." + ns + "." + hostDomain
+	if e.Status.URL != "https://"+host+"/v2" || e.Status.GRPCAddress != "triton-grpc."+ns+"."+hostDomain+":443" {
+		t.Fatalf("url %q grpc %q", e.Status.URL, e.Status.GRPCAddress)
+	}
+	if e.Status.Router == nil || e.Status.Router.Type != exposurev1alpha1.RouterIngress || e.Status.Router.Host != host {
+		t.Fatalf("router status %+v", e.Status.Router)
+	}
+	for _, c := range []string{"Routed", "IngressReady", "GRPCIngressReady"} {
+		if !strings.HasPrefix(condition(e.Status.Conditions, c), "True") {
+			t.Errorf("%s = %s", c, condition(e.Status.Conditions, c))
+		}
+	}
+	ing, _ := get(t, ns, "triton", &networkingv1.Ingress{})
+	if ptr.Deref(ing.Spec.IngressClassName, "") != "nginx" || len(ing.Spec.Rules[0].HTTP.Paths) != 2 ||
+		ing.Spec.TLS[0].SecretName != "alpha-tls-cert" || ing.Annotations[router.NginxReadTimeout] != "300" ||
+		ing.Annotations[router.NginxSSLRedirect] != "true" || ing.Annotations["team"] != "a" {
+		t.Fatalf("ingress = %+v", ing)
+	}
+	grpcIng, _ := get(t, ns, "triton-grpc", &networkingv1.Ingress{})
+	if grpcIng.Annotations[router.NginxBackendProtocol] != "GRPC" || grpcIng.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number != 8001 {
+		t.Fatalf("grpc ingress = %+v", grpcIng)
+	}
+
+	// Steady state: a reconcile for an unrelated reason writes nothing.
+	rv := ing.ResourceVersion
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Labels = map[string]string{"poke": "1"} })
+	time.Sleep(time.Second)
+	if ing, _ = get(t, ns, "triton", &networkingv1.Ingress{}); ing.ResourceVersion != rv {
+		t.Fatalf("steady state wrote the Ingress (%s -> %s)", rv, ing.ResourceVersion)
+	}
+
+	// Someone edits the Ingress: the operator's fields come back, the other annotation stays.
+	ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 9999
+	ing.Annotations["someone"] = "else"
+	if err := k8s.Update(ctx, ing); err != nil {
+		t.Fatal(err)
+	}
+	waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+		return i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number == 8000 && i.Annotations["someone"] == "else", fmt.Sprint(i.Spec.Rules[0].HTTP.Paths[0].Backend)
+	})
+	// Deleted: recreated.
+	if err := k8s.Delete(ctx, grpcIng); err != nil {
+		t.Fatal(err)
+	}
+	waitExists(t, ns, "triton-grpc", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+		return i.UID != grpcIng.UID, "old one"
+	})
+
+	// An annotation leaves the spec and gRPC is turned off.
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Annotations = nil
+		e.Spec.Router.GRPC = nil
+	})
+	waitGone(t, ns, "triton-grpc", &networkingv1.Ingress{})
+	waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+		_, has := i.Annotations["team"]
+		return !has && i.Annotations["someone"] == "else", fmt.Sprint(i.Annotations)
+	})
+	e = waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if e.Status.GRPCAddress != "" || condition(e.Status.Conditions, "GRPCIngressReady") != "" {
+		t.Fatalf("gRPC leftovers: %q %s", e.Status.GRPCAddress, condition(e.Status.Conditions, "GRPCIngressReady"))
+	}
+
+	// Switch to Route: the Ingress goes, one Route per path comes.
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Type = exposurev1alpha1.RouterRoute
+		e.Spec.Router.Ingress = nil
+	})
+	waitGone(t, ns, "triton", &networkingv1.Ingress{})
+	rt := waitExists(t, ns, "triton", func() *routev1.Route { return &routev1.Route{} }, nil)
+	waitExists(t, ns, "triton-path1", func() *routev1.Route { return &routev1.Route{} }, nil)
+	if rt.Spec.Path != "/v2" || rt.Spec.TLS.Termination != routev1.TLSTerminationEdge || rt.Spec.TLS.InsecureEdgeTerminationPolicy != routev1.InsecureEdgeTerminationPolicyRedirect ||
+		rt.Spec.TLS.ExternalCertificate == nil || rt.Spec.TLS.ExternalCertificate.Name != "alpha-tls-cert" || rt.Spec.TLS.Key != "" ||
+		rt.Annotations[router.RouteTimeout] != "300s" || rt.Annotations[router.RouteBalance] != "leastconn" {
+		t.Fatalf("route = %+v %v", rt.Spec, rt.Annotations)
+	}
+	e = waitExposureCondition(t, ns, "triton", "RouteAdmitted", "Unknown")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "Ready"), "True") {
+		t.Fatalf("a Route no router has looked at yet must not hold Ready back: %s", condition(e.Status.Conditions, "Ready"))
+	}
+
+	// The OpenShift router rejects it: Ready turns False with the router's reason.
+	rt.Status.Ingress = []routev1.RouteIngress{{Host: rt.Spec.Host, RouterName: "default", Conditions: []routev1.RouteIngressCondition{{
+		Type: routev1.RouteAdmitted, Status: corev1.ConditionFalse, Reason: "HostAlreadyClaimed", Message: "route y already exposes the host",
+	}}}}
+	if err := k8s.Status().Update(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	e = waitExposureCondition(t, ns, "triton", "Ready", "False/HostAlreadyClaimed")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "RouteAdmitted"), "False/HostAlreadyClaimed") {
+		t.Fatal(condition(e.Status.Conditions, "RouteAdmitted"))
+	}
+
+	// None removes everything the operator made; no router at all drops the conditions too.
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Type = exposurev1alpha1.RouterNone })
+	waitGone(t, ns, "triton", &routev1.Route{})
+	waitGone(t, ns, "triton-path1", &routev1.Route{})
+	e = waitExposureCondition(t, ns, "triton", "Routed", "True/RouterNone")
+	if e.Status.URL != "" || condition(e.Status.Conditions, "RouteAdmitted") != "" {
+		t.Fatalf("leftovers: %q %s", e.Status.URL, condition(e.Status.Conditions, "RouteAdmitted"))
+	}
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router = nil })
+	eventually(t, "Routed removed", func() (bool, string) {
+		e = getExposure(t, ns, "triton")
+		return condition(e.Status.Conditions, "Routed") == "" && e.Status.ObservedGeneration == e.Generation, condition(e.Status.Conditions, "Routed")
+	})
+}
+
+// TestRoutingRouteModes: Passthrough and Reencrypt Routes, and inline certificates.
+func TestRoutingRouteModes(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-route")
+	create(t,
+		routedExposure(ns, "pass", exposurev1alpha1.RouterSpec{
+			Type: exposurev1alpha1.RouterRoute, GRPC: ptr.To(true), Timeout: "0",
+			TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough},
+		}),
+		routedExposure(ns, "reenc", exposurev1alpha1.RouterSpec{
+			Type: exposurev1alpha1.RouterRoute, GRPC: ptr.To(true),
+			TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt, SecretName: "reenc-tls",
+				DestinationCACertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+			Backends: []exposurev1alpha1.Backend{{Name: "reenc", Weight: 90}, {Name: "reenc-canary", Weight: 10}},
+		}),
+		routedExposure(ns, "inline", exposurev1alpha1.RouterSpec{
+			Type: exposurev1alpha1.RouterRoute,
+			TLS:  &exposurev1alpha1.RouterTLS{SecretName: "inline-tls", Inline: ptr.To(true)},
+		}),
+	)
+	waitExposureCondition(t, ns, "pass", "Ready", "True")
+	p := waitExists(t, ns, "pass", func() *routev1.Route { return &routev1.Route{} }, nil)
+	pg := waitExists(t, ns, "pass-grpc", func() *routev1.Route { return &routev1.Route{} }, nil)
+	if p.Spec.Path != "" || p.Spec.TLS.Termination != routev1.TLSTerminationPassthrough || pg.Spec.TLS.Termination != routev1.TLSTerminationPassthrough ||
+		pg.Spec.Port.TargetPort.StrVal != "grpc" || pg.Annotations[router.RouteTunnelTimeout] != "86400s" {
+		t.Fatalf("passthrough routes: %+v / %+v %v", p.Spec, pg.Spec, pg.Annotations)
+	}
+
+	e := waitExposureCondition(t, ns, "reenc", "Routed", "True")
+	r := waitExists(t, ns, "reenc", func() *routev1.Route { return &routev1.Route{} }, nil)
+	rg := waitExists(t, ns, "reenc-grpc", func() *routev1.Route { return &routev1.Route{} }, nil)
+	if r.Spec.TLS.Termination != routev1.TLSTerminationReencrypt || !strings.Contains(r.Spec.TLS.DestinationCACertificate, "BEGIN CERTIFICATE") ||
+		rg.Spec.TLS.Termination != routev1.TLSTerminationReencrypt || ptr.Deref(r.Spec.To.Weight, 0) != 90 ||
+		len(r.Spec.AlternateBackends) != 1 || r.Spec.AlternateBackends[0].Name != "reenc-canary" {
+		t.Fatalf("reencrypt routes: %+v / %+v", r.Spec, rg.Spec)
+	}
+	if strings.Contains(condition(e.Status.Conditions, "Routed"), "Passthrough") {
+		t.Fatalf("reencrypt gRPC is not passthrough: %s", condition(e.Status.Conditions, "Routed"))
+	}
+
+	// inline: no Secret yet, so a condition says which; with the Secret, its PEM is copied in.
+	waitExposureCondition(t, ns, "inline", "Routed", "False/SecretInvalid")
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inline-tls"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": []byte("CERT"), "tls.key": []byte("KEY")}})
+	updateExposure(t, ns, "inline", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Timeout = "301s" }) // Secrets are not watched
+	waitExposureCondition(t, ns, "inline", "Routed", "True")
+	in, _ := get(t, ns, "inline", &routev1.Route{})
+	if in.Spec.TLS.Certificate != "CERT" || in.Spec.TLS.Key != "KEY" || in.Spec.TLS.ExternalCertificate != nil {
+		t.Fatalf("inline route tls = %+v", in.Spec.TLS)
+	}
+	_ = ctx
+}
+
+// TestRoutingGateway: HTTPRoute and GRPCRoute accepted by the Gateway API CRDs' own
+// validation, and the Gateway controller's verdict in the exposure's conditions.
+func TestRoutingGateway(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-gw")
+	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{
+		Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Timeout: "0", Paths: []exposurev1alpha1.HTTPPath{"/v2"},
+		Gateway: &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}},
+	}))
+	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "HTTPRouteAccepted"), "Unknown") || !strings.HasPrefix(condition(e.Status.Conditions, "GRPCRouteAccepted"), "Unknown") {
+		t.Fatalf("conditions: %v", e.Status.Conditions)
+	}
+	hr, _ := get(t, ns, "triton", &gatewayv1.HTTPRoute{})
+	gr, _ := get(t, ns, "triton", &gatewayv1.GRPCRoute{})
+	if string(hr.Spec.Hostnames[0]) != "triton."+ns+"."+hostDomain || string(gr.Spec.Hostnames[0]) != "triton-grpc."+ns+"."+hostDomain ||
+		*hr.Spec.Rules[0].Timeouts.Request != "0s" || *gr.Spec.Rules[0].BackendRefs[0].Port != 8001 {
+		t.Fatalf("routes: %+v / %+v", hr.Spec, gr.Spec)
+	}
+
+	parent := gatewayv1.ParentReference{Group: ptr.To(gatewayv1.Group(gatewayv1.GroupName)), Kind: ptr.To(gatewayv1.Kind("Gateway")),
+		Namespace: ptr.To(gatewayv1.Namespace("gateway-system")), Name: "ai-gateway"}
+	setParent := func(accepted, resolved metav1.ConditionStatus, reason string) {
+		t.Helper()
+		hr, _ := get(t, ns, "triton", &gatewayv1.HTTPRoute{})
+		now := metav1.Now()
+		hr.Status.Parents = []gatewayv1.RouteParentStatus{{ParentRef: parent, ControllerName: "example.com/gateway", Conditions: []metav1.Condition{
+			{Type: "Accepted", Status: accepted, Reason: reason, Message: "listener says " + reason, ObservedGeneration: hr.Generation, LastTransitionTime: now},
+			{Type: "ResolvedRefs", Status: resolved, Reason: "ResolvedRefs", Message: "ok", ObservedGeneration: hr.Generation, LastTransitionTime: now},
+		}}}
+		if err := k8s.Status().Update(ctx, hr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setParent(metav1.ConditionFalse, metav1.ConditionTrue, "NotAllowedByListeners")
+	e = waitExposureCondition(t, ns, "triton", "Ready", "False/NotAllowedByListeners")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "HTTPRouteAccepted"), "False/NotAllowedByListeners") {
+		t.Fatal(condition(e.Status.Conditions, "HTTPRouteAccepted"))
+	}
+	setParent(metav1.ConditionTrue, metav1.ConditionTrue, "Accepted")
+	waitExposureCondition(t, ns, "triton", "HTTPRouteAccepted", "True")
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+
+	// Switching to Ingress removes both Gateway API routes.
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Type = exposurev1alpha1.RouterIngress
+		e.Spec.Router.Gateway = nil
+	})
+	waitGone(t, ns, "triton", &gatewayv1.HTTPRoute{})
+	waitGone(t, ns, "triton", &gatewayv1.GRPCRoute{})
+	waitExists(t, ns, "triton-grpc", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+}
+
+// TestRoutingConflicts: the older exposure keeps a host and path across namespaces, a
+// routing object of the same name that the operator does not own is left alone, and bad
+// hosts are reported before anything is created.
+func TestRoutingConflicts(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-conf")
+	ns2 := newNamespace(t, "rt-conf-b")
+	updateTenant := func() {
+		eventually(t, "tenant update", func() (bool, string) {
+			tn := getTenant(t, "rt-conf")
+			tn.Spec.Namespaces = append(tn.Spec.Namespaces, ns2)
+			err := k8s.Update(ctx, tn)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	updateTenant()
+	cleanupServices(t, ns2)
+	shared := exposurev1alpha1.Hostname("shared." + hostDomain)
+	spec := exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: shared}
+	create(t, routedExposure(ns, "first", spec))
+	waitExposureCondition(t, ns, "first", "Routed", "True")
+	create(t, routedExposure(ns2, "second", spec))
+	e := waitExposureCondition(t, ns2, "second", "Routed", "False/HostConflict")
+	if !strings.Contains(condition(e.Status.Conditions, "Routed"), ns+"/first") {
+		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+	if _, found := get(t, ns2, "second", &networkingv1.Ingress{}); found {
+		t.Fatal("the loser got an Ingress")
+	}
+	if !strings.Contains(events(t, ns2, "second"), "HostConflict") {
+		t.Fatalf("no Event: %s", events(t, ns2, "second"))
+	}
+	// The holder moves to another path: the second one gets the host.
+	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Paths = []exposurev1alpha1.HTTPPath{"/v1"} })
+	waitExposureCondition(t, ns2, "second", "Routed", "True")
+
+	// An Ingress the operator does not own, named like the exposure.
+	foreign := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken", Labels: map[string]string{exposurev1alpha1.LabelExposure: "taken"}},
+		Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "x", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}
+	create(t, foreign)
+	create(t, routedExposure(ns, "taken", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress}))
+	e = waitExposureCondition(t, ns, "taken", "Ready", "False/RouterConflict")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "IngressReady"), "False/RouterConflict") {
+		t.Fatal(condition(e.Status.Conditions, "IngressReady"))
+	}
+	// Switching away must not delete the foreign Ingress either.
+	updateExposure(t, ns, "taken", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Type = exposurev1alpha1.RouterNone })
+	waitExposureCondition(t, ns, "taken", "Routed", "True/RouterNone")
+	if got, found := get(t, ns, "taken", &networkingv1.Ingress{}); !found || got.UID != foreign.UID || got.Spec.DefaultBackend.Service.Name != "x" {
+		t.Fatal("the foreign Ingress was touched")
+	}
+
+	// Hosts are checked before anything is created.
+	long := "a" + strings.Repeat("b", 58) // a 59-character name: +"-grpc" makes a 64-character label
+	create(t, routedExposure(ns, long, exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, GRPC: ptr.To(true)}))
+	e = waitExposureCondition(t, ns, long, "Routed", "False/HostInvalid")
+	if !strings.Contains(condition(e.Status.Conditions, "Routed"), "64 characters") {
+		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+	create(t, routedExposure(ns, "outside", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: "x.example.org"}))
+	waitExposureCondition(t, ns, "outside", "Routed", "False/HostInvalid")
+	if _, found := get(t, ns, "outside", &networkingv1.Ingress{}); found {
+		t.Fatal("an Ingress for a refused host")
+	}
+}
+
+// TestRoutingAutoDetection removes and reinstalls the OpenShift Route and Gateway API CRDs
+// under a running operator: Auto follows what is served, an explicit type that is not served
+// gets a condition, and nothing crashes.
+func TestRoutingAutoDetection(t *testing.T) {
+	ctx := context.Background()
+	paths, err := testenv.CRDPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reinstall := func() {
+		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: paths[1:], ErrorIfPathMissing: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeCRDs := func(names ...string) {
+		for _, n := range names {
+			if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: n}}); client.IgnoreNotFound(err) != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, n := range names {
+			eventually(t, "CRD "+n+" gone", func() (bool, string) {
+				err := k8s.Get(ctx, client.ObjectKey{Name: n}, &apiextensionsv1.CustomResourceDefinition{})
+				return apierrors.IsNotFound(err), fmt.Sprint(err)
+			})
+		}
+	}
+	t.Cleanup(reinstall)
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	removeCRDs("routes.route.openshift.io")
+
+	ns := routingSetup(t, "rt-auto")
+	gw := &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+	create(t,
+		routedExposure(ns, "plain", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterAuto}),
+		routedExposure(ns, "gw", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterAuto, Gateway: gw}),
+		routedExposure(ns, "want-route", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterRoute}),
+	)
+	waitExposureCondition(t, ns, "plain", "Routed", "True/Routed")
+	if e := getExposure(t, ns, "plain"); e.Status.Router.Type != exposurev1alpha1.RouterIngress {
+		t.Fatalf("Auto without Route API or parentRef = %s", e.Status.Router.Type)
+	}
+	waitExists(t, ns, "gw", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, nil)
+	e := waitExposureCondition(t, ns, "want-route", "Routed", "False/APINotServed")
+	if !strings.Contains(condition(e.Status.Conditions, "Routed"), "route.openshift.io/v1") {
+		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+
+	// Without the Gateway API, Auto with a parentRef falls back to Ingress.
+	removeCRDs("httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io")
+	waitExists(t, ns, "gw", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+	eventually(t, "gw on Ingress", func() (bool, string) {
+		e := getExposure(t, ns, "gw")
+		return e.Status.Router != nil && e.Status.Router.Type == exposurev1alpha1.RouterIngress, fmt.Sprint(e.Status.Router)
+	})
+
+	// The CRDs come back (OpenShift): Auto moves to Route and the Ingresses go.
+	reinstall()
+	waitExists(t, ns, "plain", func() *routev1.Route { return &routev1.Route{} }, nil)
+	waitGone(t, ns, "plain", &networkingv1.Ingress{})
+	waitExists(t, ns, "gw", func() *routev1.Route { return &routev1.Route{} }, nil)
+	waitGone(t, ns, "gw", &networkingv1.Ingress{})
+	waitExposureCondition(t, ns, "want-route", "Routed", "True")
+	waitExists(t, ns, "want-route", func() *routev1.Route { return &routev1.Route{} }, nil)
+}
