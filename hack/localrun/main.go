@@ -253,8 +253,22 @@ func show(ctx context.Context, c client.Client, out io.Writer) {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\n", nsName(svc.Namespace, svc.Name), svc.Spec.Type, strings.Join(ps, ", "))
 	}
+	fmt.Fprintln(w, "\nEXPOSURE\tROUTER\tURL\tGRPC (TLS)\tOBJECTS")
+	for _, e := range el.Items {
+		if e.Status.Router == nil {
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", nsName(e.Namespace, e.Name), e.Status.Router.Type, dash(e.Status.URL), dash(e.Status.GRPCAddress), strings.Join(e.Status.Router.Objects, ", "))
+	}
 	_ = w.Flush()
 	fmt.Fprintln(out)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func readyOf(conds []metav1.Condition) string {

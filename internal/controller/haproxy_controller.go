@@ -25,6 +25,7 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
 // HAProxySettings configure the rendered HAProxy configuration; they come from flags.
@@ -178,6 +179,11 @@ func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTe
 			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: e.Status.NodePorts.GRPC, BindPort: e.Status.NodePorts.GRPC}
 			if e.Spec.HAProxy != nil && e.Spec.HAProxy.GRPCFrontendPort != nil {
 				f.BindPort = *e.Spec.HAProxy.GRPCFrontendPort
+			}
+			if e.Spec.Router != nil { // the exposure's own timeout bounds its streams here too
+				if f.Timeout = router.Timeout(e); f.Timeout == 0 {
+					f.Timeout = router.NoLimit
+				}
 			}
 			ht.GRPC = append(ht.GRPC, f)
 		}
