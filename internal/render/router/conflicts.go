@@ -58,11 +58,18 @@ func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 		if !a.Created.Equal(&b.Created) {
 			return a.Created.Before(&b.Created)
 		}
-		return a.Key.String() < b.Key.String()
+		if a.Key.Namespace != b.Key.Namespace {
+			return a.Key.Namespace < b.Key.Namespace
+		}
+		return a.Key.Name < b.Key.Name
 	})
-	held := map[Claim]types.NamespacedName{}
-	hostHolder := map[string]types.NamespacedName{} // any claim on the host
-	wholeHost := map[string]types.NamespacedName{}  // gRPC claims
+	n := 0
+	for _, c := range order {
+		n += len(c.Claims)
+	}
+	held := make(map[Claim]types.NamespacedName, n)
+	hostHolder := make(map[string]types.NamespacedName, n) // any claim on the host
+	wholeHost := map[string]types.NamespacedName{}         // gRPC claims
 	out := map[types.NamespacedName]Conflict{}
 	for _, c := range order {
 		lost := false
