@@ -4,6 +4,11 @@ package v1alpha1
 const (
 	// ConditionReady is True when everything the operator controls for the object is in place.
 	ConditionReady = "Ready"
+	// ConditionReconciling (kstatus) is True while the operator works towards Ready.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled (kstatus) is True when Ready cannot be reached without someone acting;
+	// its message says what to do.
+	ConditionStalled = "Stalled"
 
 	// ConditionTenantResolved reports whether exactly one InferenceTenant owns the exposure's namespace.
 	ConditionTenantResolved = "TenantResolved"

@@ -147,7 +147,8 @@ type InferenceExposureStatus struct {
 	// +optional
 	Router *RouterStatus `json:"router,omitempty"`
 
-	// conditions: Ready, TenantResolved, PortsAllocated, ServiceReady, Routed and one per
+	// conditions: Ready, Reconciling and Stalled (kstatus), TenantResolved, PortsAllocated,
+	// ServiceReady, Routed and one per
 	// routing object (IngressReady, RouteAdmitted, HTTPRouteAccepted, GRPCRouteAccepted, ...).
 	// +optional
 	// +listType=map

@@ -113,7 +113,8 @@ type InferenceTenantStatus struct {
 	// +listType=set
 	Namespaces []string `json:"namespaces,omitempty"`
 
-	// conditions: Ready, BlockAllocated and NamespacesExclusive.
+	// conditions: Ready, Reconciling and Stalled (kstatus), BlockAllocated, NamespacesExclusive
+	// and HAProxyConfigured.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -53,7 +53,7 @@ func setCondition(rec record.EventRecorder, obj runtime.Object, conds *[]metav1.
 // runs again, quietly.
 const conflictRetry = 200 * time.Millisecond
 
-// summarize sets Ready from the given condition types: True when all are True, otherwise False
+// summarize sets Ready, and kstatus' Reconciling and Stalled, from the given condition types: True when all are True, otherwise False
 // with the reason and message of the first False condition, or else of the first unknown one
 // (a False condition names the cause; Unknown ones usually just wait for it).
 func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
@@ -76,15 +76,27 @@ func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
 			}
 		}
 	}
+	kstatus := func(reconciling, stalled metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReconciling, Status: reconciling, Reason: reason, Message: msg, ObservedGeneration: gen})
+		meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionStalled, Status: stalled, Reason: reason, Message: msg, ObservedGeneration: gen})
+	}
 	if blocker != nil || missing != "" {
 		reason, msg := exposurev1alpha1.ReasonNotReady, missing+" is not yet known"
 		if blocker != nil {
 			reason, msg = blocker.Reason, blocker.Message
 		}
 		meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: gen})
+		// kstatus: a False condition needs someone to act (Stalled); an Unknown one is work in
+		// progress (Reconciling).
+		if blocker != nil && blocker.Status == metav1.ConditionFalse {
+			kstatus(metav1.ConditionFalse, metav1.ConditionTrue, reason, msg)
+		} else {
+			kstatus(metav1.ConditionTrue, metav1.ConditionFalse, reason, msg)
+		}
 		return
 	}
 	meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonReady, Message: "all conditions are met", ObservedGeneration: gen})
+	kstatus(metav1.ConditionFalse, metav1.ConditionFalse, exposurev1alpha1.ReasonReady, "all conditions are met")
 }
 
 // claimRange reads the range a PortClaim locks.

@@ -107,6 +107,9 @@ func TestRoutingIngress(t *testing.T) {
 		Annotations: map[string]string{"team": "a"},
 	}))
 	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "Stalled"), "False") || !strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "False") {
+		t.Fatalf("kstatus when Ready: %v", e.Status.Conditions)
+	}
 	host := "triton." + ns + "." + hostDomain
 	if e.Status.URL != "https://"+host+"/v2" || e.Status.GRPCAddress != "triton-grpc."+ns+"."+hostDomain+":443" {
 		t.Fatalf("url %q grpc %q", e.Status.URL, e.Status.GRPCAddress)
@@ -346,6 +349,10 @@ func TestRoutingConflicts(t *testing.T) {
 	e := waitExposureCondition(t, ns2, "second", "Routed", "False/HostConflict")
 	if !strings.Contains(condition(e.Status.Conditions, "Routed"), ns+"/first") {
 		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+	// kstatus: a conflict needs a person, so Stalled, not Reconciling.
+	if !strings.HasPrefix(condition(e.Status.Conditions, "Stalled"), "True/HostConflict") || !strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "False") {
+		t.Fatalf("kstatus: %s / %s", condition(e.Status.Conditions, "Stalled"), condition(e.Status.Conditions, "Reconciling"))
 	}
 	if _, found := get(t, ns2, "second", &networkingv1.Ingress{}); found {
 		t.Fatal("the loser got an Ingress")

@@ -13,7 +13,19 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 )
+
+// countConditions counts exposures by condition type and status.
+func countConditions(items []exposurev1alpha1.InferenceExposure) map[metrics.ConditionKey]int {
+	out := map[metrics.ConditionKey]int{}
+	for _, e := range items {
+		for _, c := range e.Status.Conditions {
+			out[metrics.ConditionKey{Type: c.Type, Status: string(c.Status)}]++
+		}
+	}
+	return out
+}
 
 // DefaultAPIPollInterval is how often the operator asks discovery which routing APIs exist.
 const DefaultAPIPollInterval = 30 * time.Second
@@ -62,6 +74,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
 	}
+	metrics.CountExposuresWith(func() map[metrics.ConditionKey]int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var el exposurev1alpha1.InferenceExposureList
+		if err := mgr.GetClient().List(ctx, &el); err != nil {
+			return nil
+		}
+		return countConditions(el.Items)
+	})
 	if opts.HAProxy != nil {
 		if err := (&HAProxyReconciler{
 			Client:   mgr.GetClient(),

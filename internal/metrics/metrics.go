@@ -3,6 +3,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -33,8 +35,37 @@ var (
 	})
 )
 
+// ConditionKey is a condition type and status.
+type ConditionKey struct{ Type, Status string }
+
+var (
+	exposuresDesc = prometheus.NewDesc("inference_exposure_exposures",
+		"InferenceExposures by condition type and status (Ready, Stalled, PortsAllocated, Routed, ...).",
+		[]string{"condition", "status"}, nil)
+	exposureCounter atomic.Pointer[func() map[ConditionKey]int]
+)
+
+// exposureCollector counts exposures when scraped, from the operator's cache: always current,
+// no series left behind by deleted exposures.
+type exposureCollector struct{}
+
+func (exposureCollector) Describe(ch chan<- *prometheus.Desc) { ch <- exposuresDesc }
+
+func (exposureCollector) Collect(ch chan<- prometheus.Metric) {
+	count := exposureCounter.Load()
+	if count == nil {
+		return
+	}
+	for k, n := range (*count)() {
+		ch <- prometheus.MustNewConstMetric(exposuresDesc, prometheus.GaugeValue, float64(n), k.Type, k.Status)
+	}
+}
+
+// CountExposuresWith sets the function that counts exposures by condition at scrape time.
+func CountExposuresWith(f func() map[ConditionKey]int) { exposureCounter.Store(&f) }
+
 func init() {
-	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants)
+	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants, exposureCollector{})
 }
 
 // SetBlock records a tenant's block usage.
