@@ -6,6 +6,9 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
+HELM_VERSION ?= v4.3.1
+CHART := config/helm/inference-exposure-operator
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 IMG ?= inference-exposure-operator:dev
@@ -25,6 +28,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	@rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/ && cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -43,8 +47,10 @@ envtest-assets: ## Build kube-apiserver and etcd for the tests into bin/k8s (cac
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then hack/build-envtest-assets.sh >/dev/null; fi
 
 .PHONY: test
-test: manifests generate vet envtest-assets kustomize ## Run unit and envtest integration tests against a real API server.
-	KUSTOMIZE=$(KUSTOMIZE) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+test: manifests generate vet envtest-assets kustomize helm ## Run unit and envtest integration tests against a real API server.
+	$(HELM) lint --strict $(CHART)
+	$(HELM) template test $(CHART) --namespace inference-exposure-system >/dev/null
+	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files are out of date.
@@ -110,3 +116,9 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: helm
+helm: $(HELM) ## Install helm v4 into bin/.
+$(HELM): | $(LOCALBIN)
+	@echo "building helm $(HELM_VERSION) into bin/ (first time only)"
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)

@@ -1,0 +1,209 @@
+// Package helm checks the Helm chart in config/helm: rendered with the real helm (v4), accepted
+// by a real API server, carrying every operator flag, and starting the binary that the
+// Dockerfile builds.
+package helm
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+const namespace = "inference-exposure-system"
+
+var chart = filepath.Join(testenv.RepoRoot(), "config", "helm", "inference-exposure-operator")
+
+func helmBin(t *testing.T) string {
+	t.Helper()
+	h := os.Getenv("HELM")
+	if h == "" {
+		h = filepath.Join(testenv.RepoRoot(), "bin", "helm")
+	}
+	if _, err := os.Stat(h); err != nil {
+		t.Skipf("helm not found at %s: `make test` installs it into bin/", h)
+	}
+	return h
+}
+
+func render(t *testing.T, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	cmd := exec.Command(helmBin(t), append([]string{"template", "ieo", chart, "--namespace", namespace}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template %v: %v\n%s", args, err, stderr.String())
+	}
+	objs, err := testenv.DecodeManifests(out)
+	if err != nil {
+		t.Fatalf("decoding helm output: %v", err)
+	}
+	return objs
+}
+
+func byKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	d := byKind(objs, "Deployment")
+	if len(d) != 1 {
+		t.Fatalf("%d Deployments", len(d))
+	}
+	ctrs, _, _ := unstructured.NestedSlice(d[0].Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(ctrs[0].(map[string]any), "args")
+	return args
+}
+
+// TestChartDefaults: the default render holds CRDs kept on uninstall, RBAC, a Deployment with
+// every operator flag, and a metrics Service, and the API server accepts all of it.
+func TestChartDefaults(t *testing.T) {
+	objs := render(t)
+	crds := byKind(objs, "CustomResourceDefinition")
+	if len(crds) != 3 {
+		t.Fatalf("%d CRDs, want 3", len(crds))
+	}
+	for _, c := range crds {
+		if c.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("CRD %s is not kept on uninstall", c.GetName())
+		}
+	}
+	for _, k := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"} {
+		if len(byKind(objs, k)) == 0 {
+			t.Errorf("no %s", k)
+		}
+	}
+	if len(byKind(objs, "ServiceMonitor")) != 0 {
+		t.Error("ServiceMonitor rendered by default")
+	}
+	args := managerArgs(t, objs)
+	for _, f := range []string{"leader-elect", "health-probe-bind-address", "metrics-bind-address", "node-port-range", "block-size",
+		"max-concurrent-reconciles", "api-poll-interval", "zap-log-level", "zap-encoder", "haproxy", "haproxy-configmap-namespace",
+		"haproxy-configmap-name", "haproxy-backend-node-selector", "haproxy-ingress-node-selector", "haproxy-ingress-port",
+		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-timeout", "haproxy-hard-stop-after"} {
+		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+f+"=") }) {
+			t.Errorf("no --%s in %v", f, args)
+		}
+	}
+
+	// Server-side dry-run against a real API server (the CRDs come from the chart itself).
+	env, err := testenv.Start(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := client.New(env.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace}}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := c.Patch(ctx, o, client.Apply, client.DryRunAll, client.FieldOwner("helm-test"), client.ForceOwnership); err != nil { //nolint:staticcheck // unstructured server-side apply
+			t.Errorf("%s %s refused: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
+
+// TestChartToggles: crds.enabled, crds.keep, the ServiceMonitor and the schema's refusals.
+func TestChartToggles(t *testing.T) {
+	if n := len(byKind(render(t, "--set", "crds.enabled=false"), "CustomResourceDefinition")); n != 0 {
+		t.Errorf("crds.enabled=false still renders %d CRDs", n)
+	}
+	for _, c := range byKind(render(t, "--set", "crds.keep=false"), "CustomResourceDefinition") {
+		if _, ok := c.GetAnnotations()["helm.sh/resource-policy"]; ok {
+			t.Errorf("crds.keep=false still keeps %s", c.GetName())
+		}
+	}
+	if n := len(byKind(render(t, "--set", "metrics.serviceMonitor.enabled=true"), "ServiceMonitor")); n != 1 {
+		t.Errorf("%d ServiceMonitors", n)
+	}
+	objs := render(t, "--set", "metrics.enabled=false", "--set", "haproxy.enabled=false", "--set", "leaderElection.enabled=false", "--set", "replicas=1")
+	args := managerArgs(t, objs)
+	for _, want := range []string{"--metrics-bind-address=0", "--haproxy=false", "--leader-elect=false"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("no %s in %v", want, args)
+		}
+	}
+	if len(byKind(objs, "Service")) != 0 || len(byKind(objs, "Role")) != 0 {
+		t.Error("metrics Service or leader election Role rendered although disabled")
+	}
+	// values.schema.json refuses nonsense before anything reaches a cluster.
+	for _, bad := range [][]string{
+		{"--set", "operator.blockSize=15"},
+		{"--set", "operator.nodePortRange=lots"},
+		{"--set", "haproxy.timeout=forever"},
+		{"--set", "metrics.port=70000"},
+		{"--set", "operatr.blockSize=100"},
+	} {
+		cmd := exec.Command(helmBin(t), append([]string{"template", "ieo", chart}, bad...)...)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("%v accepted", bad)
+		} else if !strings.Contains(string(out), "schema") && !strings.Contains(string(out), "values don't meet") {
+			t.Errorf("%v: unclear refusal: %s", bad, out)
+		}
+	}
+}
+
+// TestDockerfileTarget builds the manager the way the Dockerfile does (static, CGO off) and
+// starts it with the chart's arguments: every flag the chart passes must exist.
+func TestDockerfileTarget(t *testing.T) {
+	dockerfile, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "gcr.io/distroless/static:nonroot", "USER 65532:65532", "go build"} {
+		if !strings.Contains(string(dockerfile), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "manager")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd")
+	build.Dir = testenv.RepoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the binary is dynamically linked: distroless/static cannot run it")
+		}
+	}
+	_ = f.Close()
+
+	helmHome := t.TempDir() // no kubeconfig anywhere: the binary must stop right after its flags
+	run := exec.Command(bin, managerArgs(t, render(t))...)
+	run.Env = []string{"HOME=" + helmHome, "KUBECONFIG=" + filepath.Join(helmHome, "none"), "POD_NAMESPACE=" + namespace}
+	out, err := run.CombinedOutput()
+	if err == nil {
+		t.Fatal("the manager started without a cluster")
+	}
+	if !strings.Contains(string(out), "no cluster to talk to") {
+		t.Fatalf("the chart's arguments were refused:\n%s", out)
+	}
+}
