@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -37,6 +38,10 @@ func run(args []string) error {
 		blockSize, workers               int
 		hp                               haproxyFlags
 		apiPoll                          time.Duration
+		pprofAddr                        string
+		qps                              float64
+		burst                            int
+		syncTimeout                      time.Duration
 	)
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -46,11 +51,18 @@ func run(args []string) error {
 	fs.IntVar(&blockSize, "block-size", 100, "Ports in a tenant's block when the tenant does not set spec.portBlock.size; a multiple of 10.")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
 	fs.DurationVar(&apiPoll, "api-poll-interval", controller.DefaultAPIPollInterval, "How often to ask the API server which routing APIs (Ingress, OpenShift Route, Gateway API) it serves; CRDs installed later are picked up within this time.")
+	fs.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them.")
+	fs.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
+	fs.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server above --kube-api-qps.")
+	fs.DurationVar(&syncTimeout, "cache-sync-timeout", 2*time.Minute, "How long the controllers wait for their caches to fill at start before the manager gives up.")
 	hp.bind(fs)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if qps <= 0 || burst <= 0 || syncTimeout <= 0 {
+		return fmt.Errorf("--kube-api-qps, --kube-api-burst and --cache-sync-timeout must be positive")
 	}
 	if apiPoll < time.Second {
 		return fmt.Errorf("--api-poll-interval %s must be at least 1s", apiPoll)
@@ -80,10 +92,13 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("no cluster to talk to (set KUBECONFIG or run in a pod): %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
+		Controller:              ctrlconfig.Controller{CacheSyncTimeout: syncTimeout},
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "inference-exposure-operator.exposure.inference.dev",
 		LeaderElectionNamespace: leaderElectionNamespace,

@@ -78,11 +78,23 @@ type Env struct {
 
 // Start starts kube-apiserver and etcd, with the CRDs of CRDPaths installed when withCRDs.
 func Start(withCRDs bool) (*Env, error) {
+	return StartWith(withCRDs, nil)
+}
+
+// StartWith is Start with extra kube-apiserver flags (name without dashes -> value), e.g.
+// service-cluster-ip-range for benchmarks that need more than envtest's 254 Services.
+func StartWith(withCRDs bool, apiServerFlags map[string]string) (*Env, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
+	if len(apiServerFlags) > 0 {
+		args := env.ControlPlane.GetAPIServer().Configure()
+		for k, v := range apiServerFlags {
+			args.Set(k, v)
+		}
+	}
 	if withCRDs {
 		paths, err := CRDPaths()
 		if err != nil {
