@@ -6,10 +6,8 @@ import (
 	"os"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
@@ -20,6 +18,7 @@ type haproxyFlags struct {
 	namespace, name             string
 	backendSelector, ingressSel string
 	ingressPort, httpsPort      int
+	shards                      int
 	ingressCA, statsBind        string
 	timeout, hardStopAfter      time.Duration
 }
@@ -31,7 +30,8 @@ func (h *haproxyFlags) bind(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&h.enabled, "haproxy", true, "Render the HAProxy configuration ConfigMap.")
 	fs.StringVar(&h.namespace, "haproxy-configmap-namespace", ns, "Namespace of the HAProxy ConfigMap (default: the operator's, from POD_NAMESPACE).")
-	fs.StringVar(&h.name, "haproxy-configmap-name", "inference-exposure-haproxy", "Name of the HAProxy ConfigMap (key haproxy.cfg).")
+	fs.StringVar(&h.name, "haproxy-configmap-name", "inference-exposure-haproxy", "Name of the HAProxy ConfigMap holding the global part (key "+controller.GlobalKey+"); the tenants' parts go to <name>-00 ... <name>-NN.")
+	fs.IntVar(&h.shards, "haproxy-shards", controller.DefaultShards, fmt.Sprintf("How many ConfigMaps the tenants' HAProxy frontends are spread over (1-%d); a mounted directory of all of them is the configuration.", controller.MaxShards))
 	fs.StringVar(&h.backendSelector, "haproxy-backend-node-selector", "", "Label selector of the nodes gRPC frontends forward to (empty: all nodes).")
 	fs.StringVar(&h.ingressSel, "haproxy-ingress-node-selector", "node-role.kubernetes.io/ingress", "Label selector of the nodes running the ingress controller.")
 	fs.IntVar(&h.ingressPort, "haproxy-ingress-port", 443, "HTTPS port of the ingress nodes.")
@@ -65,11 +65,14 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if !haproxy.ValidBind(h.statsBind) {
 		return nil, fmt.Errorf("--haproxy-stats-bind %q must look like :8404 or 127.0.0.1:8404", h.statsBind)
 	}
+	if h.shards < 1 || h.shards > controller.MaxShards {
+		return nil, fmt.Errorf("--haproxy-shards %d must be within 1-%d", h.shards, controller.MaxShards)
+	}
 	if h.timeout < 0 || h.hardStopAfter <= 0 {
 		return nil, fmt.Errorf("--haproxy-timeout must not be negative and --haproxy-hard-stop-after must be positive")
 	}
 	return &controller.HAProxySettings{
-		Namespace: h.namespace, Name: h.name, BackendNodes: backend, IngressNodes: ingress,
+		Namespace: h.namespace, Name: h.name, Shards: h.shards, BackendNodes: backend, IngressNodes: ingress,
 		Globals: haproxy.Globals{
 			IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
 			StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter,
@@ -77,12 +80,10 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	}, nil
 }
 
-// cacheOptions keeps only the HAProxy ConfigMap's namespace of ConfigMaps in memory.
+// cacheOptions are the controllers' cache settings for these HAProxy settings.
 func cacheOptions(s *controller.HAProxySettings) cache.Options {
 	if s == nil {
-		return cache.Options{}
+		return controller.CacheOptions("")
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{s.Namespace: {}}},
-	}}
+	return controller.CacheOptions(s.Namespace)
 }

@@ -26,6 +26,9 @@ func TestHAProxyFlags(t *testing.T) {
 		{[]string{"--haproxy-stats-bind=:8404\nfrontend x"}, false},
 		{[]string{"--haproxy-https-port=0"}, false},
 		{[]string{"--haproxy-hard-stop-after=0s"}, false},
+		{[]string{"--haproxy-shards=0"}, false},
+		{[]string{"--haproxy-shards=65"}, false},
+		{[]string{"--haproxy-shards=4"}, true},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		var h haproxyFlags
@@ -40,7 +43,7 @@ func TestHAProxyFlags(t *testing.T) {
 }
 
 func TestRunRefusesBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--node-port-range=1-2"}, {"--block-size=15"}, {"--block-size=5000", "--node-port-range=30000-30999"}} {
+	for _, args := range [][]string{{"--node-port-range=1-2"}, {"--block-size=15"}, {"--block-size=5000", "--node-port-range=30000-30999"}, {"--kube-api-qps=0"}, {"--cache-sync-timeout=0s"}} {
 		if err := run(args); err == nil {
 			t.Errorf("run(%v) accepted", args)
 		}

@@ -83,6 +83,10 @@ const (
 
 	ReasonHAProxyRendered     = "Rendered"
 	ReasonConfigMapNotManaged = "ConfigMapNotManaged"
+	// ReasonHAProxyConfigTooLarge: the tenant's part would not fit its ConfigMap.
+	ReasonHAProxyConfigTooLarge = "ConfigTooLarge"
+	// ReasonConfigMapRefused: the API server did not take the ConfigMap holding the tenant's part.
+	ReasonConfigMapRefused = "ConfigMapRefused"
 )
 
 // Labels and annotations the operator puts on the objects it manages.

@@ -862,10 +862,11 @@ func (a requests) operatorWrites() requests {
 	out := requests{}
 	for k, v := range a {
 		verb, res, sub := k[0], k[1], k[2]
-		if !writeVerbs[verb] || res == "leases" || res == "namespaces" || res == "nodes" {
+		// ipaddresses are the API server's own ClusterIP bookkeeping behind each Service create.
+		if !writeVerbs[verb] || res == "leases" || res == "namespaces" || res == "nodes" || res == "ipaddresses" {
 			continue
 		}
-		if (res == "inferenceexposures" || res == "inferencetenants") && verb == "CREATE" && sub == "" {
+		if (res == "inferenceexposures" || res == "inferencetenants") && (verb == "CREATE" || verb == "POST") && sub == "" {
 			continue
 		}
 		out[k] = v

@@ -105,10 +105,9 @@ func run() error {
 		time.Sleep(300 * time.Millisecond)
 	}
 	show(ctx, c, os.Stdout)
-	cm := &corev1.ConfigMap{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: hp.Namespace, Name: hp.Name}, cm); err == nil {
-		say("rendered haproxy.cfg (ConfigMap %s/%s):", hp.Namespace, hp.Name)
-		fmt.Println(cm.Data[controller.ConfigKey])
+	if cfg, err := controller.ReadHAProxyConfig(ctx, c, *hp); err == nil {
+		say("rendered HAProxy configuration (ConfigMap %s/%s and its shards %s-NN, in file order):", hp.Namespace, hp.Name, hp.Name)
+		fmt.Println(cfg)
 	}
 	say("the operator keeps running: try `kubectl --kubeconfig %s get inferencetenants,inferenceexposures -A`", kubeconfig)
 	say("press Ctrl-C to stop")

@@ -2,9 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,8 +36,11 @@ import (
 
 // HAProxySettings configure the rendered HAProxy configuration; they come from flags.
 type HAProxySettings struct {
-	// Namespace and Name of the ConfigMap holding haproxy.cfg.
+	// Namespace and Name of the ConfigMap holding the global part; the tenants' parts go to
+	// Shards ConfigMaps named <Name>-00, <Name>-01, ...
 	Namespace, Name string
+	// Shards is the number of tenant ConfigMaps (DefaultShards when zero).
+	Shards int
 	// BackendNodes selects the nodes gRPC frontends forward to (their NodePorts).
 	BackendNodes labels.Selector
 	// IngressNodes selects the nodes running the ingress controller.
@@ -39,10 +48,45 @@ type HAProxySettings struct {
 	haproxy.Globals
 }
 
-// ConfigKey is the ConfigMap key holding the configuration.
-const ConfigKey = "haproxy.cfg"
+const (
+	// GlobalKey is the key (file name) of the global part in the main ConfigMap. HAProxy loads
+	// every *.cfg file of the mounted directory in name order, so it comes first.
+	GlobalKey = "00-global.cfg"
+	// DefaultShards is how many ConfigMaps the tenants' parts are spread over.
+	DefaultShards = 16
+	// MaxShards bounds --haproxy-shards.
+	MaxShards = 64
+	// maxConfigMapData is the API server's limit on a ConfigMap's data (1 MiB).
+	maxConfigMapData = 1 << 20
+	// coalesce gathers a burst of changes into one render.
+	coalesce = 250 * time.Millisecond
+)
 
-// HAProxyReconciler renders one HAProxy configuration for all tenants into a ConfigMap.
+// ShardName is the name of the ConfigMap holding shard i.
+func ShardName(base string, i int) string { return fmt.Sprintf("%s-%02d", base, i) }
+
+// ShardKey is the key (file name) of shard i in its ConfigMap.
+func ShardKey(i int) string { return fmt.Sprintf("shard-%02d.cfg", i) }
+
+// ShardOf is the shard a tenant's part lives in: a hash of its name, so that a tenant stays in
+// its file as others come and go.
+func ShardOf(tenant string, shards int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(tenant))
+	return int(h.Sum32() % uint32(shards))
+}
+
+func (s HAProxySettings) shards() int {
+	if s.Shards <= 0 {
+		return DefaultShards
+	}
+	return s.Shards
+}
+
+// HAProxyReconciler renders one HAProxy configuration for all tenants into a ConfigMap for the
+// global part and a fixed number of shard ConfigMaps for the tenants' parts: no object grows
+// past the API server's limit as the cluster grows, and a mounted directory of all of them is
+// the whole configuration.
 type HAProxyReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
@@ -50,27 +94,67 @@ type HAProxyReconciler struct {
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants/status,verbs=get;update;patch
 
-// Reconcile renders the configuration and writes it when it changed.
+// configFile is one ConfigMap of the configuration.
+type configFile struct {
+	name, key, data string
+	tenants         []string // whose parts it holds; nil for the global part
+}
+
+// fileFailure is why a ConfigMap does not hold what was rendered for it. A retry failure (a
+// write that lost a race with the cache) passes by itself: it changes no condition.
+type fileFailure struct {
+	reason, msg string
+	retry       bool
+}
+
+// Reconcile renders the configuration and writes the ConfigMaps that changed. A tenant is
+// reported configured only when the ConfigMap holding its part (and the global one) holds
+// exactly what was rendered.
 func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	var tl exposurev1alpha1.InferenceTenantList
 	var el exposurev1alpha1.InferenceExposureList
 	var nl corev1.NodeList
 	for _, l := range []client.ObjectList{&tl, &el, &nl} {
-		if err := r.List(ctx, l); err != nil {
+		// Read-only: nothing below modifies these objects.
+		if err := r.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return ctrl.Result{}, fmt.Errorf("listing: %w", err)
 		}
 	}
 	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
-	cfg, rejected := haproxy.Render(in)
-	metrics.HAProxyConfigBytes.Set(float64(len(cfg)))
+	parts, rejected := haproxy.RenderParts(in)
+	files := r.files(parts)
 	metrics.HAProxyRejectedTenants.Set(float64(len(rejected)))
 
-	conflict, err := r.applyConfigMap(ctx, cfg)
-	if err != nil {
-		return ctrl.Result{}, err
+	var global *fileFailure
+	failed := map[string]*fileFailure{}
+	var errs []error
+	result := ctrl.Result{}
+	total := 0
+	for _, f := range files {
+		total += len(f.data)
+		fail, err := r.applyConfigMap(ctx, f)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if fail == nil {
+			continue
+		}
+		if fail.retry {
+			result.RequeueAfter = conflictRetry
+		}
+		if f.tenants == nil {
+			global = fail
+		}
+		for _, t := range f.tenants {
+			failed[t] = fail
+		}
+	}
+	metrics.HAProxyConfigBytes.Set(float64(total))
+	if err := r.removeStaleShards(ctx); err != nil {
+		errs = append(errs, err)
 	}
 
 	why := map[string]*haproxy.TenantError{}
@@ -78,71 +162,187 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		why[e.Tenant] = e
 	}
 	for i := range tl.Items {
-		t := &tl.Items[i]
-		if !t.DeletionTimestamp.IsZero() {
+		cached := &tl.Items[i]
+		if !cached.DeletionTimestamp.IsZero() {
 			continue
 		}
+		t := cached.DeepCopy() // the list is the cache itself
 		status := t.Status.DeepCopy()
+		fail := failed[t.Name]
+		if global != nil {
+			fail = global
+		}
 		switch e := why[t.Name]; {
+		case fail != nil && fail.retry && t.Spec.HAProxy != nil:
+			continue // decided on the next render
 		case t.Spec.HAProxy == nil:
 			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
-		case conflict != "":
-			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionFalse, exposurev1alpha1.ReasonConfigMapNotManaged, conflict, true)
 		case e != nil:
 			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionFalse, e.Reason, e.Msg, true)
+		case fail != nil:
+			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionFalse, fail.reason, fail.msg, true)
 		default:
 			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionTrue, exposurev1alpha1.ReasonHAProxyRendered,
-				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, r.Settings.Name), true)
+				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))), true)
 		}
 		if equality.Semantic.DeepEqual(&t.Status, status) {
 			continue
 		}
 		t.Status = *status
 		if err := r.Status().Update(ctx, t, client.FieldOwner(FieldManager)); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+			return ctrl.Result{RequeueAfter: conflictRetry}, errors.Join(errs...)
 		} else if err != nil {
-			return ctrl.Result{}, fmt.Errorf("writing tenant status: %w", err)
+			errs = append(errs, fmt.Errorf("writing tenant status: %w", err))
 		}
 	}
-	return ctrl.Result{}, nil
+	return result, errors.Join(errs...)
 }
 
-// applyConfigMap writes cfg when it differs from what the ConfigMap holds. A ConfigMap of that
-// name that the operator does not manage is left alone; the returned message says so.
-func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, cfg string) (string, error) {
-	key := types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}
+// files spreads the rendered parts over the ConfigMaps: the global part, then every shard
+// (empty shards too, so that every volume source of the sample deployment exists).
+func (r *HAProxyReconciler) files(parts haproxy.Parts) []configFile {
+	n := r.Settings.shards()
+	out := make([]configFile, 0, n+1)
+	out = append(out, configFile{name: r.Settings.Name, key: GlobalKey, data: parts.Global})
+	shards := make([][]haproxy.TenantPart, n)
+	for _, t := range parts.Tenants {
+		i := ShardOf(t.Name, n)
+		shards[i] = append(shards[i], t)
+	}
+	for i, ts := range shards {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# Generated by inference-exposure-operator: shard %d of %d of the tenants' frontends. Do not edit.\n", i, n)
+		names := make([]string, 0, len(ts))
+		for _, t := range ts {
+			b.WriteString(t.Config)
+			names = append(names, t.Name)
+		}
+		out = append(out, configFile{name: ShardName(r.Settings.Name, i), key: ShardKey(i), data: b.String(), tenants: names})
+	}
+	return out
+}
+
+// applyConfigMap makes the ConfigMap hold exactly f, writing only when it differs. What keeps
+// it from holding f comes back as a failure for the tenants in it: a ConfigMap of that name
+// the operator does not manage (left alone), a part too large for one object, or the API
+// server's refusal. Errors worth a retry are returned too.
+func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*fileFailure, error) {
+	key := types.NamespacedName{Namespace: r.Settings.Namespace, Name: f.name}
+	if len(f.data) > maxConfigMapData-1024 {
+		metrics.HAProxyRenders.WithLabelValues("refused").Inc()
+		return &fileFailure{reason: exposurev1alpha1.ReasonHAProxyConfigTooLarge, msg: fmt.Sprintf(
+			"ConfigMap %s would hold %d bytes, more than the API server's limit of 1 MiB: raise --haproxy-shards to spread the tenants over more ConfigMaps; it keeps its previous content", key, len(f.data))}, nil
+	}
 	cm := &corev1.ConfigMap{}
 	err := r.Get(ctx, key, cm)
 	if apierrors.IsNotFound(err) {
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		r.setData(cm, cfg)
+		setData(cm, f)
 		if err := r.Create(ctx, cm, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
-			return "", fmt.Errorf("creating ConfigMap %s: %w", key, err)
+			return r.refused(key, err)
 		}
 		metrics.HAProxyRenders.WithLabelValues("written").Inc()
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading ConfigMap %s: %w", key, err)
+		return &fileFailure{retry: true}, fmt.Errorf("reading ConfigMap %s: %w", key, err)
 	}
 	if cm.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
-		return fmt.Sprintf("ConfigMap %s exists and is not managed by the operator (label %s=%s missing); it is left alone: delete it or choose another name with --haproxy-configmap-name",
-			key, exposurev1alpha1.LabelManagedBy, exposurev1alpha1.ManagedByValue), nil
+		return &fileFailure{reason: exposurev1alpha1.ReasonConfigMapNotManaged, msg: fmt.Sprintf(
+			"ConfigMap %s exists and is not managed by the operator (label %s=%s missing); it is left alone: delete it or choose another name with --haproxy-configmap-name",
+			key, exposurev1alpha1.LabelManagedBy, exposurev1alpha1.ManagedByValue)}, nil
 	}
 	updated := cm.DeepCopy()
-	r.setData(updated, cfg)
+	setData(updated, f)
 	if equality.Semantic.DeepEqual(cm, updated) {
 		metrics.HAProxyRenders.WithLabelValues("unchanged").Inc()
-		return "", nil
+		return nil, nil
 	}
-	if err := r.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsConflict(err) {
-		return "", fmt.Errorf("updating ConfigMap %s: %w", key, err)
+	if err := r.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil {
+		if apierrors.IsConflict(err) {
+			// The cache is behind: the watch on the ConfigMap brings another render.
+			return &fileFailure{retry: true}, nil
+		}
+		return r.refused(key, err)
 	}
 	metrics.HAProxyRenders.WithLabelValues("written").Inc()
-	return "", nil
+	return nil, nil
 }
 
-func (r *HAProxyReconciler) setData(cm *corev1.ConfigMap, cfg string) {
+// refused reports a write the API server did not take. Invalid and RequestEntityTooLarge will
+// not pass by retrying the same bytes; anything else is returned to be retried with backoff.
+func (r *HAProxyReconciler) refused(key types.NamespacedName, err error) (*fileFailure, error) {
+	metrics.HAProxyRenders.WithLabelValues("refused").Inc()
+	fail := &fileFailure{reason: exposurev1alpha1.ReasonConfigMapRefused, msg: fmt.Sprintf("the API server refused ConfigMap %s, which keeps its previous content: %v", key, err)}
+	if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) || apierrors.IsForbidden(err) {
+		return fail, nil
+	}
+	return fail, fmt.Errorf("writing ConfigMap %s: %w", key, err)
+}
+
+// removeStaleShards deletes shard ConfigMaps beyond the configured number (left by a larger
+// --haproxy-shards); only ones the operator manages.
+func (r *HAProxyReconciler) removeStaleShards(ctx context.Context) error {
+	var cml corev1.ConfigMapList
+	if err := r.List(ctx, &cml, client.InNamespace(r.Settings.Namespace), client.MatchingLabels{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing ConfigMaps: %w", err)
+	}
+	for i := range cml.Items {
+		cm := &cml.Items[i]
+		n, ok := r.shardIndex(cm.Name)
+		if !ok || n < r.Settings.shards() {
+			continue
+		}
+		uid := cm.UID
+		stale := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: cm.Namespace, Name: cm.Name}}
+		if err := r.Delete(ctx, stale, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("removing stale shard %s: %w", cm.Name, err)
+		}
+	}
+	return nil
+}
+
+// shardIndex parses a shard ConfigMap's name.
+func (r *HAProxyReconciler) shardIndex(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, r.Settings.Name+"-")
+	if !ok || len(rest) != 2 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0
+}
+
+// ReadHAProxyConfig reads the whole configuration back from its ConfigMaps, in the order
+// HAProxy loads the files of a directory holding all of them.
+func ReadHAProxyConfig(ctx context.Context, c client.Reader, s HAProxySettings) (string, error) {
+	var cml corev1.ConfigMapList
+	if err := c.List(ctx, &cml, client.InNamespace(s.Namespace), client.MatchingLabels{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue}); err != nil {
+		return "", err
+	}
+	files := map[string]string{}
+	r := HAProxyReconciler{Settings: s}
+	for _, cm := range cml.Items {
+		if _, shard := r.shardIndex(cm.Name); cm.Name == s.Name || shard {
+			for k, v := range cm.Data {
+				files[k] = v
+			}
+		}
+	}
+	keys := make([]string, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(files[k])
+	}
+	return b.String(), nil
+}
+
+// setData makes cm hold exactly f: the operator owns the whole data of its ConfigMaps, so a key
+// left by an older layout (haproxy.cfg) goes.
+func setData(cm *corev1.ConfigMap, f configFile) {
 	if cm.Labels == nil {
 		cm.Labels = map[string]string{}
 	}
@@ -150,11 +350,8 @@ func (r *HAProxyReconciler) setData(cm *corev1.ConfigMap, cfg string) {
 	if cm.Annotations == nil {
 		cm.Annotations = map[string]string{}
 	}
-	cm.Annotations[exposurev1alpha1.AnnotationChecksum] = haproxy.Checksum(cfg)
-	if cm.Data == nil {
-		cm.Data = map[string]string{}
-	}
-	cm.Data[ConfigKey] = cfg
+	cm.Annotations[exposurev1alpha1.AnnotationChecksum] = haproxy.Checksum(f.data)
+	cm.Data = map[string]string{f.key: f.data}
 }
 
 // BuildHAProxyInput turns the cluster's tenants, exposures and nodes into the renderer's input.
@@ -165,18 +362,26 @@ func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTe
 		BackendNodes: selectNodes(nodes, s.BackendNodes),
 		IngressNodes: selectNodes(nodes, s.IngressNodes),
 	}
+	byTenant := map[string][]*exposurev1alpha1.InferenceExposure{}
+	for j := range exposures {
+		e := &exposures[j]
+		if e.Status.Tenant == "" || e.Status.NodePorts == nil || e.Status.NodePorts.GRPC == 0 {
+			continue
+		}
+		byTenant[e.Status.Tenant] = append(byTenant[e.Status.Tenant], e)
+	}
 	for i := range tenants {
 		t := &tenants[i]
 		if t.Spec.HAProxy == nil || !t.DeletionTimestamp.IsZero() {
 			continue
 		}
 		ht := haproxy.Tenant{Name: t.Name, VIP: t.Spec.HAProxy.VIP, CertificatePath: t.Spec.HAProxy.CertificatePath}
-		for j := range exposures {
-			e := &exposures[j]
-			if e.Status.Tenant != t.Name || e.Status.NodePorts == nil || e.Status.NodePorts.GRPC == 0 || !slices.Contains(t.Status.Namespaces, e.Namespace) {
+		for _, e := range byTenant[t.Name] {
+			if !slices.Contains(t.Status.Namespaces, e.Namespace) {
 				continue
 			}
-			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: e.Status.NodePorts.GRPC, BindPort: e.Status.NodePorts.GRPC}
+			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: e.Status.NodePorts.GRPC, BindPort: e.Status.NodePorts.GRPC,
+				Local: e.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal}
 			if e.Spec.HAProxy != nil && e.Spec.HAProxy.GRPCFrontendPort != nil {
 				f.BindPort = *e.Spec.HAProxy.GRPCFrontendPort
 			}
@@ -234,20 +439,63 @@ func nodeChanged(e event.UpdateEvent) bool {
 		!equality.Semantic.DeepEqual(a.Status.Addresses, b.Status.Addresses) || a.DeletionTimestamp.IsZero() != b.DeletionTimestamp.IsZero()
 }
 
-// SetupWithManager registers the HAProxy controller. Every change funnels into one request:
-// the configuration is rendered as a whole.
+// SetupWithManager registers the HAProxy controller. Every change funnels into one request,
+// delayed by coalesce so that a burst (a thousand exposures created at once) renders a few
+// times, not a thousand: the configuration is rendered as a whole.
 func (r *HAProxyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}}}
-	})
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}}
+	add := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) { q.AddAfter(req, coalesce) }
+	all := handler.Funcs{
+		CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q)
+		},
+		UpdateFunc: func(_ context.Context, _ event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q)
+		},
+		DeleteFunc: func(_ context.Context, _ event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q)
+		},
+		GenericFunc: func(_ context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(q)
+		},
+	}
 	ours := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return o.GetNamespace() == r.Settings.Namespace && o.GetName() == r.Settings.Name
+		if o.GetNamespace() != r.Settings.Namespace {
+			return false
+		}
+		_, shard := r.shardIndex(o.GetName())
+		return o.GetName() == r.Settings.Name || shard
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("haproxy").
-		Watches(&exposurev1alpha1.InferenceTenant{}, all).
-		Watches(&exposurev1alpha1.InferenceExposure{}, all).
+		Watches(&exposurev1alpha1.InferenceTenant{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForHAProxy})).
+		Watches(&exposurev1alpha1.InferenceExposure{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: exposureChangedForHAProxy})).
 		Watches(&corev1.Node{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: nodeChanged})).
 		Watches(&corev1.ConfigMap{}, all, builder.WithPredicates(ours)).
 		Complete(r)
+}
+
+// tenantChangedForHAProxy lets through tenant updates that change the configuration or the
+// condition it reports: spec, owned namespaces, deletion, and the condition itself (a hand
+// edit of status is repaired).
+func tenantChangedForHAProxy(e event.UpdateEvent) bool {
+	a, okA := e.ObjectOld.(*exposurev1alpha1.InferenceTenant)
+	b, okB := e.ObjectNew.(*exposurev1alpha1.InferenceTenant)
+	if !okA || !okB {
+		return true
+	}
+	return a.Generation != b.Generation || a.DeletionTimestamp.IsZero() != b.DeletionTimestamp.IsZero() ||
+		!slices.Equal(a.Status.Namespaces, b.Status.Namespaces) ||
+		!equality.Semantic.DeepEqual(meta.FindStatusCondition(a.Status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured), meta.FindStatusCondition(b.Status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured))
+}
+
+// exposureChangedForHAProxy lets through exposure updates that change a frontend: spec
+// (ports, timeout, policy), tenant and node ports.
+func exposureChangedForHAProxy(e event.UpdateEvent) bool {
+	a, okA := e.ObjectOld.(*exposurev1alpha1.InferenceExposure)
+	b, okB := e.ObjectNew.(*exposurev1alpha1.InferenceExposure)
+	if !okA || !okB {
+		return true
+	}
+	return a.Generation != b.Generation || a.Status.Tenant != b.Status.Tenant || !equality.Semantic.DeepEqual(a.Status.NodePorts, b.Status.NodePorts)
 }

@@ -18,18 +18,22 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
@@ -45,6 +49,7 @@ type ExposureReconciler struct {
 	Options
 
 	controller controller.Controller
+	reserved   portReservations
 	watchMu    sync.Mutex
 	watched    map[schema.GroupVersionKind]bool
 	rescan     chan event.GenericEvent
@@ -191,8 +196,9 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		return ctrl.Result{}, err
 	}
 	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts)}
+	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	for attempt := 0; ; attempt++ {
-		ports, err := allocator.AssignPorts(block, portReq, used)
+		ports, err := r.reserved.assign(self, block, portReq, used)
 		var ae *allocator.Error
 		if errors.As(err, &ae) {
 			cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, string(ae.Reason), ae.Message)
@@ -233,23 +239,35 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 // resolveTenant finds the tenant owning the exposure's namespace. Without one it returns nil
 // and the reason and message to report.
 func (r *ExposureReconciler) resolveTenant(ctx context.Context, exp *exposurev1alpha1.InferenceExposure) (*exposurev1alpha1.InferenceTenant, string, string, error) {
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
-		return nil, "", "", fmt.Errorf("listing tenants: %w", err)
+	t, others, err := namespaceOwner(ctx, r.Client, exp.Namespace)
+	if err != nil {
+		return nil, "", "", err
 	}
-	c := tenancy.Owners(tl.Items)[exp.Namespace]
-	if c == nil {
+	if t == nil {
 		return nil, exposurev1alpha1.ReasonNoTenant, fmt.Sprintf("no InferenceTenant lists namespace %q in spec.namespaces: ask the platform team to add it to a tenant", exp.Namespace), nil
 	}
-	t := c.Owner.DeepCopy()
 	if !t.DeletionTimestamp.IsZero() {
 		return t, exposurev1alpha1.ReasonTenantDeleting, fmt.Sprintf("tenant %q is being deleted: the Service is removed so its node ports can be released", t.Name), nil
 	}
 	msg := fmt.Sprintf("namespace %q belongs to tenant %q", exp.Namespace, t.Name)
-	if len(c.Others) > 0 {
-		msg += fmt.Sprintf(" (also listed by tenant(s) %s, which get nothing here)", joinSorted(c.Others))
+	if len(others) > 0 {
+		msg += fmt.Sprintf(" (also listed by tenant(s) %s, which get nothing here)", joinSorted(others))
 	}
 	return t, exposurev1alpha1.ReasonTenantFound, msg, nil
+}
+
+// namespaceOwner returns (a copy of) the tenant that owns ns and the other tenants listing it,
+// looked up by index among the tenants that list ns.
+func namespaceOwner(ctx context.Context, c client.Reader, ns string) (*exposurev1alpha1.InferenceTenant, []string, error) {
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := c.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	claim := tenancy.Owners(tl.Items)[ns]
+	if claim == nil {
+		return nil, nil, nil
+	}
+	return claim.Owner.DeepCopy(), claim.Others, nil
 }
 
 // tenantBlock returns the tenant's block once every PortClaim of it is held by that tenant.
@@ -265,14 +283,17 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 		return allocator.Range{}, false, msg, nil
 	}
 	block := allocator.Range{Start: pb.Start, End: pb.End}
+	var cl exposurev1alpha1.PortClaimList
+	if err := r.List(ctx, &cl, client.MatchingFields{indexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
+		return block, false, "", fmt.Errorf("listing claims: %w", err)
+	}
+	held := make(map[string]bool, len(cl.Items))
+	for i := range cl.Items {
+		held[cl.Items[i].Name] = true
+	}
 	for _, g := range allocator.Granules(block) {
-		pc := &exposurev1alpha1.PortClaim{}
-		err := r.Get(ctx, types.NamespacedName{Name: allocator.GranuleName(g)}, pc)
-		if apierrors.IsNotFound(err) || (err == nil && pc.Spec.TenantUID != string(tenant.UID)) {
+		if !held[allocator.GranuleName(g)] {
 			return block, false, fmt.Sprintf("tenant %q does not hold the claim for ports %s yet", tenant.Name, g), nil
-		}
-		if err != nil {
-			return block, false, "", fmt.Errorf("reading claim: %w", err)
 		}
 	}
 	return block, true, "", nil
@@ -280,13 +301,13 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 
 // portsInUse lists the ports of block held by every Service but this exposure's own.
 func (r *ExposureReconciler) portsInUse(ctx context.Context, block allocator.Range, exp *exposurev1alpha1.InferenceExposure) (map[int32]bool, error) {
-	var sl corev1.ServiceList
-	if err := r.List(ctx, &sl); err != nil {
-		return nil, fmt.Errorf("listing services: %w", err)
+	services, err := servicesInRange(ctx, r.Client, block)
+	if err != nil {
+		return nil, err
 	}
 	used := map[int32]bool{}
-	for i := range sl.Items {
-		svc := &sl.Items[i]
+	for i := range services {
+		svc := &services[i]
 		if svc.Namespace == exp.Namespace && svc.Name == exp.Name {
 			continue
 		}
@@ -427,9 +448,11 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceExposure{}).
 		Owns(&corev1.Service{}).
-		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant)).
-		// An exposure that lost a host conflict gets its chance when any exposure changes.
-		Watches(&exposurev1alpha1.InferenceExposure{}, handler.EnqueueRequestsFromMapFunc(r.hostConflictLosers)).
+		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant), builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForExposures})).
+		// An exposure that lost a host conflict gets its chance when an exposure on its host changes.
+		Watches(&exposurev1alpha1.InferenceExposure{}, r.hostConflictLosers()).
+		// Ports given back wake the exposures waiting in a full block.
+		Watches(&corev1.Service{}, r.blockFullWaiters()).
 		WatchesRawSource(source.Channel(r.rescan, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferenceexposure").
@@ -488,18 +511,45 @@ func (r *ExposureReconciler) requeueAll(ctx context.Context) {
 	}
 }
 
-func (r *ExposureReconciler) hostConflictLosers(ctx context.Context, _ client.Object) []reconcile.Request {
-	var el exposurev1alpha1.InferenceExposureList
-	if err := r.List(ctx, &el); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, e := range el.Items {
-		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionRouted); c != nil && c.Reason == exposurev1alpha1.ReasonHostConflict {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}})
+// hostConflictLosers re-queues the exposures that lost a host conflict on a host the changed
+// exposure routes (before or after the change): its change may free the host. Looked up by
+// index, so an exposure event costs the same whatever the cluster's size.
+func (r *ExposureReconciler) hostConflictLosers() handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		seen := map[string]bool{}
+		for _, o := range objs {
+			e, ok := o.(*exposurev1alpha1.InferenceExposure)
+			if !ok {
+				continue
+			}
+			for _, k := range router.HostKeys(e) {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				var el exposurev1alpha1.InferenceExposureList
+				if err := r.List(ctx, &el, client.MatchingFields{indexExposureHostLoser: k}, client.UnsafeDisableDeepCopy); err != nil {
+					continue
+				}
+				for i := range el.Items {
+					if l := &el.Items[i]; l.Namespace != e.Namespace || l.Name != e.Name {
+						q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: l.Namespace, Name: l.Name}})
+					}
+				}
+			}
 		}
 	}
-	return out
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, ev event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, ev.Object)
+		},
+		UpdateFunc: func(ctx context.Context, ev event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, ev.ObjectOld, ev.ObjectNew)
+		},
+		DeleteFunc: func(ctx context.Context, ev event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, ev.Object)
+		},
+	}
 }
 
 // summarizeExposure sets Ready. It covers what the operator controls (tenant, ports, Service,
@@ -527,7 +577,7 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 	var out []reconcile.Request
 	for ns := range namespaces {
 		var el exposurev1alpha1.InferenceExposureList
-		if err := r.List(ctx, &el, client.InNamespace(ns)); err != nil {
+		if err := r.List(ctx, &el, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
 		for _, e := range el.Items {
@@ -535,4 +585,68 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 		}
 	}
 	return out
+}
+
+// blockFullWaiters re-queues the exposures waiting in a full block when a Service gives ports
+// back (deleted, or its ports changed): those of the Service's tenant and of the tenants whose
+// blocks held its ports.
+func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], svc *corev1.Service) {
+		tenants := map[string]bool{}
+		if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" {
+			tenants[t] = true
+		}
+		for _, p := range servicePorts(svc) {
+			var tl exposurev1alpha1.InferenceTenantList
+			if err := r.List(ctx, &tl, client.MatchingFields{indexTenantGranule: granuleKey(p)}, client.UnsafeDisableDeepCopy); err == nil {
+				for i := range tl.Items {
+					tenants[tl.Items[i].Name] = true
+				}
+			}
+		}
+		for t := range tenants {
+			var el exposurev1alpha1.InferenceExposureList
+			if err := r.List(ctx, &el, client.MatchingFields{indexExposureBlockFull: t}, client.UnsafeDisableDeepCopy); err != nil {
+				continue
+			}
+			for i := range el.Items {
+				q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: el.Items[i].Namespace, Name: el.Items[i].Name}})
+			}
+		}
+	}
+	return handler.Funcs{
+		UpdateFunc: func(ctx context.Context, ev event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			old, _ := ev.ObjectOld.(*corev1.Service)
+			if svc, ok := ev.ObjectNew.(*corev1.Service); ok && old != nil && !slices.Equal(servicePorts(old), servicePorts(svc)) {
+				enqueue(ctx, q, old)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, ev event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if svc, ok := ev.Object.(*corev1.Service); ok {
+				enqueue(ctx, q, svc)
+			}
+		},
+	}
+}
+
+// tenantChangedForExposures lets through the tenant updates that can change an exposure: its
+// spec (namespaces, hostDomain), its block, the namespaces it owns, the block's condition
+// (exposures repeat its message) and deletion. Usage figures do not: they change with every
+// Service, and re-queueing every exposure of the tenant each time made reconciles quadratic.
+func tenantChangedForExposures(e event.UpdateEvent) bool {
+	a, okA := e.ObjectOld.(*exposurev1alpha1.InferenceTenant)
+	b, okB := e.ObjectNew.(*exposurev1alpha1.InferenceTenant)
+	if !okA || !okB {
+		return true
+	}
+	block := func(t *exposurev1alpha1.InferenceTenant) string {
+		c := meta.FindStatusCondition(t.Status.Conditions, exposurev1alpha1.ConditionBlockAllocated)
+		if c == nil {
+			return ""
+		}
+		return string(c.Status) + c.Reason + c.Message
+	}
+	return a.Generation != b.Generation || a.DeletionTimestamp.IsZero() != b.DeletionTimestamp.IsZero() ||
+		!equality.Semantic.DeepEqual(a.Status.PortBlock, b.Status.PortBlock) ||
+		!slices.Equal(a.Status.Namespaces, b.Status.Namespaces) || block(a) != block(b)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,11 +15,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -66,16 +69,14 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 	}
 
-	in, err := r.observe(ctx, tenant)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	status := tenant.Status.DeepCopy()
 	gen := tenant.Generation
 
-	r.reconcileNamespaces(tenant, in, status)
+	if err := r.reconcileNamespaces(ctx, tenant, status); err != nil {
+		return ctrl.Result{}, err
+	}
 
-	block, allocErr := r.reconcileBlock(ctx, tenant, in)
+	block, allocErr := r.reconcileBlock(ctx, tenant)
 	var userErr *allocator.Error
 	switch {
 	case allocErr == nil:
@@ -92,7 +93,11 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 
 	if allocErr == nil {
-		used, foreign := usage(block, tenant.Name, in.services)
+		services, err := servicesInRange(ctx, r.Client, block)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		used, foreign := usage(block, tenant.Name, services)
 		status.PortsUsed = int32(len(used))
 		status.ForeignPorts = foreign
 		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
@@ -111,39 +116,24 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, nil
 }
 
-// tenantInputs is what one reconcile reads, once.
-type tenantInputs struct {
-	tenants  []exposurev1alpha1.InferenceTenant
-	claims   []exposurev1alpha1.PortClaim
-	services []corev1.Service
-}
-
-func (r *TenantReconciler) observe(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (*tenantInputs, error) {
-	in := &tenantInputs{}
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
-		return nil, fmt.Errorf("listing tenants: %w", err)
-	}
-	in.tenants = tl.Items
+// ownClaims returns the claims the tenant holds, from the cache without copies.
+func (r *TenantReconciler) ownClaims(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) ([]exposurev1alpha1.PortClaim, error) {
 	var cl exposurev1alpha1.PortClaimList
-	if err := r.List(ctx, &cl); err != nil {
+	if err := r.List(ctx, &cl, client.MatchingFields{indexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing port claims: %w", err)
 	}
-	in.claims = cl.Items
-	var sl corev1.ServiceList
-	if err := r.List(ctx, &sl); err != nil {
-		return nil, fmt.Errorf("listing services: %w", err)
-	}
-	in.services = sl.Items
-	return in, nil
+	return cl.Items, nil
 }
 
 // reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
-func (r *TenantReconciler) reconcileNamespaces(tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs, status *exposurev1alpha1.InferenceTenantStatus) {
-	owners := tenancy.Owners(in.tenants)
+func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
 	var owned, problems []string
 	for _, ns := range tenant.Spec.Namespaces {
-		c := owners[ns]
+		var tl exposurev1alpha1.InferenceTenantList
+		if err := r.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("listing tenants: %w", err)
+		}
+		c := tenancy.Owners(tl.Items)[ns]
 		if c == nil {
 			continue
 		}
@@ -161,14 +151,15 @@ func (r *TenantReconciler) reconcileNamespaces(tenant *exposurev1alpha1.Inferenc
 	if len(problems) == 0 {
 		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionTrue,
 			exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces", true)
-		return
+		return nil
 	}
 	setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionFalse,
 		exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "), true)
+	return nil
 }
 
 // reconcileBlock returns the block the tenant holds, claiming one when it holds none.
-func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs) (allocator.Range, error) {
+func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (allocator.Range, error) {
 	req := allocator.BlockRequest{Size: r.DefaultBlockSize}
 	if pb := tenant.Spec.PortBlock; pb != nil {
 		if pb.Size != nil {
@@ -176,13 +167,13 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		}
 		req.Start = pb.Start
 	}
-	var own, taken []allocator.Range
-	for i := range in.claims {
-		if in.claims[i].Spec.TenantUID == string(tenant.UID) {
-			own = append(own, claimRange(&in.claims[i]))
-		} else {
-			taken = append(taken, claimRange(&in.claims[i]))
-		}
+	claims, err := r.ownClaims(ctx, tenant)
+	if err != nil {
+		return allocator.Range{}, err
+	}
+	own := make([]allocator.Range, 0, len(claims))
+	for i := range claims {
+		own = append(own, claimRange(&claims[i]))
 	}
 
 	// Keep a block the tenant already holds: after a restart this is the only path taken,
@@ -198,13 +189,28 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		}
 	}
 	if keep != nil {
-		return *keep, r.releaseExtra(ctx, tenant, in, own, *keep)
+		return *keep, r.releaseExtra(ctx, tenant, own, *keep)
 	}
 
+	// A new block: only now is the whole pool looked at (every claim, every Service's ports).
+	var cl exposurev1alpha1.PortClaimList
+	if err := r.List(ctx, &cl, client.UnsafeDisableDeepCopy); err != nil {
+		return allocator.Range{}, fmt.Errorf("listing port claims: %w", err)
+	}
+	var taken []allocator.Range
+	for i := range cl.Items {
+		if cl.Items[i].Spec.TenantUID != string(tenant.UID) {
+			taken = append(taken, claimRange(&cl.Items[i]))
+		}
+	}
+	var sl corev1.ServiceList
+	if err := r.List(ctx, &sl, client.UnsafeDisableDeepCopy); err != nil {
+		return allocator.Range{}, fmt.Errorf("listing services: %w", err)
+	}
 	var foreign []int32
-	for i := range in.services {
-		if !isManagedBy(&in.services[i], tenant.Name) {
-			foreign = append(foreign, servicePorts(&in.services[i])...)
+	for i := range sl.Items {
+		if !isManagedBy(&sl.Items[i], tenant.Name) {
+			foreign = append(foreign, servicePorts(&sl.Items[i])...)
 		}
 	}
 	cands, err := r.Pool.Candidates(req, taken, foreign)
@@ -220,7 +226,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		if ok {
 			log.Info("claimed port block", "block", c.String())
 			r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
-			return c, r.releaseExtra(ctx, tenant, in, own, c)
+			return c, r.releaseExtra(ctx, tenant, own, c)
 		}
 	}
 	if req.Start != nil {
@@ -283,9 +289,16 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 
 // releaseExtra drops claims the tenant holds outside its block (left by an interrupted
 // allocation or by two operators racing) unless a Service still holds a port in them.
-func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, in *tenantInputs, own []allocator.Range, block allocator.Range) error {
+func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, own []allocator.Range, block allocator.Range) error {
 	for _, g := range own {
-		if block.Overlaps(g) || rangeInUse(g, tenant.Name, in.services) {
+		if block.Overlaps(g) {
+			continue
+		}
+		services, err := servicesInRange(ctx, r.Client, g)
+		if err != nil {
+			return err
+		}
+		if rangeInUse(g, tenant.Name, services) {
 			continue
 		}
 		pc := &exposurev1alpha1.PortClaim{ObjectMeta: metav1.ObjectMeta{Name: allocator.GranuleName(g)}}
@@ -301,24 +314,22 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 	if !controllerutil.ContainsFinalizer(tenant, exposurev1alpha1.TenantFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	in, err := r.observe(ctx, tenant)
+	claims, err := r.ownClaims(ctx, tenant)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	var own []*exposurev1alpha1.PortClaim
-	for i := range in.claims {
-		if in.claims[i].Spec.TenantUID == string(tenant.UID) {
-			own = append(own, &in.claims[i])
-		}
+	var sl corev1.ServiceList
+	if err := r.List(ctx, &sl, client.MatchingFields{indexServiceTenant: tenant.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing services: %w", err)
 	}
 	var holders []string
-	for i := range in.services {
-		svc := &in.services[i]
+	for i := range sl.Items {
+		svc := &sl.Items[i]
 		if !isManagedBy(svc, tenant.Name) {
 			continue
 		}
-		for _, c := range own {
-			if slices.ContainsFunc(servicePorts(svc), claimRange(c).Contains) {
+		for j := range claims {
+			if slices.ContainsFunc(servicePorts(svc), claimRange(&claims[j]).Contains) {
 				holders = append(holders, namespacedName(svc))
 				break
 			}
@@ -330,13 +341,14 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 			exposurev1alpha1.ReasonReleasing, fmt.Sprintf("waiting for Services %s to give back their node ports before releasing the block", joinSorted(holders)), false)
 		return ctrl.Result{}, r.writeStatus(ctx, tenant, status)
 	}
-	for _, c := range own {
+	for i := range claims {
+		c := claims[i].DeepCopy()
 		if err := r.Delete(ctx, c); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("releasing %s: %w", c.Name, err)
 		}
 	}
-	if len(own) > 0 {
-		r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReleased", "released %d port claims", len(own))
+	if len(claims) > 0 {
+		r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReleased", "released %d port claims", len(claims))
 	}
 	metrics.ForgetTenant(tenant.Name)
 	patch := client.MergeFrom(tenant.DeepCopy())
@@ -387,14 +399,18 @@ func rangeInUse(r allocator.Range, tenant string, services []corev1.Service) boo
 	return false
 }
 
+// usageDelay batches usage figures: a burst of Service changes in a tenant's block turns into
+// one status write per tenant per usageDelay, not one per Service.
+const usageDelay = 2 * time.Second
+
 // SetupWithManager registers the tenant controller. Besides tenants it watches PortClaims
 // (a claim lost or released), Services (usage and foreign ports) and other tenants (namespace
-// conflicts), each mapped to the tenants they concern.
+// conflicts), each mapped to the tenants they concern by index lookups.
 func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceTenant{}).
 		Watches(&exposurev1alpha1.PortClaim{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClaim)).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfService)).
+		Watches(&corev1.Service{}, r.serviceUsage()).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsSharingNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferencetenant").
@@ -406,55 +422,80 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *TenantReconciler) tenantsOfClaim(ctx context.Context, o client.Object) []reconcile.Request {
 	out := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
 	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
+	if err := r.List(ctx, &tl, client.MatchingFields{indexTenantPending: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return out
 	}
 	for _, t := range tl.Items {
-		if t.Status.PortBlock == nil && t.DeletionTimestamp.IsZero() {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
-		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
 	}
 	return out
 }
 
-func (r *TenantReconciler) tenantsOfService(ctx context.Context, o client.Object) []reconcile.Request {
-	svc := o.(*corev1.Service)
-	ports := servicePorts(svc)
-	if len(ports) == 0 && svc.Labels[exposurev1alpha1.LabelTenant] == "" {
-		return nil
-	}
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for _, t := range tl.Items {
-		hit := t.Name == svc.Labels[exposurev1alpha1.LabelTenant]
-		if b := t.Status.PortBlock; b != nil && !hit {
-			hit = slices.ContainsFunc(ports, allocator.Range{Start: b.Start, End: b.End}.Contains)
+// serviceUsage maps a Service to the tenants whose figures it changes: the tenant it is
+// labelled with and the tenants whose blocks hold its ports. The request is delayed by
+// usageDelay (the queue keeps one per tenant), except for a tenant being deleted, which waits
+// for exactly these Services to go.
+func (r *TenantReconciler) serviceUsage() handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		names := map[string]bool{}
+		for _, o := range objs {
+			svc, ok := o.(*corev1.Service)
+			if !ok {
+				continue
+			}
+			if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" {
+				names[t] = true
+			}
+			for _, p := range servicePorts(svc) {
+				var tl exposurev1alpha1.InferenceTenantList
+				if err := r.List(ctx, &tl, client.MatchingFields{indexTenantGranule: granuleKey(p)}, client.UnsafeDisableDeepCopy); err != nil {
+					continue
+				}
+				for _, t := range tl.Items {
+					names[t.Name] = true
+				}
+			}
 		}
-		if hit {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+		for name := range names {
+			req := reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}
+			t := &exposurev1alpha1.InferenceTenant{}
+			if err := r.Get(ctx, req.NamespacedName, t); err == nil && !t.DeletionTimestamp.IsZero() {
+				q.Add(req)
+				continue
+			}
+			q.AddAfter(req, usageDelay)
 		}
 	}
-	return out
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, ev event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, ev.Object)
+		},
+		UpdateFunc: func(ctx context.Context, ev event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if !slices.Equal(servicePorts(ev.ObjectOld.(*corev1.Service)), servicePorts(ev.ObjectNew.(*corev1.Service))) ||
+				!equality.Semantic.DeepEqual(ev.ObjectOld.GetLabels(), ev.ObjectNew.GetLabels()) ||
+				!equality.Semantic.DeepEqual(ev.ObjectOld.GetOwnerReferences(), ev.ObjectNew.GetOwnerReferences()) {
+				enqueue(ctx, q, ev.ObjectOld, ev.ObjectNew)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, ev event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, ev.Object)
+		},
+	}
 }
 
 func (r *TenantReconciler) tenantsSharingNamespaces(ctx context.Context, o client.Object) []reconcile.Request {
 	changed := o.(*exposurev1alpha1.InferenceTenant)
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
-		return nil
-	}
+	seen := map[string]bool{changed.Name: true}
 	var out []reconcile.Request
-	for _, t := range tl.Items {
-		if t.Name == changed.Name {
+	for _, ns := range changed.Spec.Namespaces {
+		var tl exposurev1alpha1.InferenceTenantList
+		if err := r.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
-		for _, ns := range changed.Spec.Namespaces {
-			if slices.Contains(t.Spec.Namespaces, ns) {
+		for _, t := range tl.Items {
+			if !seen[t.Name] {
+				seen[t.Name] = true
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
-				break
 			}
 		}
 	}

@@ -96,7 +96,17 @@ func TestPortAlreadyAllocated(t *testing.T) {
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
 	create(t, exp)
 
-	r := &ExposureReconciler{Client: hidingClient{Client: k8s, hide: client.ObjectKeyFromObject(hidden)}, Options: Options{}}
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the exposure, the block and the hidden Service", func() (bool, string) {
+		var e exposurev1alpha1.InferenceExposure
+		var tc exposurev1alpha1.InferenceTenant
+		var svc corev1.Service
+		ok := cached.Get(ctx, client.ObjectKeyFromObject(exp), &e) == nil && cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil &&
+			tc.Status.PortBlock != nil && cached.Get(ctx, client.ObjectKeyFromObject(hidden), &svc) == nil &&
+			cached.Get(ctx, client.ObjectKey{Name: "ports-31100-31109"}, &exposurev1alpha1.PortClaim{}) == nil
+		return ok, "not yet"
+	})
+	r := &ExposureReconciler{Client: hidingClient{Client: cached, hide: client.ObjectKeyFromObject(hidden)}, Options: Options{}}
 	r.Recorder = nopRecorder{}
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
-	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
 // inlineResync is how often an exposure with an inline Route certificate re-reads its Secret:
@@ -369,35 +368,56 @@ func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 }
 
 // hostConflict returns the conflict this exposure loses, if any: the oldest exposure
-// routing a host and path keeps it, whatever namespace asks after it.
+// routing a host and path keeps it, whatever namespace asks after it. Only exposures that share
+// a host key with this one (and, transitively, with those) can matter: they are found by index,
+// so the decision costs the same in a cluster of any size.
 func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, in router.Input) (*router.Conflict, error) {
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
-	var el exposurev1alpha1.InferenceExposureList
-	if err := r.List(ctx, &el); err != nil {
-		return nil, fmt.Errorf("listing exposures: %w", err)
-	}
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl); err != nil {
-		return nil, fmt.Errorf("listing tenants: %w", err)
-	}
-	owners := tenancy.Owners(tl.Items)
 	claimants := []router.Claimant{{Key: self, Created: exp.CreationTimestamp, Claims: router.Claims(in)}}
-	for i := range el.Items {
-		e := &el.Items[i]
-		key := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
-		if key == self || e.Spec.Router == nil || e.Spec.Router.Type == exposurev1alpha1.RouterNone || !e.DeletionTimestamp.IsZero() {
+	seen := map[types.NamespacedName]bool{self: true}
+	domains := map[string]*string{} // namespace -> its owner's hostDomain (nil: no owner)
+	queue := router.HostKeys(exp)
+	visited := map[string]bool{}
+	for len(queue) > 0 {
+		key := queue[0]
+		queue = queue[1:]
+		if visited[key] {
 			continue
 		}
-		owner := owners[e.Namespace]
-		if owner == nil {
-			continue
+		visited[key] = true
+		var el exposurev1alpha1.InferenceExposureList
+		if err := r.List(ctx, &el, client.MatchingFields{indexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("listing exposures: %w", err)
 		}
-		host, grpcHost, err := router.Hosts(e, owner.Owner.Spec.HostDomain)
-		if err != nil {
-			continue
+		for i := range el.Items {
+			e := &el.Items[i]
+			k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			domain, ok := domains[e.Namespace]
+			if !ok {
+				owner, _, err := namespaceOwner(ctx, r.Client, e.Namespace)
+				if err != nil {
+					return nil, err
+				}
+				if owner != nil {
+					domain = &owner.Spec.HostDomain
+				}
+				domains[e.Namespace] = domain
+			}
+			if domain == nil {
+				continue
+			}
+			host, grpcHost, err := router.Hosts(e, *domain)
+			if err != nil {
+				continue
+			}
+			claimants = append(claimants, router.Claimant{Key: k, Created: e.CreationTimestamp,
+				Claims: router.Claims(router.Input{Exposure: e, Host: host, GRPCHost: grpcHost})})
+			queue = append(queue, router.HostKeys(e)...)
 		}
-		claimants = append(claimants, router.Claimant{Key: key, Created: e.CreationTimestamp,
-			Claims: router.Claims(router.Input{Exposure: e, Host: host, GRPCHost: grpcHost})})
 	}
 	if c, ok := router.Conflicts(claimants)[self]; ok {
 		return &c, nil

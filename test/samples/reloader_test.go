@@ -25,8 +25,11 @@ func reloaderScript(t *testing.T, dir string) string {
 			}
 			cmd := cm["command"].([]any)
 			s := cmd[len(cmd)-1].(string)
-			s = strings.ReplaceAll(s, "/config/", dir+"/config/")
-			s = strings.ReplaceAll(s, "/live/", dir+"/live/")
+			if !strings.Contains(s, "CONFIG=/config\n") || !strings.Contains(s, "LIVE=/live\n") {
+				t.Fatal("the reloader no longer sets CONFIG and LIVE")
+			}
+			s = strings.ReplaceAll(s, "CONFIG=/config\n", "CONFIG="+dir+"/config\n")
+			s = strings.ReplaceAll(s, "LIVE=/live\n", "LIVE="+dir+"/live\n")
 			return strings.ReplaceAll(s, "sleep 5", "sleep 0.2")
 		}
 	}
@@ -47,8 +50,12 @@ func unstructuredSlice(obj map[string]any, path ...string) ([]any, bool, error) 
 	return s, ok, nil
 }
 
-func minimalConfig(port int) string {
-	return fmt.Sprintf("global\n    log stdout format raw local0\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind 127.0.0.1:%d\n    default_backend b\nbackend b\n    server s 127.0.0.1:9 check\n", port)
+// globalPart and tenantPart split a minimal configuration the way the operator does: the global
+// part in 00-global.cfg, the frontends in shard files loaded after it.
+const globalPart = "global\n    log stdout format raw local0\ndefaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
+
+func tenantPart(port int) string {
+	return fmt.Sprintf("frontend f\n    bind 127.0.0.1:%d\n    default_backend b\nbackend b\n    server s 127.0.0.1:9 check\n", port)
 }
 
 func freeLocalPort(t *testing.T) int {
@@ -86,7 +93,7 @@ func TestSampleReloader(t *testing.T) {
 		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping")
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"config", "live"} {
+	for _, d := range []string{"config", "live", "live/cfg", "config/..2026_11_22"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -98,10 +105,21 @@ func TestSampleReloader(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("config/haproxy.cfg", minimalConfig(first))
-	write("live/haproxy.cfg", minimalConfig(first))
+	// The kubelet's layout of a projected volume: files are symlinks into a hidden, dated
+	// directory, swapped all at once.
+	for _, f := range []string{"00-global.cfg", "shard-00.cfg", "shard-01.cfg"} {
+		if err := os.Symlink(filepath.Join("..2026_11_22", f), filepath.Join(dir, "config", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("config/..2026_11_22/00-global.cfg", globalPart)
+	write("config/..2026_11_22/shard-00.cfg", tenantPart(first))
+	write("config/..2026_11_22/shard-01.cfg", "# an empty shard\n")
+	write("live/cfg/00-global.cfg", globalPart)
+	write("live/cfg/shard-00.cfg", tenantPart(first))
+	write("live/cfg/shard-01.cfg", "# an empty shard\n")
 
-	hp := exec.Command(bin, "-W", "-db", "-f", filepath.Join(dir, "live", "haproxy.cfg"))
+	hp := exec.Command(bin, "-W", "-db", "-f", filepath.Join(dir, "live", "cfg"))
 	var hpOut syncBuf
 	hp.Stdout, hp.Stderr = &hpOut, &hpOut
 	if err := hp.Start(); err != nil {
@@ -118,14 +136,15 @@ func TestSampleReloader(t *testing.T) {
 	}
 	defer func() { _ = rl.Process.Kill(); _ = rl.Wait() }()
 
-	write("config/haproxy.cfg", "global\n    this-is-not-a-directive\n")
+	write("config/..2026_11_22/shard-01.cfg", "frontend g\n    this-is-not-a-directive\n")
 	waitFor(t, "refusal", func() bool { return strings.Contains(rlOut.String(), "refused an invalid configuration") })
-	live, _ := os.ReadFile(filepath.Join(dir, "live", "haproxy.cfg"))
-	if string(live) != minimalConfig(first) || !listening(first) {
+	live, _ := os.ReadFile(filepath.Join(dir, "live", "cfg", "shard-01.cfg"))
+	if string(live) != "# an empty shard\n" || !listening(first) {
 		t.Fatalf("the last good configuration was not kept:\n%s", live)
 	}
 
-	write("config/haproxy.cfg", minimalConfig(second))
+	write("config/..2026_11_22/shard-01.cfg", "# an empty shard\n")
+	write("config/..2026_11_22/shard-00.cfg", tenantPart(second))
 	waitFor(t, "reload onto the new port", func() bool { return listening(second) })
 	waitFor(t, "old port released", func() bool { return !listening(first) })
 	waitFor(t, "the reloader to report", func() bool { return strings.Contains(rlOut.String(), "reloaded") })

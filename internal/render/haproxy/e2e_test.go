@@ -129,12 +129,17 @@ func TestEndToEnd(t *testing.T) {
 
 	gpu1 := grpcNode(t, "gpu-1", fmt.Sprintf("127.0.0.2:%d", nodePort))
 	grpcNode(t, "gpu-2", fmt.Sprintf("127.0.0.3:%d", nodePort))
+	// A second exposure keeps its nodePort on the VIP: its servers carry no port, so HAProxy
+	// connects to the port the client used.
+	samePort := freePort(t, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	grpcNode(t, "gpu-1", fmt.Sprintf("127.0.0.2:%d", samePort))
+	grpcNode(t, "gpu-2", fmt.Sprintf("127.0.0.3:%d", samePort))
 	ing1 := ingressNode(t, p, "ingress-1", fmt.Sprintf("127.0.0.4:%d", ingressPort))
 	ingressNode(t, p, "ingress-2", fmt.Sprintf("127.0.0.5:%d", ingressPort))
 
 	cfg, errs := Render(Input{
 		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath,
-			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}}}},
+			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}, {Namespace: "tenant-alpha", Exposure: "vllm", BindPort: samePort, NodePort: samePort}}}},
 		BackendNodes: []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
 		IngressNodes: []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},
 		Globals: Globals{
@@ -170,8 +175,8 @@ func TestEndToEnd(t *testing.T) {
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort))
 
 	// gRPC: each new connection goes to a node; both nodes serve while both are up.
-	callGRPC := func() (string, error) {
-		conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", grpcPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	callGRPCPort := func(port int32) (string, error) {
+		conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return "", err
 		}
@@ -187,6 +192,13 @@ func TestEndToEnd(t *testing.T) {
 			return "", fmt.Errorf("status %v", resp.Status)
 		}
 		return strings.Join(md.Get("x-node"), ","), nil
+	}
+	callGRPC := func() (string, error) { return callGRPCPort(grpcPort) }
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", samePort))
+	for range 4 {
+		if _, err := callGRPCPort(samePort); err != nil {
+			t.Fatalf("gRPC through the shared, port-less backend: %v", err)
+		}
 	}
 	seen := map[string]int{}
 	for range 20 {
@@ -270,7 +282,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `haproxy_frontend_connections_total{proxy="ft_alpha_tenant-alpha_triton_grpc"}`) {
+	if !strings.Contains(string(body), `haproxy_frontend_connections_total{proxy="ft_alpha_grpc_`) {
 		t.Fatalf("metrics lack the tenant frontend:\n%.2000s", body)
 	}
 	logMu.Lock()

@@ -37,6 +37,7 @@ func twoTenants() Input {
 		GRPC: []GRPCFrontend{
 			{Namespace: "tenant-beta", Exposure: "vllm", BindPort: 30900, NodePort: 30900, Timeout: 10 * time.Minute},
 			{Namespace: "tenant-beta", Exposure: "tgi", BindPort: 30903, NodePort: 30903},
+			{Namespace: "tenant-beta", Exposure: "nim", BindPort: 30906, NodePort: 30906, Local: true},
 		},
 	})
 	return in
@@ -90,6 +91,27 @@ func TestDeterministic(t *testing.T) {
 	cb, _ := Render(b)
 	if ca != cb || Checksum(ca) != Checksum(cb) {
 		t.Fatal("input order changed the output")
+	}
+}
+
+// TestCompact: exposures that share a timeout and a port offset share one backend, so the nodes
+// are listed once per tenant, not once per exposure; the file grows by a bind line per exposure.
+func TestCompact(t *testing.T) {
+	in := largeInput(1, 100)
+	parts, errs := RenderParts(in)
+	if len(errs) > 0 || len(parts.Tenants) != 1 {
+		t.Fatal(errs)
+	}
+	cfg := parts.Tenants[0].Config
+	// Two timeouts among the exposures: two backends, each listing every node once.
+	if n := strings.Count(cfg, "\n    server gpu-"); n != 2*len(in.BackendNodes) {
+		t.Errorf("%d GPU server lines for 100 exposures in 2 timeout groups on %d nodes, want 2 per node", n, len(in.BackendNodes))
+	}
+	if n := strings.Count(cfg, "\n    bind "); n != 101 {
+		t.Errorf("%d bind lines, want 100 gRPC + 1 HTTPS", n)
+	}
+	if parts.String() != parts.Global+cfg {
+		t.Error("Parts.String is not the global part followed by the tenants'")
 	}
 }
 

@@ -3,9 +3,12 @@ package router
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
 
 // Claim is a host and path prefix an exposure routes. A gRPC route claims its whole host
@@ -108,4 +111,45 @@ func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 // Message explains a conflict to the exposure that lost it.
 func (c Conflict) Message() string {
 	return fmt.Sprintf("%s is already routed by InferenceExposure %s (the older one keeps it): choose another router.host or path; nothing is routed for this exposure until then", c.Claim, c.Holder)
+}
+
+// HostKeys are keys under which an exposure's hosts can be found without knowing its tenant's
+// hostDomain: the first two labels of each host. A default host is <name>.<namespace>.<domain>
+// and its gRPC host <name>-grpc.<namespace>.<domain>, so two exposures that can route the same
+// host always share a key. Used to index exposures, so that a host conflict is decided among
+// the few exposures that share a key instead of all of them.
+func HostKeys(exp *exposurev1alpha1.InferenceExposure) []string {
+	r := exp.Spec.Router
+	if r == nil || r.Type == exposurev1alpha1.RouterNone || !exp.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	host := string(r.Host)
+	if host == "" {
+		host = exp.Name + "." + exp.Namespace
+	}
+	out := []string{hostKey(host)}
+	if RoutesGRPC(exp) {
+		grpcHost := string(r.GRPCHost)
+		if grpcHost == "" {
+			first, rest, _ := strings.Cut(host, ".")
+			grpcHost = first + "-grpc"
+			if rest != "" {
+				grpcHost += "." + rest
+			}
+		}
+		if k := hostKey(grpcHost); k != out[0] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// hostKey is the first two labels of a host (the whole host when it has fewer).
+func hostKey(host string) string {
+	first, rest, ok := strings.Cut(host, ".")
+	if !ok {
+		return host
+	}
+	second, _, _ := strings.Cut(rest, ".")
+	return first + "." + second
 }

@@ -1,12 +1,14 @@
 package router
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
@@ -132,5 +134,39 @@ func TestContains(t *testing.T) {
 		if got := contains(tc.have, tc.want); got != tc.ok {
 			t.Errorf("contains(%v, %v) = %v", tc.have, tc.want, got)
 		}
+	}
+}
+
+// TestHostKeys: exposures that can route the same host share a key, whatever their tenants'
+// domains are; the key needs no tenant.
+func TestHostKeys(t *testing.T) {
+	mk := func(ns, name, host, grpcHost string, grpc bool) *exposurev1alpha1.InferenceExposure {
+		e := &exposurev1alpha1.InferenceExposure{}
+		e.Namespace, e.Name = ns, name
+		e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = ptr.To[int32](8000), ptr.To[int32](8001)
+		e.Spec.Router = &exposurev1alpha1.RouterSpec{Host: exposurev1alpha1.Hostname(host), GRPCHost: exposurev1alpha1.Hostname(grpcHost), GRPC: ptr.To(grpc)}
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		exp  *exposurev1alpha1.InferenceExposure
+		want []string
+	}{
+		{"default host", mk("alpha", "triton", "", "", false), []string{"triton.alpha"}},
+		{"default hosts with gRPC", mk("alpha", "triton", "", "", true), []string{"triton.alpha", "triton-grpc.alpha"}},
+		{"explicit host", mk("beta", "x", "triton.alpha.apps.example.com", "", false), []string{"triton.alpha"}},
+		{"explicit gRPC host", mk("beta", "x", "api.example.com", "rpc.example.com", true), []string{"api.example", "rpc.example"}},
+		{"one label", mk("beta", "x", "localhost", "", false), []string{"localhost"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HostKeys(tc.exp); !slices.Equal(got, tc.want) {
+				t.Fatalf("HostKeys = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	none := mk("a", "b", "", "", false)
+	none.Spec.Router.Type = exposurev1alpha1.RouterNone
+	if HostKeys(none) != nil {
+		t.Fatal("an exposure with router.type None has host keys")
 	}
 }
