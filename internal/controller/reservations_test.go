@@ -56,7 +56,7 @@ func BenchmarkReservations(b *testing.B) {
 	for b.Loop() {
 		var r portReservations
 		for i := range 300 {
-			if _, err := r.assign(types.NamespacedName{Name: string(rune('a' + i%26)) + string(rune('a'+i/26))}, block, req, nil); err != nil {
+			if _, err := r.assign(types.NamespacedName{Name: string(rune('a'+i%26)) + string(rune('a'+i/26))}, block, req, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
