@@ -60,6 +60,8 @@ const (
 	maxConfigMapData = 1 << 20
 	// coalesce gathers a burst of changes into one render.
 	coalesce = 250 * time.Millisecond
+	// refusedRetry is how often a ConfigMap that could not be written is tried again.
+	refusedRetry = 30 * time.Second
 )
 
 // ShardName is the name of the ConfigMap holding shard i.
@@ -144,6 +146,8 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		}
 		if fail.retry {
 			result.RequeueAfter = conflictRetry
+		} else if result.RequeueAfter == 0 {
+			result.RequeueAfter = refusedRetry // the cause may go away without an event here
 		}
 		if f.tenants == nil {
 			global = fail

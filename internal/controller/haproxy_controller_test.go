@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -243,4 +244,103 @@ func TestHAProxyConfigMapNotOwned(t *testing.T) {
 	if cm := configMap(t, opNS); cm.Data["haproxy.cfg"] != "theirs" || cm.ResourceVersion != theirs.ResourceVersion {
 		t.Fatal("foreign ConfigMap modified")
 	}
+}
+
+// TestHAProxyRefusedWrite: when the API server refuses a shard (here a ValidatingAdmissionPolicy
+// stands in for any refusal: too large, a quota, a policy), the tenants in that shard report
+// HAProxyConfigured False with the API server's reason and an Event, never True on stale
+// content; tenants in other shards stay True. Once the write goes through, True again.
+func TestHAProxyRefusedWrite(t *testing.T) {
+	ctx := context.Background()
+	opNS := newNamespace(t, "operator")
+	settings := haproxySettings(opNS)
+	settings.Shards = 2
+	refused := "hp-refused"
+	other := "hp-other-0"
+	for i := 1; ShardOf(other, 2) == ShardOf(refused, 2); i++ {
+		other = fmt.Sprintf("hp-other-%d", i)
+	}
+	cleanupTenants(t, refused, other)
+
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "refuse-" + opNS},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: "!has(object.data) || object.data.all(k, !object.data[k].contains('# tenant " + refused + "'))",
+				Message:    "refused by the test's policy",
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "refuse-" + opNS},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": opNS},
+			}},
+		},
+	}
+	create(t, policy, binding)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, binding); _ = k8s.Delete(ctx, policy) })
+	// The policy is enforced once the API server has loaded it: wait until it refuses.
+	eventually(t, "the policy to be enforced", func() (bool, string) {
+		probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, GenerateName: "probe-"}, Data: map[string]string{"x": "# tenant " + refused}}
+		err := k8s.Create(ctx, probe, client.DryRunAll)
+		return err != nil, fmt.Sprint(err)
+	})
+
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: settings})
+	for i, name := range []string{refused, other} {
+		tn := newTenant(name, nil, ptr.To[int32](10), name+"-ns")
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: fmt.Sprintf("10.0.100.%d", 40+i)}
+		create(t, tn)
+	}
+	bad := waitTenantCondition(t, refused, "HAProxyConfigured", "False/ConfigMapRefused")
+	if msg := condition(bad.Status.Conditions, "HAProxyConfigured"); !strings.Contains(msg, "refused by the test's policy") || !strings.Contains(msg, ShardName("haproxy", ShardOf(refused, 2))) {
+		t.Fatalf("message does not give the API server's reason and the ConfigMap: %s", msg)
+	}
+	waitTenantCondition(t, other, "HAProxyConfigured", "True/Rendered")
+	if strings.Contains(fullConfig(t, opNS), "# tenant "+refused) {
+		t.Fatal("the refused tenant is in the configuration")
+	}
+	eventually(t, "a Warning Event on the refused tenant", func() (bool, string) {
+		var el corev1.EventList
+		if err := k8s.List(ctx, &el, client.InNamespace("default")); err != nil {
+			return false, err.Error()
+		}
+		for _, e := range el.Items {
+			if e.InvolvedObject.Name == refused && e.Type == corev1.EventTypeWarning && e.Reason == "ConfigMapRefused" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(el.Items))
+	})
+	if testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("refused")) < 1 {
+		t.Fatal("refused writes are not counted")
+	}
+
+	// The cause goes away; the next render (here: a spec change) writes and reports True.
+	if err := k8s.Delete(ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the policy to be lifted", func() (bool, string) {
+		probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: opNS, GenerateName: "probe-"}, Data: map[string]string{"x": "# tenant " + refused}}
+		err := k8s.Create(ctx, probe, client.DryRunAll)
+		return err == nil, fmt.Sprint(err)
+	})
+	tn := getTenant(t, refused)
+	tn.Spec.HAProxy.VIP = "10.0.100.50"
+	if err := k8s.Update(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	waitTenantCondition(t, refused, "HAProxyConfigured", "True/Rendered")
+	waitConfig(t, opNS, "the tenant in the configuration", func(cfg string) bool { return strings.Contains(cfg, "# tenant "+refused) })
 }
