@@ -52,8 +52,8 @@ func run(args []string) error {
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
 	fs.DurationVar(&apiPoll, "api-poll-interval", controller.DefaultAPIPollInterval, "How often to ask the API server which routing APIs (Ingress, OpenShift Route, Gateway API) it serves; CRDs installed later are picked up within this time.")
 	fs.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them.")
-	fs.Float64Var(&qps, "kube-api-qps", 50, "Sustained requests per second to the API server.")
-	fs.IntVar(&burst, "kube-api-burst", 100, "Burst of requests to the API server above --kube-api-qps.")
+	fs.Float64Var(&qps, "kube-api-qps", 200, "Sustained requests per second to the API server.")
+	fs.IntVar(&burst, "kube-api-burst", 400, "Burst of requests to the API server above --kube-api-qps.")
 	fs.DurationVar(&syncTimeout, "cache-sync-timeout", 2*time.Minute, "How long the controllers wait for their caches to fill at start before the manager gives up.")
 	hp.bind(fs)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}

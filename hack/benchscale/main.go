@@ -264,8 +264,9 @@ func run(c config) error {
 	}
 	rep.add("manager RSS at the end of the first run", "%d MiB now, %d MiB peak", op.rss()/1024, op.peakRSS()/1024)
 
-	// Restart.
+	// Restart, once the node join has settled.
 	if !c.skipRestart {
+		op.waitQueuesEmpty(time.Minute)
 		say("restarting the operator")
 		op.stop()
 		r0, _ := scrapeAPIServer(ctx, cs)
@@ -475,6 +476,21 @@ func nodeJoin(ctx context.Context, cl client.WithWatch, nodes int) (time.Duratio
 	if err := createNode(ctx, cl, fmt.Sprintf("gpu-%03d", nodes), ip, map[string]string{"nvidia.com/gpu.present": "true"}); err != nil {
 		return 0, err
 	}
+	// Done when every ConfigMap holding tenants lists the node.
+	content := map[string]string{}
+	for _, cm := range cml.Items {
+		for _, v := range cm.Data {
+			content[cm.Name] = v
+		}
+	}
+	done := func() bool {
+		for _, v := range content {
+			if strings.Contains(v, "\n# tenant ") && !ipRE.MatchString(v) {
+				return false
+			}
+		}
+		return true
+	}
 	timeout := time.After(2 * time.Minute)
 	for {
 		select {
@@ -484,13 +500,14 @@ func nodeJoin(ctx context.Context, cl client.WithWatch, nodes int) (time.Duratio
 			}
 			if cm, isCM := ev.Object.(*corev1.ConfigMap); isCM && ev.Type != watch.Deleted {
 				for _, v := range cm.Data {
-					if ipRE.MatchString(v) {
-						return time.Since(start), nil
-					}
+					content[cm.Name] = v
+				}
+				if done() {
+					return time.Since(start), nil
 				}
 			}
 		case <-timeout:
-			return 0, fmt.Errorf("node %s not in any HAProxy ConfigMap after 2m", ip)
+			return 0, fmt.Errorf("node %s not in every HAProxy ConfigMap after 2m", ip)
 		}
 	}
 }
@@ -760,7 +777,7 @@ func (o *operator) waitQueuesEmpty(timeout time.Duration) (time.Duration, int) {
 				if emptySince.IsZero() {
 					emptySince = time.Now()
 				}
-				if time.Since(emptySince) >= time.Second {
+				if time.Since(emptySince) >= 2*time.Second { // longer than the HAProxy coalescing delay
 					return emptySince.Sub(start), 0
 				}
 			} else {

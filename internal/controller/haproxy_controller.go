@@ -58,8 +58,10 @@ const (
 	MaxShards = 64
 	// maxConfigMapData is the API server's limit on a ConfigMap's data (1 MiB).
 	maxConfigMapData = 1 << 20
-	// coalesce gathers a burst of changes into one render.
-	coalesce = 250 * time.Millisecond
+	// coalesce gathers a burst of changes into one render: a node join still reaches the
+	// ConfigMaps within about a second, and a thousand exposures created at once cost a
+	// write per changed shard per second, not one per exposure.
+	coalesce = time.Second
 	// refusedRetry is how often a ConfigMap that could not be written is tried again.
 	refusedRetry = 30 * time.Second
 )

@@ -186,7 +186,9 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		return ctrl.Result{}, err
 	}
 	if !ok {
-		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, exposurev1alpha1.ReasonBlockPending, msg)
+		// Waiting for the tenant's block is no Warning of its own: when a person must act (the
+		// pool is exhausted, a pinned block is taken) the tenant says so with its own Warning.
+		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, exposurev1alpha1.ReasonBlockPending, msg, false)
 		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
 		return ctrl.Result{}, nil
 	}

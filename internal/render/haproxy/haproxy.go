@@ -92,12 +92,25 @@ const (
 )
 
 var (
-	labelRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	nodeNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 	// pathRE admits absolute paths of plain characters only: no spaces, quotes, '#', '\' or
 	// newlines, which HAProxy would read as syntax.
 	pathRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
 )
+
+// isDNSLabel reports whether s is a DNS-1123 label: ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$,
+// checked by hand because it runs for every exposure of every render.
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidPath reports whether p can be written into the configuration as a file path.
 func ValidPath(p string) bool {
@@ -204,9 +217,10 @@ func RenderParts(in Input) (Parts, []*TenantError) {
 	out := Parts{Global: renderGlobal(in.Globals), Tenants: make([]TenantPart, 0, len(ok))}
 	backendNodes := sortedNodes(in.BackendNodes)
 	ingressNodes := sortedNodes(in.IngressNodes)
-	var b strings.Builder
 	for _, r := range ok {
-		b.Reset()
+		var b strings.Builder
+		// Roughly what the tenant's part takes, so the builder grows once.
+		b.Grow(1024 + 96*len(r.grpc) + 80*len(backendNodes)*(1+len(r.grpc)/50) + 200*len(ingressNodes))
 		renderTenant(&b, r, backendNodes, ingressNodes, in.Globals)
 		out.Tenants = append(out.Tenants, TenantPart{Name: r.tenant.Name, Config: b.String()})
 	}
@@ -411,7 +425,7 @@ const (
 // check validates one tenant and sorts and de-duplicates its frontends.
 func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
 	r := rendered{tenant: t}
-	if !labelRE.MatchString(t.Name) {
+	if !isDNSLabel(t.Name) {
 		return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("name %q is not a DNS-1123 label", t.Name)}
 	}
 	vip, err := netip.ParseAddr(t.VIP)
@@ -439,7 +453,7 @@ func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
 	for _, f := range grpc {
 		id := f.Namespace + "/" + f.Exposure
 		switch {
-		case !labelRE.MatchString(f.Namespace) || !labelRE.MatchString(f.Exposure):
+		case !isDNSLabel(f.Namespace) || !isDNSLabel(f.Exposure):
 			return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("exposure %q is not a pair of DNS-1123 labels", id)}
 		case f.BindPort < 1 || f.BindPort > 65535 || f.NodePort < 1 || f.NodePort > 65535:
 			return r, &TenantError{t.Name, ReasonInvalidPort, fmt.Sprintf("exposure %s: ports %d->%d out of range", id, f.BindPort, f.NodePort)}

@@ -238,3 +238,12 @@ func TestValidBind(t *testing.T) {
 		}
 	}
 }
+
+func TestIsDNSLabel(t *testing.T) {
+	for s, want := range map[string]bool{"a": true, "tenant-alpha": true, "0a": true, strings.Repeat("a", 63): true,
+		"": false, "-a": false, "a-": false, "A": false, "a_b": false, "a.b": false, "a b": false, strings.Repeat("a", 64): false, "a\n": false} {
+		if got := isDNSLabel(s); got != want {
+			t.Errorf("isDNSLabel(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
