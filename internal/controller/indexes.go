@@ -26,8 +26,6 @@ const (
 	indexTenantPending = "tenant.pending"
 	// indexClaimTenantUID: claims by spec.tenantUID.
 	indexClaimTenantUID = "claim.tenantUID"
-	// indexServiceGranule: Services by the claim granule of each node port they hold.
-	indexServiceGranule = "service.granule"
 	// indexServiceTenant: the Services the operator manages, by tenant.
 	indexServiceTenant = "service.tenant"
 	// indexExposureHostKey: routed exposures by the host keys of their hosts.
@@ -72,13 +70,6 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		{&exposurev1alpha1.PortClaim{}, indexClaimTenantUID, func(o client.Object) []string {
 			return []string{o.(*exposurev1alpha1.PortClaim).Spec.TenantUID}
 		}},
-		{&corev1.Service{}, indexServiceGranule, func(o client.Object) []string {
-			var out []string
-			for _, p := range servicePorts(o.(*corev1.Service)) {
-				out = append(out, granuleKey(p))
-			}
-			return out
-		}},
 		{&corev1.Service{}, indexServiceTenant, func(o client.Object) []string {
 			l := o.GetLabels()
 			if l[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue || l[exposurev1alpha1.LabelTenant] == "" {
@@ -109,24 +100,4 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		}
 	}
 	return nil
-}
-
-// servicesInRange returns the Services holding a node port in r, read from the cache without
-// copies: callers must not modify them.
-func servicesInRange(ctx context.Context, c client.Reader, r allocator.Range) ([]corev1.Service, error) {
-	var out []corev1.Service
-	seen := map[string]bool{}
-	for _, g := range allocator.Granules(r) {
-		var sl corev1.ServiceList
-		if err := c.List(ctx, &sl, client.MatchingFields{indexServiceGranule: granuleKey(g.Start)}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing services: %w", err)
-		}
-		for _, s := range sl.Items {
-			if k := s.Namespace + "/" + s.Name; !seen[k] {
-				seen[k] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out, nil
 }

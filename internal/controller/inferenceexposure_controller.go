@@ -46,6 +46,8 @@ type ExposureReconciler struct {
 	Recorder  record.EventRecorder
 	// APIs says which routing kinds the cluster serves.
 	APIs *RouterAPIs
+	// Ports says which Service holds which node port, from the cache.
+	Ports *nodePortView
 	Options
 
 	controller controller.Controller
@@ -193,10 +195,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		return ctrl.Result{}, nil
 	}
 
-	used, err := r.portsInUse(ctx, block, exp)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	used := r.portsInUse(block, exp)
 	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts)}
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	for attempt := 0; ; attempt++ {
@@ -302,24 +301,15 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 }
 
 // portsInUse lists the ports of block held by every Service but this exposure's own.
-func (r *ExposureReconciler) portsInUse(ctx context.Context, block allocator.Range, exp *exposurev1alpha1.InferenceExposure) (map[int32]bool, error) {
-	services, err := servicesInRange(ctx, r.Client, block)
-	if err != nil {
-		return nil, err
-	}
+func (r *ExposureReconciler) portsInUse(block allocator.Range, exp *exposurev1alpha1.InferenceExposure) map[int32]bool {
+	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	used := map[int32]bool{}
-	for i := range services {
-		svc := &services[i]
-		if svc.Namespace == exp.Namespace && svc.Name == exp.Name {
-			continue
+	r.Ports.inRange(block, func(p int32, h portHolder) {
+		if h.key != self {
+			used[p] = true
 		}
-		for _, p := range servicePorts(svc) {
-			if block.Contains(p) {
-				used[p] = true
-			}
-		}
-	}
-	return used, nil
+	})
+	return used
 }
 
 // apply creates the Service or updates the fields the operator owns; it writes nothing when

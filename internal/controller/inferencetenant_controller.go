@@ -42,6 +42,8 @@ type TenantReconciler struct {
 	// cache has not seen yet.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
+	// Ports says which Service holds which node port, from the cache.
+	Ports *nodePortView
 	Options
 }
 
@@ -93,11 +95,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 
 	if allocErr == nil {
-		services, err := servicesInRange(ctx, r.Client, block)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		used, foreign := usage(block, tenant.Name, services)
+		used, foreign := r.usage(block, tenant.Name)
 		status.PortsUsed = int32(len(used))
 		status.ForeignPorts = foreign
 		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
@@ -203,17 +201,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 			taken = append(taken, claimRange(&cl.Items[i]))
 		}
 	}
-	var sl corev1.ServiceList
-	if err := r.List(ctx, &sl, client.UnsafeDisableDeepCopy); err != nil {
-		return allocator.Range{}, fmt.Errorf("listing services: %w", err)
-	}
-	var foreign []int32
-	for i := range sl.Items {
-		if !isManagedBy(&sl.Items[i], tenant.Name) {
-			foreign = append(foreign, servicePorts(&sl.Items[i])...)
-		}
-	}
-	cands, err := r.Pool.Candidates(req, taken, foreign)
+	cands, err := r.Pool.Candidates(req, taken, r.Ports.foreign(tenant.Name))
 	if err != nil {
 		return allocator.Range{}, err
 	}
@@ -294,11 +282,7 @@ func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1a
 		if block.Overlaps(g) {
 			continue
 		}
-		services, err := servicesInRange(ctx, r.Client, g)
-		if err != nil {
-			return err
-		}
-		if rangeInUse(g, tenant.Name, services) {
+		if r.rangeInUse(g, tenant.Name) {
 			continue
 		}
 		pc := &exposurev1alpha1.PortClaim{ObjectMeta: metav1.ObjectMeta{Name: allocator.GranuleName(g)}}
@@ -369,34 +353,23 @@ func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *exposurev1al
 }
 
 // usage splits the ports of block held by Services into this tenant's and foreign ones.
-func usage(block allocator.Range, tenant string, services []corev1.Service) (used map[int32]bool, foreign []int32) {
+func (r *TenantReconciler) usage(block allocator.Range, tenant string) (used map[int32]bool, foreign []int32) {
 	used = map[int32]bool{}
-	seen := map[int32]bool{}
-	for i := range services {
-		mine := isManagedBy(&services[i], tenant)
-		for _, p := range servicePorts(&services[i]) {
-			if !block.Contains(p) {
-				continue
-			}
-			if mine {
-				used[p] = true
-			} else if !seen[p] {
-				seen[p] = true
-				foreign = append(foreign, p)
-			}
+	r.Ports.inRange(block, func(p int32, h portHolder) {
+		if h.tenant == tenant {
+			used[p] = true
+		} else {
+			foreign = append(foreign, p)
 		}
-	}
-	slices.Sort(foreign)
+	})
 	return used, foreign
 }
 
-func rangeInUse(r allocator.Range, tenant string, services []corev1.Service) bool {
-	for i := range services {
-		if isManagedBy(&services[i], tenant) && slices.ContainsFunc(servicePorts(&services[i]), r.Contains) {
-			return true
-		}
-	}
-	return false
+// rangeInUse reports whether one of the tenant's Services holds a port in g.
+func (r *TenantReconciler) rangeInUse(g allocator.Range, tenant string) bool {
+	inUse := false
+	r.Ports.inRange(g, func(_ int32, h portHolder) { inUse = inUse || h.tenant == tenant })
+	return inUse
 }
 
 // usageDelay batches usage figures: a burst of Service changes in a tenant's block turns into

@@ -106,7 +106,12 @@ func TestPortAlreadyAllocated(t *testing.T) {
 			cached.Get(ctx, client.ObjectKey{Name: "ports-31100-31109"}, &exposurev1alpha1.PortClaim{}) == nil
 		return ok, "not yet"
 	})
-	r := &ExposureReconciler{Client: hidingClient{Client: cached, hide: client.ObjectKeyFromObject(hidden)}, Options: Options{}}
+	hiding := hidingClient{Client: cached, hide: client.ObjectKeyFromObject(hidden)}
+	var sl corev1.ServiceList
+	if err := hiding.List(ctx, &sl); err != nil {
+		t.Fatal(err)
+	}
+	r := &ExposureReconciler{Client: hiding, Ports: nodePortsFrom(sl.Items), Options: Options{}}
 	r.Recorder = nopRecorder{}
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)

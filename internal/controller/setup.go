@@ -92,10 +92,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	ports, err := watchNodePorts(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	if err := (&TenantReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
+		Ports:     ports,
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up tenant controller: %w", err)
@@ -117,6 +122,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
 		APIs:      apis,
+		Ports:     ports,
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)

@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 )
 
 // reloaderScript extracts the reloader's shell script from the HAProxy sample, pointed at dir.
@@ -162,4 +165,30 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestSampleMountsEveryShard: the sample's volume holds the global ConfigMap and every shard the
+// operator writes by default, under the names it writes them.
+func TestSampleMountsEveryShard(t *testing.T) {
+	var names []string
+	for _, o := range readObjects(t, "config/samples/haproxy/deployment.yaml") {
+		volumes, _, _ := unstructuredSlice(o.Object, "spec", "template", "spec", "volumes")
+		for _, v := range volumes {
+			vm := v.(map[string]any)
+			if vm["name"] != "config" {
+				continue
+			}
+			sources, _, _ := unstructuredSlice(vm, "projected", "sources")
+			for _, s := range sources {
+				names = append(names, s.(map[string]any)["configMap"].(map[string]any)["name"].(string))
+			}
+		}
+	}
+	want := []string{"inference-exposure-haproxy"}
+	for i := range controller.DefaultShards {
+		want = append(want, controller.ShardName("inference-exposure-haproxy", i))
+	}
+	if !slices.Equal(names, want) {
+		t.Fatalf("the sample mounts %v, want %v", names, want)
+	}
 }

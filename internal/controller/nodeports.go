@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+)
+
+// nodePortView mirrors the Services of the cache as node port -> holder, kept by an event handler
+// on the Service informer. A reconcile asks it which ports of a block are held without listing
+// (and copying) Services: listing a 300-port block's Services for every exposure was 44 % of
+// everything the operator allocated at 5,000 exposures.
+type nodePortView struct {
+	mu     sync.RWMutex
+	byPort map[int32]portHolder
+	bySvc  map[types.NamespacedName][]int32
+}
+
+// portHolder is the Service holding a node port.
+type portHolder struct {
+	key types.NamespacedName
+	// tenant is the tenant the operator manages the Service for; empty for a foreign Service.
+	tenant string
+}
+
+func newNodePortView() *nodePortView {
+	return &nodePortView{byPort: map[int32]portHolder{}, bySvc: map[types.NamespacedName][]int32{}}
+}
+
+// nodePortsFrom builds the view from a list, for reconcilers driven by hand in tests.
+func nodePortsFrom(services []corev1.Service) *nodePortView {
+	n := newNodePortView()
+	for i := range services {
+		n.set(&services[i])
+	}
+	return n
+}
+
+// watchNodePorts keeps a view up to date from the cache's Service informer.
+func watchNodePorts(ctx context.Context, c cache.Cache) (*nodePortView, error) {
+	inf, err := c.GetInformer(ctx, &corev1.Service{})
+	if err != nil {
+		return nil, fmt.Errorf("service informer: %w", err)
+	}
+	n := newNodePortView()
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { n.setAny(o) },
+		UpdateFunc: func(_, o any) { n.setAny(o) },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if svc, ok := o.(*corev1.Service); ok {
+				n.remove(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name})
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("watching services: %w", err)
+	}
+	return n, nil
+}
+
+func (n *nodePortView) setAny(o any) {
+	if svc, ok := o.(*corev1.Service); ok {
+		n.set(svc)
+	}
+}
+
+// set records the ports svc holds now, replacing what it held before.
+func (n *nodePortView) set(svc *corev1.Service) {
+	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+	h := portHolder{key: key}
+	if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" && isManagedBy(svc, t) {
+		h.tenant = t
+	}
+	ports := servicePorts(svc)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.removeLocked(key)
+	if len(ports) == 0 {
+		return
+	}
+	n.bySvc[key] = ports
+	for _, p := range ports {
+		n.byPort[p] = h
+	}
+}
+
+func (n *nodePortView) remove(key types.NamespacedName) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.removeLocked(key)
+}
+
+func (n *nodePortView) removeLocked(key types.NamespacedName) {
+	for _, p := range n.bySvc[key] {
+		if n.byPort[p].key == key {
+			delete(n.byPort, p)
+		}
+	}
+	delete(n.bySvc, key)
+}
+
+// inRange calls fn for every held port of r, in ascending order.
+func (n *nodePortView) inRange(r allocator.Range, fn func(port int32, h portHolder)) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for p := r.Start; p <= r.End; p++ {
+		if h, ok := n.byPort[p]; ok {
+			fn(p, h)
+		}
+	}
+}
+
+// foreign returns every port held by a Service that the operator does not manage for tenant.
+func (n *nodePortView) foreign(tenant string) []int32 {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []int32
+	for p, h := range n.byPort {
+		if h.tenant != tenant {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package controller
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+)
+
+func svcWithPorts(ns, name, tenant string, ports ...int32) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if tenant != "" {
+		s.Labels = map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: tenant}
+		s.OwnerReferences = []metav1.OwnerReference{{Kind: "InferenceExposure", Name: name, Controller: ptr.To(true)}}
+	}
+	for _, p := range ports {
+		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{NodePort: p})
+	}
+	return s
+}
+
+// TestNodePortView: the view follows Services as they are added, change ports and go, and tells
+// the tenant's own ports from foreign ones.
+func TestNodePortView(t *testing.T) {
+	v := newNodePortView()
+	v.set(svcWithPorts("a", "triton", "alpha", 30800, 30801))
+	v.set(svcWithPorts("a", "sneaky", "", 30802))
+	v.set(svcWithPorts("b", "vllm", "beta", 30900))
+	held := func(r allocator.Range) map[int32]string {
+		out := map[int32]string{}
+		v.inRange(r, func(p int32, h portHolder) { out[p] = h.key.Name + "/" + h.tenant })
+		return out
+	}
+	block := allocator.Range{Start: 30800, End: 30899}
+	if got := held(block); len(got) != 3 || got[30800] != "triton/alpha" || got[30802] != "sneaky/" {
+		t.Fatalf("held = %v", got)
+	}
+	foreign := v.foreign("alpha")
+	slices.Sort(foreign)
+	if !slices.Equal(foreign, []int32{30802, 30900}) {
+		t.Fatalf("foreign to alpha = %v", foreign)
+	}
+	// triton moves a port; sneaky goes.
+	v.set(svcWithPorts("a", "triton", "alpha", 30800, 30805))
+	v.remove(types.NamespacedName{Namespace: "a", Name: "sneaky"})
+	if got := held(block); len(got) != 2 || got[30805] != "triton/alpha" || got[30801] != "" {
+		t.Fatalf("after changes: %v", got)
+	}
+	// A Service that lost its node ports (turned ClusterIP) holds nothing.
+	v.set(svcWithPorts("a", "triton", "alpha"))
+	if got := held(block); len(got) != 0 {
+		t.Fatalf("after ClusterIP: %v", got)
+	}
+}
+
+func BenchmarkNodePortViewInRange(b *testing.B) {
+	v := newNodePortView()
+	for i := range 10000 {
+		v.set(svcWithPorts("ns", "s"+string(rune(i)), "alpha", int32(30000+3*i), int32(30001+3*i), int32(30002+3*i)))
+	}
+	block := allocator.Range{Start: 45000, End: 45309}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		v.inRange(block, func(int32, portHolder) { n++ })
+	}
+}
