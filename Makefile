@@ -56,6 +56,10 @@ test: manifests generate vet envtest-assets kustomize helm ## Run unit and envte
 verify: manifests generate ## Fail when generated files are out of date.
 	git diff --exit-code -- api config
 
+.PHONY: bench-scale
+bench-scale: envtest-assets ## Scale benchmark on a local control plane: BENCH_ARGS="-tenants 20 -exposures 1000" (see hack/benchscale).
+	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go run ./hack/benchscale $(BENCH_ARGS)
+
 ##@ Build
 
 .PHONY: build

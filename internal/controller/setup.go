@@ -7,6 +7,7 @@ import (
 
 	routev1 "github.com/openshift/api/route/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -45,12 +46,28 @@ func CacheOptions(haproxyNamespace string) cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Node{}:    {Transform: stripNode},
 			&corev1.Service{}: {Transform: stripForeignService},
+			// The operator writes only the status of tenants and exposures (and a tenant's
+			// finalizer, by a patch of that field): a client-side apply's copy of the whole
+			// object is dead weight in memory.
+			&exposurev1alpha1.InferenceExposure{}: {Transform: stripLastApplied},
+			&exposurev1alpha1.InferenceTenant{}:   {Transform: stripLastApplied},
 		},
 	}
 	if haproxyNamespace != "" {
 		opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Namespaces: map[string]cache.Config{haproxyNamespace: {}}, Transform: cache.TransformStripManagedFields()}
 	}
 	return opts
+}
+
+func stripLastApplied(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		if a := m.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+			delete(a, corev1.LastAppliedConfigAnnotation)
+			m.SetAnnotations(a)
+		}
+	}
+	return o, nil
 }
 
 func stripNode(o any) (any, error) {

@@ -67,8 +67,13 @@ func zapLevel() zapcore.Level {
 // process would. The returned function stops it and waits until it has stopped.
 func startManager(t *testing.T, opts Options) func() {
 	t.Helper()
+	hpNamespace := ""
+	if opts.HAProxy != nil {
+		hpNamespace = opts.HAProxy.Namespace
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  CacheOptions(hpNamespace),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Several managers run in one test process, standing in for several operator processes.
