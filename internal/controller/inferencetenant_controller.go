@@ -374,7 +374,7 @@ func (r *TenantReconciler) rangeInUse(g allocator.Range, tenant string) bool {
 
 // usageDelay batches usage figures: a burst of Service changes in a tenant's block turns into
 // one status write per tenant per usageDelay, not one per Service.
-const usageDelay = 2 * time.Second
+const usageDelay = 5 * time.Second
 
 // SetupWithManager registers the tenant controller. Besides tenants it watches PortClaims
 // (a claim lost or released), Services (usage and foreign ports) and other tenants (namespace
