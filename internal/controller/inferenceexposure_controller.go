@@ -204,7 +204,8 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		if errors.As(err, &ae) {
 			cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, string(ae.Reason), ae.Message)
 			setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
-			return ctrl.Result{}, nil
+			// Freed ports wake it at once (blockFullWaiters); this is the safety net.
+			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
 		desired := render.Service(exp, tenant.Name, ports)
 		err = r.apply(ctx, existing, desired)
@@ -437,15 +438,18 @@ func formatPorts(m map[string]int32) string {
 func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.watched = map[schema.GroupVersionKind]bool{}
 	r.rescan = make(chan event.GenericEvent, 1024)
-	c, err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceExposure{}).
 		Owns(&corev1.Service{}).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant), builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForExposures})).
 		// An exposure that lost a host conflict gets its chance when an exposure on its host changes.
 		Watches(&exposurev1alpha1.InferenceExposure{}, r.hostConflictLosers()).
+		WatchesRawSource(source.Channel(r.rescan, &handler.EnqueueRequestForObject{}))
+	if r.Ports != nil && r.Ports.freed != nil {
 		// Ports given back wake the exposures waiting in a full block.
-		Watches(&corev1.Service{}, r.blockFullWaiters()).
-		WatchesRawSource(source.Channel(r.rescan, &handler.EnqueueRequestForObject{})).
+		b = b.WatchesRawSource(source.Channel(r.Ports.freed, r.blockFullWaiters()))
+	}
+	c, err := b.
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferenceexposure").
 		Build(r)
@@ -579,9 +583,9 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 	return out
 }
 
-// blockFullWaiters re-queues the exposures waiting in a full block when a Service gives ports
-// back (deleted, or its ports changed): those of the Service's tenant and of the tenants whose
-// blocks held its ports.
+// blockFullWaiters re-queues the exposures waiting in a full block when a Service gave ports
+// back (deleted, or its ports changed; sent by the node-port view once it shows them free):
+// those of the Service's tenant and of the tenants whose blocks held its ports.
 func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], svc *corev1.Service) {
 		tenants := map[string]bool{}
@@ -607,13 +611,7 @@ func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 		}
 	}
 	return handler.Funcs{
-		UpdateFunc: func(ctx context.Context, ev event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			old, _ := ev.ObjectOld.(*corev1.Service)
-			if svc, ok := ev.ObjectNew.(*corev1.Service); ok && old != nil && !slices.Equal(servicePorts(old), servicePorts(svc)) {
-				enqueue(ctx, q, old)
-			}
-		},
-		DeleteFunc: func(ctx context.Context, ev event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		GenericFunc: func(ctx context.Context, ev event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if svc, ok := ev.Object.(*corev1.Service); ok {
 				enqueue(ctx, q, svc)
 			}

@@ -187,7 +187,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		}
 	}
 	if keep != nil {
-		return *keep, r.releaseExtra(ctx, tenant, own, *keep)
+		return *keep, r.releaseExtra(ctx, tenant, claims, *keep)
 	}
 
 	// A new block: only now is the whole pool looked at (every claim, every Service's ports).
@@ -214,7 +214,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		if ok {
 			log.Info("claimed port block", "block", c.String())
 			r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
-			return c, r.releaseExtra(ctx, tenant, own, c)
+			return c, r.releaseExtra(ctx, tenant, claims, c)
 		}
 	}
 	if req.Start != nil {
@@ -277,16 +277,16 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 
 // releaseExtra drops claims the tenant holds outside its block (left by an interrupted
 // allocation or by two operators racing) unless a Service still holds a port in them.
-func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, own []allocator.Range, block allocator.Range) error {
-	for _, g := range own {
-		if block.Overlaps(g) {
+func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, claims []exposurev1alpha1.PortClaim, block allocator.Range) error {
+	for i := range claims {
+		g := claimRange(&claims[i])
+		if block.Overlaps(g) || r.rangeInUse(g, tenant.Name) {
 			continue
 		}
-		if r.rangeInUse(g, tenant.Name) {
-			continue
-		}
-		pc := &exposurev1alpha1.PortClaim{ObjectMeta: metav1.ObjectMeta{Name: allocator.GranuleName(g)}}
-		if err := r.Delete(ctx, pc); client.IgnoreNotFound(err) != nil {
+		// The UID precondition: a stale cache never deletes a claim someone else just took.
+		uid := claims[i].UID
+		pc := &exposurev1alpha1.PortClaim{ObjectMeta: metav1.ObjectMeta{Name: claims[i].Name}}
+		if err := r.Delete(ctx, pc, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
 			return fmt.Errorf("releasing stray claim %s: %w", pc.Name, err)
 		}
 	}
@@ -327,7 +327,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 	}
 	for i := range claims {
 		c := claims[i].DeepCopy()
-		if err := r.Delete(ctx, c); client.IgnoreNotFound(err) != nil {
+		if err := r.Delete(ctx, c, client.Preconditions{UID: &c.UID}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
 			return ctrl.Result{}, fmt.Errorf("releasing %s: %w", c.Name, err)
 		}
 	}

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -22,6 +24,10 @@ type nodePortView struct {
 	mu     sync.RWMutex
 	byPort map[int32]portHolder
 	bySvc  map[types.NamespacedName][]int32
+	// freed receives a Service that gave ports back, after the view no longer lists them, so
+	// that what waits for free ports (exposures in a full block) looks again at a view that
+	// already shows them free.
+	freed chan event.GenericEvent
 }
 
 // portHolder is the Service holding a node port.
@@ -51,15 +57,32 @@ func watchNodePorts(ctx context.Context, c cache.Cache) (*nodePortView, error) {
 		return nil, fmt.Errorf("service informer: %w", err)
 	}
 	n := newNodePortView()
+	n.freed = make(chan event.GenericEvent, 1024)
+	notify := func(svc *corev1.Service) {
+		select {
+		case n.freed <- event.GenericEvent{Object: svc}:
+		default: // nobody drains it (a standby replica) or a burst: waiters also retry every minute
+		}
+	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { n.setAny(o) },
-		UpdateFunc: func(_, o any) { n.setAny(o) },
+		AddFunc: func(o any) { n.setAny(o) },
+		UpdateFunc: func(old, o any) {
+			n.setAny(o)
+			before, okB := old.(*corev1.Service)
+			after, okA := o.(*corev1.Service)
+			if okB && okA && slices.ContainsFunc(servicePorts(before), func(p int32) bool { return !slices.Contains(servicePorts(after), p) }) {
+				notify(before)
+			}
+		},
 		DeleteFunc: func(o any) {
 			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 				o = d.Obj
 			}
 			if svc, ok := o.(*corev1.Service); ok {
 				n.remove(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name})
+				if len(servicePorts(svc)) > 0 {
+					notify(svc)
+				}
 			}
 		},
 	}); err != nil {
