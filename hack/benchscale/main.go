@@ -44,7 +44,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -141,7 +140,7 @@ func run(c config) error {
 	}
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	kubeconfig := filepath.Join(root, "bin", "bench", "kubeconfig")
-	if err := writeKubeconfig(env.Environment, kubeconfig); err != nil {
+	if err := env.WriteKubeconfig("bench-admin", kubeconfig); err != nil {
 		return err
 	}
 
@@ -973,19 +972,4 @@ func countEvents(ctx context.Context, cl client.Client) (normal, warning int, re
 		parts[i] = fmt.Sprintf("%s %d", k, by[k])
 	}
 	return normal, warning, strings.Join(parts, ", "), nil
-}
-
-func writeKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return err
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o600)
 }

@@ -23,7 +23,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -59,7 +58,7 @@ func run() error {
 	}()
 
 	kubeconfig := filepath.Join(testenv.RepoRoot(), "bin", "local", "kubeconfig")
-	if err := writeKubeconfig(env.Environment, kubeconfig); err != nil {
+	if err := env.WriteKubeconfig("local-admin", kubeconfig); err != nil {
 		return err
 	}
 	say("kubeconfig written: export KUBECONFIG=%s", kubeconfig)
@@ -154,21 +153,6 @@ func logFile() io.Writer {
 		return os.Stderr
 	}
 	return f
-}
-
-func writeKubeconfig(env *envtest.Environment, path string) error {
-	user, err := env.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("creating a local user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o600)
 }
 
 // applyDir creates every object of the YAML files in dir, namespaces first.

@@ -110,3 +110,20 @@ func StartWith(withCRDs bool, apiServerFlags map[string]string) (*Env, error) {
 	}
 	return &Env{Environment: env, Config: cfg}, nil
 }
+
+// WriteKubeconfig writes a kubeconfig of a cluster-admin user (system:masters) named user, for
+// kubectl and for operator processes started beside the tests.
+func (e *Env) WriteKubeconfig(user, path string) error {
+	u, err := e.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating user %s: %w", user, err)
+	}
+	data, err := u.KubeConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
