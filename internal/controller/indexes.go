@@ -28,7 +28,8 @@ const (
 	indexClaimTenantUID = "claim.tenantUID"
 	// indexServiceTenant: the Services the operator manages, by tenant.
 	indexServiceTenant = "service.tenant"
-	// indexExposureHostKey: routed exposures by the host keys of their hosts.
+	// indexExposureHostKey: routed exposures by the host keys of the hosts they set themselves
+	// (default hosts are found by name: router.DefaultHostOwners).
 	indexExposureHostKey = "exposure.hostKey"
 	// indexExposureHostLoser: exposures that lost a host conflict, by their host keys.
 	indexExposureHostLoser = "exposure.hostLoser"
@@ -78,7 +79,7 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 			return []string{l[exposurev1alpha1.LabelTenant]}
 		}},
 		{&exposurev1alpha1.InferenceExposure{}, indexExposureHostKey, func(o client.Object) []string {
-			return router.HostKeys(o.(*exposurev1alpha1.InferenceExposure))
+			return router.ExplicitHostKeys(o.(*exposurev1alpha1.InferenceExposure))
 		}},
 		{&exposurev1alpha1.InferenceExposure{}, indexExposureHostLoser, func(o client.Object) []string {
 			e := o.(*exposurev1alpha1.InferenceExposure)

@@ -389,6 +389,17 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 		if err := r.List(ctx, &el, client.MatchingFields{indexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing exposures: %w", err)
 		}
+		for _, owner := range router.DefaultHostOwners(key) {
+			if seen[owner] {
+				continue
+			}
+			e := &exposurev1alpha1.InferenceExposure{}
+			if err := r.Get(ctx, owner, e); err == nil {
+				el.Items = append(el.Items, *e)
+			} else if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading exposure %s: %w", owner, err)
+			}
+		}
 		for i := range el.Items {
 			e := &el.Items[i]
 			k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}

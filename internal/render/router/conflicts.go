@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,6 +141,39 @@ func HostKeys(exp *exposurev1alpha1.InferenceExposure) []string {
 		if k := hostKey(grpcHost); k != out[0] {
 			out = append(out, k)
 		}
+	}
+	return out
+}
+
+// ExplicitHostKeys are the HostKeys of the hosts an exposure sets itself (router.host,
+// router.grpcHost, and the gRPC host derived from router.host). Only these are indexed: a
+// default host's key <name>.<namespace> names its exposure, which DefaultHostOwners finds
+// without an index (an index entry per exposure cost 2 KiB of memory each).
+func ExplicitHostKeys(exp *exposurev1alpha1.InferenceExposure) []string {
+	r := exp.Spec.Router
+	if r == nil || r.Host == "" && r.GRPCHost == "" {
+		return nil
+	}
+	var out []string
+	for _, k := range HostKeys(exp) {
+		if !slices.Contains(DefaultHostOwners(k), types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// DefaultHostOwners are the exposures whose default hosts have the host key k: the exposure
+// <name> in <namespace> for "<name>.<namespace>" (its HTTPS host), and for
+// "<name>-grpc.<namespace>" also the exposure <name> (its gRPC host).
+func DefaultHostOwners(k string) []types.NamespacedName {
+	name, ns, ok := strings.Cut(k, ".")
+	if !ok || name == "" || ns == "" {
+		return nil
+	}
+	out := []types.NamespacedName{{Namespace: ns, Name: name}}
+	if base, ok := strings.CutSuffix(name, "-grpc"); ok && base != "" {
+		out = append(out, types.NamespacedName{Namespace: ns, Name: base})
 	}
 	return out
 }

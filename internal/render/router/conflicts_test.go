@@ -170,3 +170,41 @@ func TestHostKeys(t *testing.T) {
 		t.Fatal("an exposure with router.type None has host keys")
 	}
 }
+
+// TestExplicitHostKeys: only hosts an exposure sets itself are indexed; every default host's key
+// leads back to its exposure by name.
+func TestExplicitHostKeys(t *testing.T) {
+	mk := func(ns, name, host, grpcHost string, grpc bool) *exposurev1alpha1.InferenceExposure {
+		e := &exposurev1alpha1.InferenceExposure{}
+		e.Namespace, e.Name = ns, name
+		e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = ptr.To[int32](8000), ptr.To[int32](8001)
+		e.Spec.Router = &exposurev1alpha1.RouterSpec{Host: exposurev1alpha1.Hostname(host), GRPCHost: exposurev1alpha1.Hostname(grpcHost), GRPC: ptr.To(grpc)}
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		exp  *exposurev1alpha1.InferenceExposure
+		want []string
+	}{
+		{"default hosts", mk("alpha", "triton", "", "", true), nil},
+		{"explicit host and its gRPC host", mk("beta", "x", "api.example.com", "", true), []string{"api.example", "api-grpc.example"}},
+		{"explicit gRPC host only", mk("beta", "x", "", "rpc.example.com", true), []string{"rpc.example"}},
+		{"explicit host equal to the default", mk("alpha", "triton", "triton.alpha.example.com", "", false), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ExplicitHostKeys(tc.exp); !slices.Equal(got, tc.want) {
+				t.Fatalf("ExplicitHostKeys = %v, want %v", got, tc.want)
+			}
+			// Every key is found: by the index or by name.
+			for _, k := range HostKeys(tc.exp) {
+				self := types.NamespacedName{Namespace: tc.exp.Namespace, Name: tc.exp.Name}
+				if !slices.Contains(ExplicitHostKeys(tc.exp), k) && !slices.Contains(DefaultHostOwners(k), self) {
+					t.Fatalf("key %s is neither indexed nor leads back to %s", k, self)
+				}
+			}
+		})
+	}
+	if got := DefaultHostOwners("triton-grpc.alpha"); !slices.Equal(got, []types.NamespacedName{{Namespace: "alpha", Name: "triton-grpc"}, {Namespace: "alpha", Name: "triton"}}) {
+		t.Fatalf("DefaultHostOwners = %v", got)
+	}
+}
