@@ -49,6 +49,9 @@ func setCondition(rec record.EventRecorder, obj runtime.Object, conds *[]metav1.
 	}
 }
 
+// allConditionsMet is the message of a True Ready.
+const allConditionsMet = "all conditions are met"
+
 // conflictRetry is how soon a reconcile whose status write lost an optimistic-concurrency race
 // runs again, quietly.
 const conflictRetry = 200 * time.Millisecond
@@ -95,8 +98,8 @@ func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
 		}
 		return
 	}
-	meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonReady, Message: "all conditions are met", ObservedGeneration: gen})
-	kstatus(metav1.ConditionFalse, metav1.ConditionFalse, exposurev1alpha1.ReasonReady, "all conditions are met")
+	meta.SetStatusCondition(conds, metav1.Condition{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonReady, Message: allConditionsMet, ObservedGeneration: gen})
+	kstatus(metav1.ConditionFalse, metav1.ConditionFalse, exposurev1alpha1.ReasonReady, allConditionsMet)
 }
 
 // claimRange reads the range a PortClaim locks.

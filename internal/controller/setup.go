@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unique"
 
 	routev1 "github.com/openshift/api/route/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,26 +43,70 @@ const DefaultAPIPollInterval = 30 * time.Second
 // writes either kind, so nothing it stripped can be written back.
 func CacheOptions(haproxyNamespace string) cache.Options {
 	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripAndIntern,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Node{}:    {Transform: stripNode},
 			&corev1.Service{}: {Transform: stripForeignService},
 			// The operator writes only the status of tenants and exposures (and a tenant's
 			// finalizer, by a patch of that field): a client-side apply's copy of the whole
 			// object is dead weight in memory.
-			&exposurev1alpha1.InferenceExposure{}: {Transform: stripLastApplied},
+			&exposurev1alpha1.InferenceExposure{}: {Transform: stripExposure},
 			&exposurev1alpha1.InferenceTenant{}:   {Transform: stripLastApplied},
 		},
 	}
 	if haproxyNamespace != "" {
-		opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Namespaces: map[string]cache.Config{haproxyNamespace: {}}, Transform: cache.TransformStripManagedFields()}
+		opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Namespaces: map[string]cache.Config{haproxyNamespace: {}}, Transform: stripAndIntern}
 	}
 	return opts
+}
+
+// stripAndIntern drops managedFields and shares the strings that every object repeats (label
+// keys, the operator's label values): tens of thousands of cached children carry the same few.
+func stripAndIntern(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+		internLabels(m)
+	}
+	return o, nil
+}
+
+func internLabels(m metav1.Object) {
+	l := m.GetLabels()
+	if len(l) == 0 {
+		return
+	}
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		out[unique.Make(k).Value()] = unique.Make(v).Value()
+	}
+	m.SetLabels(out)
+}
+
+// stripExposure is stripLastApplied plus shared condition strings: an exposure carries about
+// ten conditions whose types, statuses, reasons and summary messages are the same everywhere.
+func stripExposure(o any) (any, error) {
+	if _, err := stripLastApplied(o); err != nil {
+		return o, err
+	}
+	if e, ok := o.(*exposurev1alpha1.InferenceExposure); ok {
+		for i := range e.Status.Conditions {
+			c := &e.Status.Conditions[i]
+			c.Type = unique.Make(c.Type).Value()
+			c.Status = metav1.ConditionStatus(unique.Make(string(c.Status)).Value())
+			c.Reason = unique.Make(c.Reason).Value()
+			if c.Message == allConditionsMet {
+				c.Message = allConditionsMet
+			}
+		}
+		e.Status.Tenant = unique.Make(e.Status.Tenant).Value()
+	}
+	return o, nil
 }
 
 func stripLastApplied(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
 		m.SetManagedFields(nil)
+		internLabels(m)
 		if a := m.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
 			delete(a, corev1.LastAppliedConfigAnnotation)
 			m.SetAnnotations(a)
@@ -73,6 +118,7 @@ func stripLastApplied(o any) (any, error) {
 func stripNode(o any) (any, error) {
 	if n, ok := o.(*corev1.Node); ok {
 		n.ManagedFields = nil
+		internLabels(n)
 		n.Status.Images = nil
 		n.Status.VolumesInUse = nil
 		n.Status.VolumesAttached = nil
@@ -84,6 +130,7 @@ func stripNode(o any) (any, error) {
 func stripForeignService(o any) (any, error) {
 	if s, ok := o.(*corev1.Service); ok {
 		s.ManagedFields = nil
+		internLabels(s)
 		if s.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
 			s.Annotations = nil
 		}
