@@ -68,6 +68,9 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if h.shards < 1 || h.shards > controller.MaxShards {
 		return nil, fmt.Errorf("--haproxy-shards %d must be within 1-%d", h.shards, controller.MaxShards)
 	}
+	if h.timeout > haproxy.MaxTimer || h.hardStopAfter > haproxy.MaxTimer {
+		return nil, fmt.Errorf("--haproxy-timeout and --haproxy-hard-stop-after must be at most %s (HAProxy's timers overflow past it)", haproxy.MaxTimer)
+	}
 	if h.timeout < 0 || h.hardStopAfter <= 0 {
 		return nil, fmt.Errorf("--haproxy-timeout must not be negative and --haproxy-hard-stop-after must be positive")
 	}

@@ -27,6 +27,7 @@ func TestHAProxyFlags(t *testing.T) {
 		{[]string{"--haproxy-https-port=0"}, false},
 		{[]string{"--haproxy-hard-stop-after=0s"}, false},
 		{[]string{"--haproxy-shards=0"}, false},
+		{[]string{"--haproxy-timeout=600h"}, false},
 		{[]string{"--haproxy-shards=65"}, false},
 		{[]string{"--haproxy-shards=4"}, true},
 	} {

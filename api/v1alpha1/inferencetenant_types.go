@@ -62,7 +62,7 @@ type TenantHAProxySpec struct {
 	// vip is the tenant's frontend IP address on the HAProxy hosts (IPv4 or IPv6).
 	// +required
 	// +kubebuilder:validation:MaxLength=45
-	// +kubebuilder:validation:XValidation:rule="isIP(self) && !ip(self).isUnspecified()",message="haproxy.vip must be a unicast IP address such as 10.0.100.10"
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && !ip(self).isUnspecified() && (ip(self).isGlobalUnicast() || ip(self).isLoopback())",message="haproxy.vip must be a unicast IP address such as 10.0.100.10 (not multicast, broadcast or link-local)"
 	VIP string `json:"vip"`
 
 	// certificatePath is the PEM file (certificate and key) on the HAProxy hosts for the

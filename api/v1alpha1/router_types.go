@@ -31,9 +31,12 @@ const (
 	TLSReencrypt TLSTermination = "Reencrypt"
 )
 
-// Duration is a timeout such as 300s, 5m or 1h30m; 0 means no limit.
+// Duration is a timeout such as 300s, 5m or 1h30m; 0 means no limit. Between 1s (shorter cuts
+// every stream) and 168h (HAProxy's timers overflow past about 596h; a week is already more
+// than any inference stream needs).
 // +kubebuilder:validation:Pattern=`^(0|([0-9]{1,5}(h|m|s|ms)){1,4})$`
 // +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:XValidation:rule="self == '0' || (duration(self) >= duration('1s') && duration(self) <= duration('168h'))",message="timeout must be 0 (no limit) or between 1s and 168h"
 type Duration string
 
 // Hostname is a fully qualified DNS name: lower case labels of at most 63 characters.

@@ -89,6 +89,9 @@ func TestAdmission(t *testing.T) {
 		}), `supported values: "Edge", "Passthrough", "Reencrypt"`},
 		{"bad timeout", withRouter(valid(), "r-timeout", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "5 minutes" }), "spec.router.timeout"},
 		{"timeout 0", withRouter(valid(), "r-timeout0", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "0" }), ""},
+		{"timeout 168h", withRouter(valid(), "r-timeout-week", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "168h" }), ""},
+		{"timeout past HAProxy's timers", withRouter(valid(), "r-timeout-600h", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "600h" }), "timeout must be 0 (no limit) or between 1s and 168h"},
+		{"timeout too short for a stream", withRouter(valid(), "r-timeout-1ms", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "1ms" }), "timeout must be 0 (no limit) or between 1s and 168h"},
 		{"gateway settings with Ingress", withRouter(valid(), "r-gwing", func(r *exposurev1alpha1.RouterSpec) {
 			r.Type = exposurev1alpha1.RouterIngress
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}

@@ -216,7 +216,8 @@ func TestHAProxyConfigMap(t *testing.T) {
 	})
 
 	t.Run("bad values are refused at admission", func(t *testing.T) {
-		for vip, cert := range map[string]string{"not-an-ip": "", "0.0.0.0": "", "10.0.0.1": "/etc/certs/a b.pem", "10.0.0.2": "/etc/../x.pem", "10.0.0.3": "relative.pem"} {
+		for vip, cert := range map[string]string{"not-an-ip": "", "0.0.0.0": "", "10.0.0.1": "/etc/certs/a b.pem", "10.0.0.2": "/etc/../x.pem", "10.0.0.3": "relative.pem",
+			"224.0.0.1": "", "255.255.255.255": "", "ff02::1": "", "169.254.1.1": ""} {
 			bad := newTenant(fmt.Sprintf("hp-bad-%d", len(vip)+len(cert)), nil, nil, "x")
 			bad.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip, CertificatePath: cert}
 			if err := k8s.Create(ctx, bad); err == nil {

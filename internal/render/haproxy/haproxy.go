@@ -429,7 +429,7 @@ func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
 		return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("name %q is not a DNS-1123 label", t.Name)}
 	}
 	vip, err := netip.ParseAddr(t.VIP)
-	if err != nil || vip.Zone() != "" || !vip.IsValid() || vip.IsUnspecified() {
+	if err != nil || vip.Zone() != "" || !vip.IsValid() || vip.IsUnspecified() || !(vip.IsGlobalUnicast() || vip.IsLoopback()) {
 		return r, &TenantError{t.Name, ReasonInvalidVIP, fmt.Sprintf("spec.haproxy.vip %q is not a usable IP address", t.VIP)}
 	}
 	r.vip = vip.Unmap()
@@ -482,8 +482,14 @@ func sortedNodes(nodes []Node) []Node {
 	return out
 }
 
-// dur writes a duration the way HAProxy reads it: whole milliseconds, seconds or minutes.
+// MaxTimer is the longest timeout written: HAProxy's timers overflow past 2^31-1 ms (about
+// 596h), and the configuration is refused as a whole, for every tenant.
+const MaxTimer = 596 * time.Hour
+
+// dur writes a duration the way HAProxy reads it: whole milliseconds, seconds or minutes, at
+// most MaxTimer.
 func dur(d time.Duration) string {
+	d = min(d, MaxTimer)
 	switch {
 	case d <= 0:
 		return "0"

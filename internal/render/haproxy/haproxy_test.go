@@ -125,6 +125,9 @@ func TestRejections(t *testing.T) {
 		{"vip with newline", Tenant{Name: "x", VIP: "10.0.0.1\nbackend evil"}, ReasonInvalidVIP},
 		{"vip unspecified", Tenant{Name: "x", VIP: "0.0.0.0"}, ReasonInvalidVIP},
 		{"vip with zone", Tenant{Name: "x", VIP: "fe80::1%eth0"}, ReasonInvalidVIP},
+		{"vip multicast", Tenant{Name: "x", VIP: "224.0.0.1"}, ReasonInvalidVIP},
+		{"vip broadcast", Tenant{Name: "x", VIP: "255.255.255.255"}, ReasonInvalidVIP},
+		{"vip IPv6 multicast", Tenant{Name: "x", VIP: "ff02::1"}, ReasonInvalidVIP},
 		{"path with space", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "/etc/a b.pem"}, ReasonInvalidPath},
 		{"relative path", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "certs/a.pem"}, ReasonInvalidPath},
 		{"path with newline", Tenant{Name: "x", VIP: "10.0.0.1", CertificatePath: "/a.pem\n    stats enable"}, ReasonInvalidPath},
@@ -203,6 +206,12 @@ func TestHAProxyAcceptsRenderedConfigs(t *testing.T) {
 			in.BackendNodes, in.IngressNodes = nil, nil
 			return in
 		}(),
+		"timeouts beyond HAProxy's timers are clamped": func() Input {
+			in := twoTenants()
+			in.Timeout = 1000 * time.Hour
+			in.Tenants[1].GRPC[0].Timeout = 600 * time.Hour
+			return in
+		}(),
 		"ipv6": func() Input {
 			in := twoTenants()
 			in.Tenants[1].VIP = "fd00::10"
@@ -235,6 +244,14 @@ func TestValidBind(t *testing.T) {
 	for b, want := range map[string]bool{":8404": true, "127.0.0.1:8404": true, "[::1]:8404": true, ":0": false, ":08": false, "x:1": false, ":8404\nbind": false, "": false} {
 		if ValidBind(b) != want {
 			t.Errorf("ValidBind(%q) = %v", b, !want)
+		}
+	}
+}
+
+func TestDurClamped(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0", 1500 * time.Millisecond: "1500ms", 300 * time.Second: "5m", 600 * time.Hour: "35760m", 168 * time.Hour: "10080m"} {
+		if got := dur(d); got != want {
+			t.Errorf("dur(%s) = %s, want %s", d, got, want)
 		}
 	}
 }
