@@ -55,6 +55,13 @@ type InferenceTenantSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
 	HostDomain string `json:"hostDomain,omitempty"`
+
+	// allowAnyHost lets the tenant's exposures set router.host and router.grpcHost to any
+	// host, inside hostDomain or not. Off by default: a tenant without hostDomain then cannot
+	// set explicit hosts at all, so it cannot take a host that belongs to someone else. A
+	// platform decision, for tenants that bring their own domains.
+	// +optional
+	AllowAnyHost bool `json:"allowAnyHost,omitempty"`
 }
 
 // TenantHAProxySpec is the tenant's part of the HAProxy configuration.

@@ -371,7 +371,7 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		e.Namespace = "direct" + strings.TrimPrefix(e.Namespace, "bench")
 		base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
 		svc := render.Service(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
-		host, grpcHost, err := router.Hosts(e, fmt.Sprintf("%s.bench.example.com", tenantName(t)))
+		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
 		if err != nil {
 			return 0, err
 		}

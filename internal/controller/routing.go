@@ -166,7 +166,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	if err != nil {
 		return fail(err)
 	}
-	host, grpcHost, err := router.Hosts(exp, tenant.Spec.HostDomain)
+	host, grpcHost, err := router.Hosts(exp, router.PolicyOf(tenant))
 	if err != nil {
 		return fail(err)
 	}
@@ -375,7 +375,7 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	claimants := []router.Claimant{{Key: self, Created: exp.CreationTimestamp, Claims: router.Claims(in)}}
 	seen := map[types.NamespacedName]bool{self: true}
-	domains := map[string]*string{} // namespace -> its owner's hostDomain (nil: no owner)
+	policies := map[string]*router.HostPolicy{} // namespace -> its owner's host policy (nil: no owner)
 	queue := router.HostKeys(exp)
 	visited := map[string]bool{}
 	for len(queue) > 0 {
@@ -407,21 +407,22 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 				continue
 			}
 			seen[k] = true
-			domain, ok := domains[e.Namespace]
+			policy, ok := policies[e.Namespace]
 			if !ok {
 				owner, _, err := namespaceOwner(ctx, r.Client, e.Namespace)
 				if err != nil {
 					return nil, err
 				}
 				if owner != nil {
-					domain = &owner.Spec.HostDomain
+					p := router.PolicyOf(owner)
+					policy = &p
 				}
-				domains[e.Namespace] = domain
+				policies[e.Namespace] = policy
 			}
-			if domain == nil {
+			if policy == nil {
 				continue
 			}
-			host, grpcHost, err := router.Hosts(e, *domain)
+			host, grpcHost, err := router.Hosts(e, *policy)
 			if err != nil {
 				continue
 			}

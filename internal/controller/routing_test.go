@@ -360,8 +360,25 @@ func TestRoutingConflicts(t *testing.T) {
 	if !strings.Contains(events(t, ns2, "second"), "HostConflict") {
 		t.Fatalf("no Event: %s", events(t, ns2, "second"))
 	}
-	// The holder moves to another path: the second one gets the host.
+	// The holder moves to another path: the host is still its namespace's, so another
+	// namespace may not route "/" (nor any path) beside it.
 	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Paths = []exposurev1alpha1.HTTPPath{"/v1"} })
+	eventually(t, "first routing /v1", func() (bool, string) {
+		ing, found := get(t, ns, "first", &networkingv1.Ingress{})
+		return found && len(ing.Spec.Rules) == 1 && ing.Spec.Rules[0].HTTP.Paths[0].Path == "/v1", fmt.Sprint(found)
+	})
+	updateExposure(t, ns2, "second", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Paths = []exposurev1alpha1.HTTPPath{"/v2"}
+	})
+	eventually(t, "second refused for another namespace's host", func() (bool, string) {
+		msg := condition(getExposure(t, ns2, "second").Status.Conditions, "Routed")
+		return strings.HasPrefix(msg, "False/HostConflict") && strings.Contains(msg, "belongs to namespace "+ns), msg
+	})
+	if _, found := get(t, ns2, "second", &networkingv1.Ingress{}); found {
+		t.Fatal("another namespace got an Ingress on the host")
+	}
+	// The holder moves to another host: the second one gets the shared host.
+	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Host = exposurev1alpha1.Hostname("moved." + hostDomain) })
 	waitExposureCondition(t, ns2, "second", "Routed", "True")
 
 	// An Ingress the operator does not own, named like the exposure.
@@ -460,4 +477,51 @@ func TestRoutingAutoDetection(t *testing.T) {
 	waitGone(t, ns, "gw", &networkingv1.Ingress{})
 	waitExposureCondition(t, ns, "want-route", "Routed", "True")
 	waitExists(t, ns, "want-route", func() *routev1.Route { return &routev1.Route{} }, nil)
+}
+
+// TestHostPolicy: a tenant without hostDomain cannot take an explicit host (here, one under
+// another tenant's domain) unless the platform allows any host on it; the rightful owner keeps
+// its host.
+func TestHostPolicy(t *testing.T) {
+	ctx := context.Background()
+	victimNS := routingSetup(t, "rt-victim")
+	create(t, routedExposure(victimNS, "api", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress}))
+	victim := waitExposureCondition(t, victimNS, "api", "Routed", "True")
+	// Creation times have whole seconds, and a tie goes by namespace/name: let the thief be
+	// created in a later second, as it would be in a real cluster.
+	eventually(t, "the next second", func() (bool, string) {
+		return time.Now().After(victim.CreationTimestamp.Add(time.Second)), ""
+	})
+
+	ns := newNamespace(t, "rt-nodomain")
+	cleanupTenants(t, "rt-nodomain")
+	cleanupServices(t, ns)
+	create(t, newTenant("rt-nodomain", nil, nil, ns))
+	create(t, routedExposure(ns, "thief", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: exposurev1alpha1.Hostname("elsewhere.example.org")}))
+	e := waitExposureCondition(t, ns, "thief", "Routed", "False/HostInvalid")
+	if msg := condition(e.Status.Conditions, "Routed"); !strings.Contains(msg, "allowAnyHost") {
+		t.Fatalf("message does not say what to do: %s", msg)
+	}
+	if _, found := get(t, ns, "thief", &networkingv1.Ingress{}); found {
+		t.Fatal("an Ingress for a host the tenant may not route")
+	}
+	if !strings.Contains(events(t, ns, "thief"), "HostInvalid") {
+		t.Fatalf("no Event: %s", events(t, ns, "thief"))
+	}
+
+	// The platform allows any host on this tenant: the explicit host is routed.
+	eventually(t, "tenant update", func() (bool, string) {
+		tn := getTenant(t, "rt-nodomain")
+		tn.Spec.AllowAnyHost = true
+		err := k8s.Update(ctx, tn)
+		return err == nil, fmt.Sprint(err)
+	})
+	waitExposureCondition(t, ns, "thief", "Routed", "True")
+	// Even then it may not take another namespace's host: the older exposure keeps it.
+	updateExposure(t, ns, "thief", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Host = exposurev1alpha1.Hostname("api." + victimNS + "." + hostDomain)
+		e.Spec.Router.Paths = []exposurev1alpha1.HTTPPath{"/admin"}
+	})
+	waitExposureCondition(t, ns, "thief", "Routed", "False/HostConflict")
+	waitExposureCondition(t, victimNS, "api", "Routed", "True")
 }

@@ -50,11 +50,14 @@ func Claims(in Input) []Claim {
 type Conflict struct {
 	Claim  Claim
 	Holder types.NamespacedName
+	// OtherNamespace: the host belongs to the holder's namespace, whatever the path.
+	OtherNamespace bool
 }
 
 // Conflicts decides who keeps each host and path: the oldest exposure (then namespace/name),
-// so the answer is the same after a restart. A gRPC claim on a host conflicts with any claim
-// on that host. It returns, for every exposure that loses, the first claim it lost.
+// so the answer is the same after a restart. A host belongs to the namespace of the oldest
+// exposure routing it: exposures of that namespace may split it by path, no other namespace
+// may route any path on it. A gRPC claim on a host conflicts with any claim on that host. It returns, for every exposure that loses, the first claim it lost.
 func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 	order := append([]Claimant(nil), all...)
 	sort.SliceStable(order, func(i, j int) bool {
@@ -78,6 +81,13 @@ func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 	for _, c := range order {
 		lost := false
 		for _, cl := range c.Claims {
+			// A host belongs to the namespace of its oldest exposure: no other namespace may
+			// route any path on it (the OpenShift router's rule for Routes).
+			if first, ok := hostHolder[cl.Host]; ok && first.Namespace != c.Key.Namespace {
+				out[c.Key] = Conflict{Claim: cl, Holder: first, OtherNamespace: true}
+				lost = true
+				break
+			}
 			var holder types.NamespacedName
 			var ok bool
 			if holder, ok = wholeHost[cl.Host]; !ok || holder == c.Key {
@@ -111,6 +121,9 @@ func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 
 // Message explains a conflict to the exposure that lost it.
 func (c Conflict) Message() string {
+	if c.OtherNamespace {
+		return fmt.Sprintf("host %s belongs to namespace %s, whose InferenceExposure %s routes it (the oldest exposure on a host keeps it, and no other namespace may route any path on it): choose another router.host; nothing is routed for this exposure until then", c.Claim.Host, c.Holder.Namespace, c.Holder)
+	}
 	return fmt.Sprintf("%s is already routed by InferenceExposure %s (the older one keeps it): choose another router.host or path; nothing is routed for this exposure until then", c.Claim, c.Holder)
 }
 

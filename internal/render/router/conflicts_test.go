@@ -47,6 +47,15 @@ func TestConflicts(t *testing.T) {
 			{a, at(0), []Claim{{"g.example.com", "/v2"}}},
 			{c, at(1), []Claim{{"g.example.com", ""}}},
 		}, map[types.NamespacedName]types.NamespacedName{c: a}},
+		{"another namespace may not route any other path on a host", []Claimant{
+			{a, at(0), []Claim{{"api.alpha.example.com", "/v2"}, {"api.alpha.example.com", "/health"}}},
+			{b, at(1), []Claim{{"api.alpha.example.com", "/"}}},
+		}, map[types.NamespacedName]types.NamespacedName{b: a}},
+		{"the host's namespace may still split it by path", []Claimant{
+			{a, at(0), []Claim{{"api.alpha.example.com", "/v2"}}},
+			{c, at(1), []Claim{{"api.alpha.example.com", "/v1"}}},
+			{b, at(2), []Claim{{"api.alpha.example.com", "/v3"}}},
+		}, map[types.NamespacedName]types.NamespacedName{b: a}},
 		{"a loser claims nothing, so a third one is free", []Claimant{
 			{a, at(0), []Claim{{"x.example.com", "/"}}},
 			{b, at(1), []Claim{{"x.example.com", "/"}, {"y.example.com", "/"}}},
@@ -55,6 +64,11 @@ func TestConflicts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Conflicts(tc.in)
+			for loser, c := range got {
+				if c.OtherNamespace != (c.Holder.Namespace != loser.Namespace) {
+					t.Errorf("%s: OtherNamespace = %v for holder %s", loser, c.OtherNamespace, c.Holder)
+				}
+			}
 			if len(got) != len(tc.losers) {
 				t.Fatalf("got %v, want losers %v", got, tc.losers)
 			}

@@ -24,7 +24,7 @@ func FuzzHostsAndBuild(f *testing.F) {
 			r.Paths = []exposurev1alpha1.HTTPPath{exposurev1alpha1.HTTPPath(path)}
 		})
 		e.Name, e.Namespace = name, ns
-		h, g, err := Hosts(e, dom)
+		h, g, err := Hosts(e, HostPolicy{Domain: dom, AnyHost: len(dom)%2 == 1})
 		if err != nil {
 			var re *Error
 			if !errors.As(err, &re) || re.Reason == "" || re.Message == "" {

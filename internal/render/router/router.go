@@ -92,13 +92,41 @@ func Paths(exp *exposurev1alpha1.InferenceExposure) []string {
 	return out
 }
 
+// HostPolicy is what a tenant lets its exposures route: hosts under Domain, and with AnyHost
+// any explicit host.
+type HostPolicy struct {
+	Domain  string
+	AnyHost bool
+}
+
+// PolicyOf is the host policy of a tenant.
+func PolicyOf(t *exposurev1alpha1.InferenceTenant) HostPolicy {
+	return HostPolicy{Domain: t.Spec.HostDomain, AnyHost: t.Spec.AllowAnyHost}
+}
+
 // Hosts returns the HTTPS host and the gRPC host. The default host is
-// <name>.<namespace>.<hostDomain>; an explicit one must lie under hostDomain when that is set.
-// Every label is checked here, before anything is created.
-func Hosts(exp *exposurev1alpha1.InferenceExposure, hostDomain string) (host, grpcHost string, err error) {
+// <name>.<namespace>.<domain>; an explicit one must lie under the domain unless the tenant
+// allows any host, and a tenant without a domain allows explicit hosts only then. Every label is
+// checked here, before anything is created.
+func Hosts(exp *exposurev1alpha1.InferenceExposure, p HostPolicy) (host, grpcHost string, err error) {
 	r := exp.Spec.Router
 	if r == nil {
 		return "", "", nil
+	}
+	hostDomain := p.Domain
+	outside := func(field, h string) error {
+		if p.AnyHost {
+			return nil
+		}
+		if hostDomain == "" {
+			return errorf(exposurev1alpha1.ReasonHostInvalid,
+				"router.%s %q: the tenant has no spec.hostDomain and does not allow explicit hosts: ask the platform team for a hostDomain (or spec.allowAnyHost), or drop router.%s", field, h, field)
+		}
+		if !strings.HasSuffix(h, "."+hostDomain) {
+			return errorf(exposurev1alpha1.ReasonHostInvalid,
+				"router.%s %q is not under the tenant's hostDomain %q: use a host ending in .%s", field, h, hostDomain, hostDomain)
+		}
+		return nil
 	}
 	host = string(r.Host)
 	switch {
@@ -107,9 +135,10 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, hostDomain string) (host, gr
 			"router.host is not set and tenant has no spec.hostDomain: set one of them")
 	case host == "":
 		host = exp.Name + "." + exp.Namespace + "." + hostDomain
-	case hostDomain != "" && !strings.HasSuffix(host, "."+hostDomain):
-		return "", "", errorf(exposurev1alpha1.ReasonHostInvalid,
-			"router.host %q is not under the tenant's hostDomain %q: use a host ending in .%s", host, hostDomain, hostDomain)
+	default:
+		if err := outside("host", host); err != nil {
+			return "", "", err
+		}
 	}
 	if err := checkHost(host, "host"); err != nil {
 		return "", "", err
@@ -124,9 +153,8 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, hostDomain string) (host, gr
 		if rest != "" {
 			grpcHost += "." + rest
 		}
-	} else if hostDomain != "" && !strings.HasSuffix(grpcHost, "."+hostDomain) {
-		return "", "", errorf(exposurev1alpha1.ReasonHostInvalid,
-			"router.grpcHost %q is not under the tenant's hostDomain %q", grpcHost, hostDomain)
+	} else if err := outside("grpcHost", grpcHost); err != nil {
+		return "", "", err
 	}
 	if err := checkHost(grpcHost, "grpcHost"); err != nil {
 		return "", "", err

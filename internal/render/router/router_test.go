@@ -44,7 +44,7 @@ func triton(mod func(*exposurev1alpha1.RouterSpec)) *exposurev1alpha1.InferenceE
 
 func build(t *testing.T, e *exposurev1alpha1.InferenceExposure, typ exposurev1alpha1.RouterType) []client.Object {
 	t.Helper()
-	host, grpcHost, err := Hosts(e, domain)
+	host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,9 @@ func TestHosts(t *testing.T) {
 		{"default", "triton", "team-a", "", "", domain, "triton.team-a." + domain, "triton-grpc.team-a." + domain, ""},
 		{"explicit under domain", "triton", "team-a", "inference." + domain, "", domain, "inference." + domain, "inference-grpc." + domain, ""},
 		{"explicit grpc host", "triton", "team-a", "", "grpc." + domain, domain, "triton.team-a." + domain, "grpc." + domain, ""},
-		{"no domain, explicit", "triton", "team-a", "inference-alpha.apps.example.com", "", "", "inference-alpha.apps.example.com", "inference-alpha-grpc.apps.example.com", ""},
+		{"no domain, explicit: not allowed", "triton", "team-a", "inference-alpha.apps.example.com", "", "", "", "", exposurev1alpha1.ReasonHostInvalid},
+		{"no domain, explicit, any host allowed", "triton", "team-a", "inference-alpha.apps.example.com", "", "*", "inference-alpha.apps.example.com", "inference-alpha-grpc.apps.example.com", ""},
+		{"outside domain, any host allowed", "triton", "team-a", "inference.other.example.com", "grpc.elsewhere.example.org", domain + "*", "inference.other.example.com", "grpc.elsewhere.example.org", ""},
 		{"no domain, no host", "triton", "team-a", "", "", "", "", "", exposurev1alpha1.ReasonHostMissing},
 		{"outside domain", "triton", "team-a", "inference.other.example.com", "", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
 		{"suffix without dot is outside", "triton", "team-a", "evil" + domain, "", domain, "", "", exposurev1alpha1.ReasonHostInvalid},
@@ -161,7 +163,9 @@ func TestHosts(t *testing.T) {
 			if tc.name == "label 63 ok without grpc" {
 				e.Spec.Router.GRPC = nil
 			}
-			host, grpcHost, err := Hosts(e, tc.domain)
+			// A trailing * in the table's domain stands for allowAnyHost.
+			dom, any := strings.CutSuffix(tc.domain, "*")
+			host, grpcHost, err := Hosts(e, HostPolicy{Domain: dom, AnyHost: any})
 			var re *Error
 			if tc.wantReason != "" {
 				if !errors.As(err, &re) || re.Reason != tc.wantReason {
