@@ -378,7 +378,9 @@ func TestRoutingConflicts(t *testing.T) {
 		t.Fatal("another namespace got an Ingress on the host")
 	}
 	// The holder moves to another host: the second one gets the shared host.
-	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Host = exposurev1alpha1.Hostname("moved." + hostDomain) })
+	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Host = exposurev1alpha1.Hostname("moved." + hostDomain)
+	})
 	waitExposureCondition(t, ns2, "second", "Routed", "True")
 
 	// An Ingress the operator does not own, named like the exposure.
