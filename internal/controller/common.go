@@ -121,13 +121,6 @@ func servicePorts(svc *corev1.Service) []int32 {
 	return out
 }
 
-// isManagedBy reports whether the operator manages svc for the named tenant.
-func isManagedBy(svc *corev1.Service, tenant string) bool {
-	return svc.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue &&
-		svc.Labels[exposurev1alpha1.LabelTenant] == tenant &&
-		metav1.GetControllerOf(svc) != nil && metav1.GetControllerOf(svc).Kind == "InferenceExposure"
-}
-
 func joinSorted(items []string) string {
 	s := append([]string(nil), items...)
 	sort.Strings(s)

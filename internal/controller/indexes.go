@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,8 +25,6 @@ const (
 	indexTenantPending = "tenant.pending"
 	// indexClaimTenantUID: claims by spec.tenantUID.
 	indexClaimTenantUID = "claim.tenantUID"
-	// indexServiceTenant: the Services the operator manages, by tenant.
-	indexServiceTenant = "service.tenant"
 	// indexExposureHostKey: routed exposures by the host keys of the hosts they set themselves
 	// (default hosts are found by name: router.DefaultHostOwners).
 	indexExposureHostKey = "exposure.hostKey"
@@ -70,13 +67,6 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		}},
 		{&exposurev1alpha1.PortClaim{}, indexClaimTenantUID, func(o client.Object) []string {
 			return []string{o.(*exposurev1alpha1.PortClaim).Spec.TenantUID}
-		}},
-		{&corev1.Service{}, indexServiceTenant, func(o client.Object) []string {
-			l := o.GetLabels()
-			if l[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue || l[exposurev1alpha1.LabelTenant] == "" {
-				return nil
-			}
-			return []string{l[exposurev1alpha1.LabelTenant]}
 		}},
 		{&exposurev1alpha1.InferenceExposure{}, indexExposureHostKey, func(o client.Object) []string {
 			return router.ExplicitHostKeys(o.(*exposurev1alpha1.InferenceExposure))

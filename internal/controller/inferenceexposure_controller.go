@@ -589,8 +589,8 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], svc *corev1.Service) {
 		tenants := map[string]bool{}
-		if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" {
-			tenants[t] = true
+		if owner, _, err := namespaceOwner(ctx, r.Client, svc.Namespace); err == nil && owner != nil {
+			tenants[owner.Name] = true
 		}
 		for _, p := range servicePorts(svc) {
 			var tl exposurev1alpha1.InferenceTenantList

@@ -78,7 +78,8 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 
-	block, allocErr := r.reconcileBlock(ctx, tenant)
+	owned := setOf(status.Namespaces)
+	block, allocErr := r.reconcileBlock(ctx, tenant, owned)
 	var userErr *allocator.Error
 	switch {
 	case allocErr == nil:
@@ -95,7 +96,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 
 	if allocErr == nil {
-		used, foreign := r.usage(block, tenant.Name)
+		used, foreign := r.usage(block, owned)
 		status.PortsUsed = int32(len(used))
 		status.ForeignPorts = foreign
 		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
@@ -157,7 +158,7 @@ func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *expo
 }
 
 // reconcileBlock returns the block the tenant holds, claiming one when it holds none.
-func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) (allocator.Range, error) {
+func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, owned map[string]bool) (allocator.Range, error) {
 	req := allocator.BlockRequest{Size: r.DefaultBlockSize}
 	if pb := tenant.Spec.PortBlock; pb != nil {
 		if pb.Size != nil {
@@ -187,7 +188,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		}
 	}
 	if keep != nil {
-		return *keep, r.releaseExtra(ctx, tenant, claims, *keep)
+		return *keep, r.releaseExtra(ctx, claims, *keep, owned)
 	}
 
 	// A new block: only now is the whole pool looked at (every claim, every Service's ports).
@@ -201,7 +202,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 			taken = append(taken, claimRange(&cl.Items[i]))
 		}
 	}
-	cands, err := r.Pool.Candidates(req, taken, r.Ports.foreign(tenant.Name))
+	cands, err := r.Pool.Candidates(req, taken, r.Ports.foreign(owned))
 	if err != nil {
 		return allocator.Range{}, err
 	}
@@ -214,7 +215,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		if ok {
 			log.Info("claimed port block", "block", c.String())
 			r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
-			return c, r.releaseExtra(ctx, tenant, claims, c)
+			return c, r.releaseExtra(ctx, claims, c, owned)
 		}
 	}
 	if req.Start != nil {
@@ -277,10 +278,10 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 
 // releaseExtra drops claims the tenant holds outside its block (left by an interrupted
 // allocation or by two operators racing) unless a Service still holds a port in them.
-func (r *TenantReconciler) releaseExtra(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, claims []exposurev1alpha1.PortClaim, block allocator.Range) error {
+func (r *TenantReconciler) releaseExtra(ctx context.Context, claims []exposurev1alpha1.PortClaim, block allocator.Range, owned map[string]bool) error {
 	for i := range claims {
 		g := claimRange(&claims[i])
-		if block.Overlaps(g) || r.rangeInUse(g, tenant.Name) {
+		if block.Overlaps(g) || r.rangeInUse(g, owned) {
 			continue
 		}
 		// The UID precondition: a stale cache never deletes a claim someone else just took.
@@ -302,22 +303,18 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	var sl corev1.ServiceList
-	if err := r.List(ctx, &sl, client.MatchingFields{indexServiceTenant: tenant.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing services: %w", err)
-	}
+	// The Services of the tenant's exposures (by namespace and controller, not by label) that
+	// still hold a port of its claims.
+	owned := setOf(tenant.Status.Namespaces)
+	seen := map[types.NamespacedName]bool{}
 	var holders []string
-	for i := range sl.Items {
-		svc := &sl.Items[i]
-		if !isManagedBy(svc, tenant.Name) {
-			continue
-		}
-		for j := range claims {
-			if slices.ContainsFunc(servicePorts(svc), claimRange(&claims[j]).Contains) {
-				holders = append(holders, namespacedName(svc))
-				break
+	for i := range claims {
+		r.Ports.inRange(claimRange(&claims[i]), func(_ int32, h portHolder) {
+			if h.ownedBy(owned) && !seen[h.key] {
+				seen[h.key] = true
+				holders = append(holders, h.key.String())
 			}
-		}
+		})
 	}
 	if len(holders) > 0 {
 		status := tenant.Status.DeepCopy()
@@ -353,10 +350,10 @@ func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *exposurev1al
 }
 
 // usage splits the ports of block held by Services into this tenant's and foreign ones.
-func (r *TenantReconciler) usage(block allocator.Range, tenant string) (used map[int32]bool, foreign []int32) {
+func (r *TenantReconciler) usage(block allocator.Range, owned map[string]bool) (used map[int32]bool, foreign []int32) {
 	used = map[int32]bool{}
 	r.Ports.inRange(block, func(p int32, h portHolder) {
-		if h.tenant == tenant {
+		if h.ownedBy(owned) {
 			used[p] = true
 		} else {
 			foreign = append(foreign, p)
@@ -366,10 +363,18 @@ func (r *TenantReconciler) usage(block allocator.Range, tenant string) (used map
 }
 
 // rangeInUse reports whether one of the tenant's Services holds a port in g.
-func (r *TenantReconciler) rangeInUse(g allocator.Range, tenant string) bool {
+func (r *TenantReconciler) rangeInUse(g allocator.Range, owned map[string]bool) bool {
 	inUse := false
-	r.Ports.inRange(g, func(_ int32, h portHolder) { inUse = inUse || h.tenant == tenant })
+	r.Ports.inRange(g, func(_ int32, h portHolder) { inUse = inUse || h.ownedBy(owned) })
 	return inUse
+}
+
+func setOf(items []string) map[string]bool {
+	out := make(map[string]bool, len(items))
+	for _, i := range items {
+		out[i] = true
+	}
+	return out
 }
 
 // usageDelay batches usage figures: a burst of Service changes in a tenant's block turns into
@@ -416,8 +421,12 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			if !ok {
 				continue
 			}
-			if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" {
-				names[t] = true
+			// The tenants listing the Service's namespace (its labels prove nothing).
+			var byNS exposurev1alpha1.InferenceTenantList
+			if err := r.List(ctx, &byNS, client.MatchingFields{indexTenantNamespace: svc.Namespace}, client.UnsafeDisableDeepCopy); err == nil {
+				for _, t := range byNS.Items {
+					names[t.Name] = true
+				}
 			}
 			for _, p := range servicePorts(svc) {
 				var tl exposurev1alpha1.InferenceTenantList

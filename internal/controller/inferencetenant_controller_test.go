@@ -278,3 +278,40 @@ func TestTenantDeletion(t *testing.T) {
 	}
 	waitExposureCondition(t, ns, "triton", "Ready", "False/NoTenant")
 }
+
+// TestLabelsAreNotIdentity: a Service in another tenant's namespace that carries the victim's
+// tenant label and an exposure as controller is foreign to the victim: it is not counted as the
+// victim's, and it does not hold up the victim's deletion.
+func TestLabelsAreNotIdentity(t *testing.T) {
+	ctx := context.Background()
+	victimNS, otherNS := newNamespace(t, "lbl-victim"), newNamespace(t, "lbl-other")
+	cleanupServices(t, victimNS)
+	cleanupServices(t, otherNS)
+	cleanupTenants(t, "lbl-victim", "lbl-other")
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 2})
+	create(t, newTenant("lbl-victim", ptr.To[int32](31500), ptr.To[int32](10), victimNS), newTenant("lbl-other", nil, ptr.To[int32](10), otherNS))
+	waitTenantCondition(t, "lbl-victim", "Ready", "True")
+	create(t, newExposure(victimNS, "triton", ptr.To[int32](8000), nil, nil))
+	waitExposureCondition(t, victimNS, "triton", "Ready", "True")
+
+	decoy := foreignNodePortService(otherNS, "decoy", 31505)
+	decoy.Labels = map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: "lbl-victim"}
+	decoy.OwnerReferences = []metav1.OwnerReference{{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: "decoy", UID: "0a0a0a0a-0000-0000-0000-000000000000", Controller: ptr.To(true)}}
+	create(t, decoy)
+	eventually(t, "the decoy counted as foreign", func() (bool, string) {
+		tn := getTenant(t, "lbl-victim")
+		return tn.Status.PortsUsed == 1 && slices.Equal(tn.Status.ForeignPorts, []int32{31505}), fmt.Sprintf("used %d foreign %v", tn.Status.PortsUsed, tn.Status.ForeignPorts)
+	})
+
+	// Deleting the victim: its own Service goes, the decoy does not hold it up.
+	if err := k8s.Delete(ctx, getTenant(t, "lbl-victim")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the victim's deletion to finish", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: "lbl-victim"}, &exposurev1alpha1.InferenceTenant{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if _, found := get(t, otherNS, "decoy", &corev1.Service{}); !found {
+		t.Fatal("the decoy Service was removed")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -33,8 +34,14 @@ type nodePortView struct {
 // portHolder is the Service holding a node port.
 type portHolder struct {
 	key types.NamespacedName
-	// tenant is the tenant the operator manages the Service for; empty for a foreign Service.
-	tenant string
+	// exposure: the Service's controller is an InferenceExposure. Which tenant it belongs to
+	// is decided by its namespace (ownedBy), never by its labels, which anyone can set.
+	exposure bool
+}
+
+// ownedBy reports whether the holder is a Service of an exposure in one of namespaces.
+func (h portHolder) ownedBy(namespaces map[string]bool) bool {
+	return h.exposure && namespaces[h.key.Namespace]
 }
 
 func newNodePortView() *nodePortView {
@@ -101,8 +108,8 @@ func (n *nodePortView) setAny(o any) {
 func (n *nodePortView) set(svc *corev1.Service) {
 	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
 	h := portHolder{key: key}
-	if t := svc.Labels[exposurev1alpha1.LabelTenant]; t != "" && isManagedBy(svc, t) {
-		h.tenant = t
+	if c := metav1.GetControllerOf(svc); c != nil && c.Kind == "InferenceExposure" && c.APIVersion == exposurev1alpha1.GroupVersion.String() {
+		h.exposure = true
 	}
 	ports := servicePorts(svc)
 	n.mu.Lock()
@@ -143,13 +150,13 @@ func (n *nodePortView) inRange(r allocator.Range, fn func(port int32, h portHold
 	}
 }
 
-// foreign returns every port held by a Service that the operator does not manage for tenant.
-func (n *nodePortView) foreign(tenant string) []int32 {
+// foreign returns every port held by a Service that is not an exposure's in namespaces.
+func (n *nodePortView) foreign(namespaces map[string]bool) []int32 {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	var out []int32
 	for p, h := range n.byPort {
-		if h.tenant != tenant {
+		if !h.ownedBy(namespaces) {
 			out = append(out, p)
 		}
 	}

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -13,11 +14,13 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 )
 
+// svcWithPorts is a Service holding ports; managed ones have an exposure as controller. tenant
+// is only a label: it must never decide membership.
 func svcWithPorts(ns, name, tenant string, ports ...int32) *corev1.Service {
 	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	if tenant != "" {
 		s.Labels = map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: tenant}
-		s.OwnerReferences = []metav1.OwnerReference{{Kind: "InferenceExposure", Name: name, Controller: ptr.To(true)}}
+		s.OwnerReferences = []metav1.OwnerReference{{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: name, Controller: ptr.To(true)}}
 	}
 	for _, p := range ports {
 		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{NodePort: p})
@@ -32,24 +35,28 @@ func TestNodePortView(t *testing.T) {
 	v.set(svcWithPorts("a", "triton", "alpha", 30800, 30801))
 	v.set(svcWithPorts("a", "sneaky", "", 30802))
 	v.set(svcWithPorts("b", "vllm", "beta", 30900))
+	// Tenant beta's Service, labelled as alpha's: its namespace says it is beta's.
+	v.set(svcWithPorts("b", "decoy", "alpha", 30803))
+	alpha := map[string]bool{"a": true}
 	held := func(r allocator.Range) map[int32]string {
 		out := map[int32]string{}
-		v.inRange(r, func(p int32, h portHolder) { out[p] = h.key.Name + "/" + h.tenant })
+		v.inRange(r, func(p int32, h portHolder) { out[p] = h.key.Name + "/" + fmt.Sprint(h.ownedBy(alpha)) })
 		return out
 	}
 	block := allocator.Range{Start: 30800, End: 30899}
-	if got := held(block); len(got) != 3 || got[30800] != "triton/alpha" || got[30802] != "sneaky/" {
+	if got := held(block); len(got) != 4 || got[30800] != "triton/true" || got[30802] != "sneaky/false" || got[30803] != "decoy/false" {
 		t.Fatalf("held = %v", got)
 	}
-	foreign := v.foreign("alpha")
+	foreign := v.foreign(alpha)
 	slices.Sort(foreign)
-	if !slices.Equal(foreign, []int32{30802, 30900}) {
+	if !slices.Equal(foreign, []int32{30802, 30803, 30900}) {
 		t.Fatalf("foreign to alpha = %v", foreign)
 	}
+	v.remove(types.NamespacedName{Namespace: "b", Name: "decoy"})
 	// triton moves a port; sneaky goes.
 	v.set(svcWithPorts("a", "triton", "alpha", 30800, 30805))
 	v.remove(types.NamespacedName{Namespace: "a", Name: "sneaky"})
-	if got := held(block); len(got) != 2 || got[30805] != "triton/alpha" || got[30801] != "" {
+	if got := held(block); len(got) != 2 || got[30805] != "triton/true" || got[30801] != "" {
 		t.Fatalf("after changes: %v", got)
 	}
 	// A Service that lost its node ports (turned ClusterIP) holds nothing.
