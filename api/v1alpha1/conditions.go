@@ -33,6 +33,10 @@ const (
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
 	ConditionGRPCRouteAccepted = "GRPCRouteAccepted"
 
+	// ConditionAnnotationsApplied reports whether every router.annotations key was applied; a
+	// refused key (the tenant's annotation policy) does not make the exposure un-Ready.
+	ConditionAnnotationsApplied = "AnnotationsApplied"
+
 	// ConditionBlockAllocated reports whether the tenant holds its port block.
 	ConditionBlockAllocated = "BlockAllocated"
 	// ConditionHAProxyConfigured reports whether the tenant is in the rendered HAProxy configuration.
@@ -61,20 +65,21 @@ const (
 	ReasonServiceConflict = "ServiceConflict"
 	ReasonServiceInvalid  = "ServiceInvalid"
 
-	ReasonRouted            = "Routed"
-	ReasonRouterNone        = "RouterNone"
-	ReasonHostConflict      = "HostConflict"
-	ReasonHostMissing       = "HostMissing"
-	ReasonHostInvalid       = "HostInvalid"
-	ReasonAPINotServed      = "APINotServed"
-	ReasonRouterConflict    = "RouterConflict"
-	ReasonRouterInvalid     = "RouterInvalid"
-	ReasonRouterUnsupported = "RouterUnsupported"
-	ReasonSecretInvalid     = "SecretInvalid"
-	ReasonApplied           = "Applied"
-	ReasonAdmitted          = "Admitted"
-	ReasonAccepted          = "Accepted"
-	ReasonPending           = "Pending"
+	ReasonRouted             = "Routed"
+	ReasonRouterNone         = "RouterNone"
+	ReasonHostConflict       = "HostConflict"
+	ReasonHostMissing        = "HostMissing"
+	ReasonHostInvalid        = "HostInvalid"
+	ReasonAPINotServed       = "APINotServed"
+	ReasonRouterConflict     = "RouterConflict"
+	ReasonRouterInvalid      = "RouterInvalid"
+	ReasonRouterUnsupported  = "RouterUnsupported"
+	ReasonAnnotationsRefused = "AnnotationsRefused"
+	ReasonSecretInvalid      = "SecretInvalid"
+	ReasonApplied            = "Applied"
+	ReasonAdmitted           = "Admitted"
+	ReasonAccepted           = "Accepted"
+	ReasonPending            = "Pending"
 
 	ReasonBlockAllocated = "Allocated"
 	ReasonReleasing      = "Releasing"

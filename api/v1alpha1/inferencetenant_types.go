@@ -62,7 +62,38 @@ type InferenceTenantSpec struct {
 	// platform decision, for tenants that bring their own domains.
 	// +optional
 	AllowAnyHost bool `json:"allowAnyHost,omitempty"`
+
+	// annotationPolicy widens or narrows which router.annotations the tenant's exposures may
+	// put on their routing objects. By default the keys that inject configuration into a shared
+	// router or reach into other namespaces are refused (ingress-nginx *-snippet, auth-*,
+	// mirror-*, proxy-ssl-secret, server-alias; the same families of the OpenShift router and
+	// the HAProxy ingress controllers), and an annotation the operator sets for correctness is
+	// not overridden.
+	// +optional
+	AnnotationPolicy *AnnotationPolicy `json:"annotationPolicy,omitempty"`
 }
+
+// AnnotationPolicy lists annotation key patterns; * matches any run of characters.
+type AnnotationPolicy struct {
+	// allow names keys the tenant may set although they are refused by default, and
+	// annotations of the operator the tenant may override, e.g.
+	// "nginx.ingress.kubernetes.io/auth-url".
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	Allow []AnnotationPattern `json:"allow,omitempty"`
+	// deny names further keys the tenant may not set, e.g. "nginx.ingress.kubernetes.io/*".
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	Deny []AnnotationPattern `json:"deny,omitempty"`
+}
+
+// AnnotationPattern is an annotation key, in which * matches any run of characters.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=317
+// +kubebuilder:validation:Pattern=`^[A-Za-z0-9*]([-A-Za-z0-9_.*/]*[A-Za-z0-9*])?$`
+type AnnotationPattern = string
 
 // TenantHAProxySpec is the tenant's part of the HAProxy configuration.
 type TenantHAProxySpec struct {

@@ -195,9 +195,21 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		in.Inline = cert
 		result.RequeueAfter = inlineResync
 	}
+	in.Policy = router.PolicyFor(tenant)
+	applied, refused := router.FilterAnnotations(spec.Annotations, in.Policy)
+	in.Annotations = applied
 	desired, err := router.Build(in)
 	if err != nil {
 		return fail(err)
+	}
+	refused = append(refused, router.Overridden(in, desired)...)
+	switch {
+	case len(refused) > 0:
+		cond(exposurev1alpha1.ConditionAnnotationsApplied, metav1.ConditionFalse, exposurev1alpha1.ReasonAnnotationsRefused, router.RefusalMessage(refused))
+	case len(spec.Annotations) > 0:
+		cond(exposurev1alpha1.ConditionAnnotationsApplied, metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, "every router.annotations key is applied")
+	default:
+		meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
 	}
 	// Keys before applying: the client clears a typed object's kind when it decodes a response.
 	keys := router.Keys(desired)
@@ -360,6 +372,7 @@ func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1a
 
 func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 	status.URL, status.GRPCAddress, status.Router = "", "", nil
+	meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
 	for _, c := range routeConditions {
 		if all || c != exposurev1alpha1.ConditionRouted {
 			meta.RemoveStatusCondition(&status.Conditions, c)

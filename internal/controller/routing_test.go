@@ -527,3 +527,62 @@ func TestHostPolicy(t *testing.T) {
 	waitExposureCondition(t, ns, "thief", "Routed", "False/HostConflict")
 	waitExposureCondition(t, victimNS, "api", "Routed", "True")
 }
+
+// TestAnnotationPolicy: escalation keys in router.annotations are refused (condition and Event)
+// and the rest applied, the exposure stays Ready; the platform team widens the set per tenant.
+func TestAnnotationPolicy(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-ann")
+	ann := map[string]string{
+		"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers \"X: y\";",
+		"nginx.ingress.kubernetes.io/server-snippet":        "location /admin { return 200; }",
+		"nginx.ingress.kubernetes.io/auth-url":              "http://auth.other.svc/check",
+		"nginx.ingress.kubernetes.io/mirror-target":         "http://collector.other.svc",
+		"nginx.ingress.kubernetes.io/auth-tls-secret":       "kube-system/admin-ca",
+		"nginx.ingress.kubernetes.io/ssl-redirect":          "false",
+		"example.com/team":                                  "vision",
+	}
+	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Ingress: &exposurev1alpha1.IngressSettings{ClassName: "nginx"},
+		TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSEdge, SecretName: "cert"}, Annotations: ann}))
+	e := waitExposureCondition(t, ns, "triton", "AnnotationsApplied", "False/AnnotationsRefused")
+	msg := condition(e.Status.Conditions, "AnnotationsApplied")
+	for k := range ann {
+		if k != "example.com/team" && !strings.Contains(msg, k) {
+			t.Errorf("refused key %s not named: %s", k, msg)
+		}
+	}
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	ing, found := get(t, ns, "triton", &networkingv1.Ingress{})
+	if !found {
+		t.Fatal("no Ingress")
+	}
+	got := ing.GetAnnotations()
+	if got["example.com/team"] != "vision" || got["nginx.ingress.kubernetes.io/ssl-redirect"] != "true" {
+		t.Fatalf("annotations: %v", got)
+	}
+	for k := range ann {
+		if k != "example.com/team" && k != "nginx.ingress.kubernetes.io/ssl-redirect" && got[k] != "" {
+			t.Fatalf("refused %s reached the Ingress", k)
+		}
+	}
+	if !strings.Contains(events(t, ns, "triton"), "AnnotationsRefused") {
+		t.Fatalf("no Event: %s", events(t, ns, "triton"))
+	}
+
+	// The platform team allows external auth for this tenant.
+	eventually(t, "tenant update", func() (bool, string) {
+		tn := getTenant(t, "rt-ann")
+		tn.Spec.AnnotationPolicy = &exposurev1alpha1.AnnotationPolicy{Allow: []string{"nginx.ingress.kubernetes.io/auth-url"}}
+		err := k8s.Update(ctx, tn)
+		return err == nil, fmt.Sprint(err)
+	})
+	eventually(t, "auth-url applied", func() (bool, string) {
+		ing, _ := get(t, ns, "triton", &networkingv1.Ingress{})
+		return ing.GetAnnotations()["nginx.ingress.kubernetes.io/auth-url"] == ann["nginx.ingress.kubernetes.io/auth-url"], fmt.Sprint(ing.GetAnnotations())
+	})
+	// Only the denied keys left: the snippets, mirror, auth-tls-secret and the override.
+	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Annotations = map[string]string{"example.com/team": "vision"}
+	})
+	waitExposureCondition(t, ns, "triton", "AnnotationsApplied", "True")
+}

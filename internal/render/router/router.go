@@ -50,6 +50,12 @@ type Input struct {
 	Host, GRPCHost string
 	// Inline holds the Secret's certificate when spec.router.tls.inline is set.
 	Inline *TLSCertificate
+	// Annotations are the router.annotations the tenant's policy lets through
+	// (FilterAnnotations); nil means all of router.annotations (tests, tools).
+	Annotations map[string]string
+	// Policy is the tenant's annotation policy: whether an annotation may override one the
+	// operator sets.
+	Policy AnnotationPolicy
 }
 
 // RoutesHTTP reports whether the exposure routes its http port.
@@ -230,6 +236,10 @@ func Build(in Input) ([]client.Object, error) {
 	}
 }
 
+// tuning are the operator's annotations that are only a default a tenant may change; every
+// other one follows from the spec (timeouts, body size, TLS, the gRPC protocol) and is kept.
+var tuning = map[string]bool{RouteBalance: true}
+
 // objectMeta is the metadata every routing object carries. annotations are the operator's
 // defaults; the user's router.annotations override them. The managed-annotations annotation
 // records which keys the operator set, so later merges can drop keys that left the spec.
@@ -238,10 +248,15 @@ func objectMeta(in Input, name string, defaults map[string]string) metav1.Object
 	for k, v := range defaults {
 		ann[k] = v
 	}
-	if r := in.Exposure.Spec.Router; r != nil {
-		for k, v := range r.Annotations {
-			ann[k] = v
+	requested := in.Annotations
+	if requested == nil && in.Exposure.Spec.Router != nil {
+		requested = in.Exposure.Spec.Router.Annotations
+	}
+	for k, v := range requested {
+		if _, set := defaults[k]; set && !tuning[k] && !in.Policy.allowedExplicitly(k) {
+			continue // the operator's value, set for correctness (see Overridden)
 		}
+		ann[k] = v
 	}
 	keys := make([]string, 0, len(ann))
 	for k := range ann {
