@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -95,6 +96,9 @@ type HAProxyReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
 	Settings HAProxySettings
+
+	skipMu   sync.Mutex
+	reported map[types.NamespacedName]string // exposures told their frontend was left out
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -167,6 +171,14 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	for _, e := range rejected {
 		why[e.Tenant] = e
 	}
+	// Frontends left out (their bind was taken) are reported on their tenant, naming them...
+	for _, msg := range skippedByTenant(parts.Skipped) {
+		if why[msg.Tenant] == nil {
+			why[msg.Tenant] = msg
+		}
+	}
+	// ... and on the exposure that asked for it.
+	r.reportSkipped(ctx, parts.Skipped)
 	for i := range tl.Items {
 		cached := &tl.Items[i]
 		if !cached.DeletionTimestamp.IsZero() {
@@ -202,6 +214,46 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		}
 	}
 	return result, errors.Join(errs...)
+}
+
+// skippedByTenant joins the frontends left out into one BindConflict per tenant.
+func skippedByTenant(skipped []haproxy.Skipped) []*haproxy.TenantError {
+	var out []*haproxy.TenantError
+	byTenant := map[string]*haproxy.TenantError{}
+	for _, sk := range skipped {
+		e := byTenant[sk.Tenant]
+		if e == nil {
+			e = &haproxy.TenantError{Tenant: sk.Tenant, Reason: haproxy.ReasonBindConflict, Msg: "left out of the configuration, the rest is served: " + sk.Msg}
+			byTenant[sk.Tenant] = e
+			out = append(out, e)
+			continue
+		}
+		e.Msg += "; " + sk.Msg
+	}
+	return out
+}
+
+// reportSkipped sends a Warning Event to every exposure whose frontend was left out, once per
+// change of the reason; the condition on its tenant names it too.
+func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy.Skipped) {
+	r.skipMu.Lock()
+	defer r.skipMu.Unlock()
+	now := map[types.NamespacedName]string{}
+	for _, sk := range skipped {
+		if sk.Exposure == "" {
+			continue
+		}
+		key := types.NamespacedName{Namespace: sk.Namespace, Name: sk.Exposure}
+		now[key] = sk.Msg
+		if r.reported[key] == sk.Msg {
+			continue
+		}
+		exp := &exposurev1alpha1.InferenceExposure{}
+		if err := r.Get(ctx, key, exp); err == nil {
+			r.Recorder.Event(exp, corev1.EventTypeWarning, "HAProxyFrontendSkipped", sk.Msg)
+		}
+	}
+	r.reported = now
 }
 
 // files spreads the rendered parts over the ConfigMaps: the global part, then every shard

@@ -345,3 +345,46 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 	waitTenantCondition(t, refused, "HAProxyConfigured", "True/Rendered")
 	waitConfig(t, opNS, "the tenant in the configuration", func(cfg string) bool { return strings.Contains(cfg, "# tenant "+refused) })
 }
+
+// TestHAProxyBindConflictCostsTheOffender: an exposure that picks, as its grpcFrontendPort on a
+// shared VIP, the port another tenant's exposure binds loses its own frontend and is told so
+// (an Event, and its tenant's condition names it); the victim keeps its frontend and stays True.
+func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
+	opNS := newNamespace(t, "operator")
+	victimNS, offenderNS := newNamespace(t, "hp-victim"), newNamespace(t, "hp-offender")
+	cleanupServices(t, victimNS)
+	cleanupServices(t, offenderNS)
+	// The offender's name sorts first: the old rule (first tenant by name keeps the bind)
+	// dropped the victim.
+	cleanupTenants(t, "hp-aaa-offender", "hp-victim")
+	createNode(t, "gpu-bind", "10.0.1.150", true, map[string]string{"nvidia.com/gpu.present": "true"})
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 2, HAProxy: haproxySettings(opNS)})
+
+	victim := newTenant("hp-victim", ptr.To[int32](31700), ptr.To[int32](10), victimNS)
+	victim.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.60"}
+	offender := newTenant("hp-aaa-offender", nil, ptr.To[int32](10), offenderNS)
+	offender.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.60"}
+	create(t, victim, offender)
+	create(t, newExposure(victimNS, "llm", nil, ptr.To[int32](8001), nil))
+	waitExposureCondition(t, victimNS, "llm", "Ready", "True")
+	port := getExposure(t, victimNS, "llm").Status.NodePorts.GRPC
+
+	grab := newExposure(offenderNS, "grab", nil, ptr.To[int32](8001), nil)
+	grab.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To(port)}
+	create(t, grab)
+	tn := waitTenantCondition(t, "hp-aaa-offender", "HAProxyConfigured", "False/BindConflict")
+	if msg := condition(tn.Status.Conditions, "HAProxyConfigured"); !strings.Contains(msg, offenderNS+"/grab") {
+		t.Fatalf("the tenant's condition does not name the exposure: %s", msg)
+	}
+	waitTenantCondition(t, "hp-victim", "HAProxyConfigured", "True")
+	cfg := waitConfig(t, opNS, "the victim's frontend kept", func(cfg string) bool {
+		return strings.Contains(cfg, fmt.Sprintf("bind 10.0.100.60:%d  # %s/llm", port, victimNS))
+	})
+	if strings.Contains(cfg, offenderNS+"/grab\n") {
+		t.Fatalf("the offender's frontend is in the configuration:\n%s", cfg)
+	}
+	eventually(t, "an Event on the offending exposure", func() (bool, string) {
+		ev := events(t, offenderNS, "grab")
+		return strings.Contains(ev, "HAProxyFrontendSkipped"), ev
+	})
+}

@@ -135,8 +135,81 @@ type bindKey struct {
 type rendered struct {
 	tenant Tenant
 	vip    netip.Addr
-	grpc   []GRPCFrontend
-	skip   []string // frontends left out, with why
+	grpc   []GRPCFrontend // the frontends that got their bind
+	https  bool           // the HTTPS frontend got its bind
+	skip   []string       // frontends left out, with why
+}
+
+// assignBinds gives every frontend its address:port, or leaves it out when another frontend
+// holds it, and returns what was left out. Who yields is the frontend that asked for a port of
+// its own choosing: first every gRPC frontend that binds its own nodePort (unique in the
+// cluster), then the HTTPS frontends (by tenant), then the gRPC frontends with a chosen
+// haproxy.grpcFrontendPort (by tenant, namespace, name). So an exposure that picks a port
+// another tenant already binds on a shared VIP loses its own frontend, never the other tenant.
+func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
+	binds := map[bindKey]string{} // address:port -> who holds it
+	var skipped []Skipped
+	take := func(r *rendered, port int32, who string) (string, bool) {
+		k := bindKey{r.vip, port}
+		if holder, taken := binds[k]; taken {
+			return holder, false
+		}
+		binds[k] = who
+		return "", true
+	}
+	kept := make([][]GRPCFrontend, len(tenants))
+	tryGRPC := func(i int, f GRPCFrontend) {
+		r := tenants[i]
+		id := f.Namespace + "/" + f.Exposure
+		if holder, ok := take(r, f.BindPort, "exposure "+id+" of tenant "+r.tenant.Name); !ok {
+			msg := fmt.Sprintf("exposure %s asks for %s, already bound by %s: choose another haproxy.grpcFrontendPort", id, netip.AddrPortFrom(r.vip, uint16(f.BindPort)), holder)
+			r.skip = append(r.skip, msg)
+			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Namespace: f.Namespace, Exposure: f.Exposure, Msg: msg})
+			return
+		}
+		kept[i] = append(kept[i], f)
+	}
+	for i, r := range tenants {
+		for _, f := range r.grpc {
+			if f.BindPort == f.NodePort {
+				tryGRPC(i, f)
+			}
+		}
+	}
+	for _, r := range tenants {
+		if r.tenant.CertificatePath == "" {
+			continue
+		}
+		if holder, ok := take(r, httpsPort, "the HTTPS frontend of tenant "+r.tenant.Name); !ok {
+			msg := fmt.Sprintf("the HTTPS frontend asks for %s, already bound by %s: give this tenant another VIP", netip.AddrPortFrom(r.vip, uint16(httpsPort)), holder)
+			r.skip = append(r.skip, msg)
+			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Msg: msg})
+			continue
+		}
+		r.https = true
+	}
+	for i, r := range tenants {
+		for _, f := range r.grpc {
+			if f.BindPort != f.NodePort {
+				tryGRPC(i, f)
+			}
+		}
+	}
+	for i, r := range tenants {
+		// Sorted as check sorted them: by port, namespace, name.
+		sort.Slice(kept[i], func(a, b int) bool {
+			x, y := kept[i][a], kept[i][b]
+			if x.BindPort != y.BindPort {
+				return x.BindPort < y.BindPort
+			}
+			if x.Namespace != y.Namespace {
+				return x.Namespace < y.Namespace
+			}
+			return x.Exposure < y.Exposure
+		})
+		r.grpc = kept[i]
+	}
+	return skipped
 }
 
 // Parts is a rendered configuration in pieces that HAProxy loads one after the other: the
@@ -145,6 +218,15 @@ type rendered struct {
 type Parts struct {
 	Global  string
 	Tenants []TenantPart // sorted by name
+	// Skipped are the frontends left out because their address:port was taken.
+	Skipped []Skipped
+}
+
+// Skipped is a frontend left out of the configuration: the bind it asks for is held by another
+// frontend. Exposure is empty for a tenant's HTTPS frontend.
+type Skipped struct {
+	Tenant, Namespace, Exposure string
+	Msg                         string
 }
 
 // TenantPart is one tenant's frontends and backends.
@@ -181,47 +263,25 @@ func RenderParts(in Input) (Parts, []*TenantError) {
 	tenants := append([]Tenant(nil), in.Tenants...)
 	sort.Slice(tenants, func(i, j int) bool { return tenants[i].Name < tenants[j].Name })
 
-	var ok []rendered
-	binds := map[bindKey]string{} // address:port -> tenant holding it
+	var ok []*rendered
 	for _, t := range tenants {
-		r, err := check(t, in.HTTPSPort)
+		r, err := check(t)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		// Every address:port this tenant binds must be free; the first tenant (by name) keeps it.
-		var conflict string
-		want := []bindKey{}
-		if r.tenant.CertificatePath != "" {
-			want = append(want, bindKey{r.vip, in.HTTPSPort})
-		}
-		for _, f := range r.grpc {
-			want = append(want, bindKey{r.vip, f.BindPort})
-		}
-		for _, k := range want {
-			if other, taken := binds[k]; taken {
-				conflict = fmt.Sprintf("%s already binds %s", other, netip.AddrPortFrom(k.addr, uint16(k.port)))
-				break
-			}
-		}
-		if conflict != "" {
-			errs = append(errs, &TenantError{t.Name, ReasonBindConflict, conflict + ": give this tenant another VIP"})
-			continue
-		}
-		for _, k := range want {
-			binds[k] = "tenant " + t.Name
-		}
-		ok = append(ok, r)
+		ok = append(ok, &r)
 	}
+	skipped := assignBinds(ok, in.HTTPSPort)
 
-	out := Parts{Global: renderGlobal(in.Globals), Tenants: make([]TenantPart, 0, len(ok))}
+	out := Parts{Global: renderGlobal(in.Globals), Tenants: make([]TenantPart, 0, len(ok)), Skipped: skipped}
 	backendNodes := sortedNodes(in.BackendNodes)
 	ingressNodes := sortedNodes(in.IngressNodes)
 	for _, r := range ok {
 		var b strings.Builder
 		// Roughly what the tenant's part takes, so the builder grows once.
 		b.Grow(1024 + 96*len(r.grpc) + 80*len(backendNodes)*(1+len(r.grpc)/50) + 200*len(ingressNodes))
-		renderTenant(&b, r, backendNodes, ingressNodes, in.Globals)
+		renderTenant(&b, *r, backendNodes, ingressNodes, in.Globals)
 		out.Tenants = append(out.Tenants, TenantPart{Name: r.tenant.Name, Config: b.String()})
 	}
 	return out, errs
@@ -374,7 +434,7 @@ func renderTenant(b *strings.Builder, r rendered, backendNodes, ingressNodes []N
 			}
 		}
 	}
-	if t.CertificatePath != "" {
+	if r.https {
 		w("")
 		w("frontend ft_", t.Name, "_https")
 		w("    bind ", netip.AddrPortFrom(r.vip, uint16(g.HTTPSPort)).String(), " ssl crt ", t.CertificatePath, " alpn h2,http/1.1")
@@ -423,7 +483,7 @@ const (
 )
 
 // check validates one tenant and sorts and de-duplicates its frontends.
-func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
+func check(t Tenant) (rendered, *TenantError) {
 	r := rendered{tenant: t}
 	if !isDNSLabel(t.Name) {
 		return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("name %q is not a DNS-1123 label", t.Name)}
@@ -446,10 +506,6 @@ func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
 		}
 		return grpc[i].Exposure < grpc[j].Exposure
 	})
-	bound := map[int32]string{}
-	if t.CertificatePath != "" {
-		bound[httpsPort] = "the HTTPS frontend"
-	}
 	for _, f := range grpc {
 		id := f.Namespace + "/" + f.Exposure
 		switch {
@@ -458,13 +514,8 @@ func check(t Tenant, httpsPort int32) (rendered, *TenantError) {
 		case f.BindPort < 1 || f.BindPort > 65535 || f.NodePort < 1 || f.NodePort > 65535:
 			return r, &TenantError{t.Name, ReasonInvalidPort, fmt.Sprintf("exposure %s: ports %d->%d out of range", id, f.BindPort, f.NodePort)}
 		}
-		if other, dup := bound[f.BindPort]; dup {
-			r.skip = append(r.skip, fmt.Sprintf("%s wants port %d, already bound by %s", id, f.BindPort, other))
-			continue
-		}
-		bound[f.BindPort] = id
-		r.grpc = append(r.grpc, f)
 	}
+	r.grpc = grpc
 	return r, nil
 }
 

@@ -155,15 +155,51 @@ func TestRejections(t *testing.T) {
 
 func TestBindConflicts(t *testing.T) {
 	in := seedInput()
-	in.Tenants = append(in.Tenants, Tenant{Name: "beta", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/beta.pem"})
+	in.Tenants = append(in.Tenants, Tenant{Name: "beta", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/beta.pem",
+		GRPC: []GRPCFrontend{{Namespace: "tenant-beta", Exposure: "vllm", BindPort: 30900, NodePort: 30900}}})
 	in.Tenants[0].GRPC = append(in.Tenants[0].GRPC, GRPCFrontend{Namespace: "tenant-alpha", Exposure: "other", BindPort: 8001, NodePort: 30805})
-	cfg, errs := Render(in)
-	if len(errs) != 1 || errs[0].Tenant != "beta" || errs[0].Reason != ReasonBindConflict {
+	parts, errs := RenderParts(in)
+	cfg := parts.String()
+	if len(errs) != 0 {
 		t.Fatalf("errs = %v", errs)
 	}
-	if strings.Count(cfg, "bind 10.0.100.10:8001") != 1 || !strings.Contains(cfg, "# skipped: tenant-alpha/triton wants port 8001") {
+	// beta loses only its HTTPS frontend (alpha's holds vip:443), not its gRPC one.
+	if strings.Contains(cfg, "beta.pem") || !strings.Contains(cfg, "bind 10.0.100.10:30900") || !strings.Contains(cfg, "alpha.pem") {
+		t.Fatalf("wrong frontends kept:\n%s", cfg)
+	}
+	if strings.Count(cfg, "bind 10.0.100.10:8001") != 1 || !strings.Contains(cfg, "# skipped: exposure tenant-alpha/triton asks for 10.0.100.10:8001") {
 		t.Fatalf("duplicate bind not skipped:\n%s", cfg)
 	}
+	want := map[string]bool{"beta/": true, "alpha/triton": true}
+	for _, sk := range parts.Skipped {
+		if !want[sk.Tenant+"/"+sk.Exposure] || sk.Msg == "" {
+			t.Fatalf("unexpected skip %+v", sk)
+		}
+		delete(want, sk.Tenant+"/"+sk.Exposure)
+	}
+	if len(want) != 0 {
+		t.Fatalf("not reported: %v", want)
+	}
+}
+
+// TestBindConflictCostsTheOffender: a tenant that picks, on a shared VIP, the port another
+// tenant's exposure binds by default loses that frontend itself, even though its name sorts
+// first; the victim keeps everything.
+func TestBindConflictCostsTheOffender(t *testing.T) {
+	in := seedInput()
+	in.Tenants[0].GRPC = nil
+	in.Tenants = append(in.Tenants,
+		Tenant{Name: "aaa", VIP: "10.0.100.20", GRPC: []GRPCFrontend{{Namespace: "aaa-ns", Exposure: "grab", BindPort: 30950, NodePort: 30001}}},
+		Tenant{Name: "victim", VIP: "10.0.100.20", GRPC: []GRPCFrontend{{Namespace: "victim-ns", Exposure: "llm", BindPort: 30950, NodePort: 30950}}})
+	parts, errs := RenderParts(in)
+	if len(errs) != 0 || len(parts.Skipped) != 1 || parts.Skipped[0].Tenant != "aaa" || parts.Skipped[0].Exposure != "grab" {
+		t.Fatalf("errs %v, skipped %+v", errs, parts.Skipped)
+	}
+	cfg := parts.String()
+	if !strings.Contains(cfg, "bind 10.0.100.20:30950  # victim-ns/llm") || strings.Contains(cfg, "aaa-ns/grab\n") {
+		t.Fatalf("the victim lost its frontend:\n%s", cfg)
+	}
+	haproxyCheck(t, strings.ReplaceAll(cfg, "/etc/haproxy/certs/alpha.pem", writeCert(t)))
 }
 
 // haproxyCheck runs `haproxy -c` on cfg, or skips when haproxy is not installed.
@@ -263,4 +299,12 @@ func TestIsDNSLabel(t *testing.T) {
 			t.Errorf("isDNSLabel(%q) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// writeCert writes a throw-away server certificate for haproxy -c and returns its path.
+func writeCert(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cert.pem")
+	newPKI(t).writeServerPEM(t, path, "inference.example.com")
+	return path
 }
