@@ -42,6 +42,7 @@ func run(args []string) error {
 		qps                              float64
 		burst                            int
 		syncTimeout                      time.Duration
+		inlineCerts                      bool
 	)
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -55,6 +56,7 @@ func run(args []string) error {
 	fs.Float64Var(&qps, "kube-api-qps", 200, "Sustained requests per second to the API server.")
 	fs.IntVar(&burst, "kube-api-burst", 400, "Burst of requests to the API server above --kube-api-qps.")
 	fs.DurationVar(&syncTimeout, "cache-sync-timeout", 2*time.Minute, "How long the controllers wait for their caches to fill at start before the manager gives up.")
+	fs.BoolVar(&inlineCerts, "inline-route-certificates", false, "Allow router.tls.inline: copy TLS Secrets into OpenShift Routes. The operator then reads Secrets (grant it get on secrets); off, it holds no Secret rights.")
 	hp.bind(fs)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zapOpts.BindFlags(fs)
@@ -109,7 +111,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings, APIPollInterval: apiPoll}
+	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings, APIPollInterval: apiPoll, InlineCertificates: inlineCerts}
 	if err := controller.Setup(mgr, opts); err != nil {
 		return err
 	}

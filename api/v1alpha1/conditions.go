@@ -76,6 +76,7 @@ const (
 	ReasonRouterUnsupported  = "RouterUnsupported"
 	ReasonAnnotationsRefused = "AnnotationsRefused"
 	ReasonSecretInvalid      = "SecretInvalid"
+	ReasonInlineDisabled     = "InlineCertificatesDisabled"
 	ReasonApplied            = "Applied"
 	ReasonAdmitted           = "Admitted"
 	ReasonAccepted           = "Accepted"

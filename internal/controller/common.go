@@ -30,6 +30,9 @@ type Options struct {
 	APIPollInterval time.Duration
 	// HAProxy enables the HAProxy configuration ConfigMap when set.
 	HAProxy *HAProxySettings
+	// InlineCertificates lets Routes carry a certificate copied from a Secret
+	// (router.tls.inline); the operator then needs to read Secrets.
+	InlineCertificates bool
 }
 
 // setCondition sets a condition and emits an Event when its status, reason or message changed,

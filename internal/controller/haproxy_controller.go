@@ -102,7 +102,9 @@ type HAProxyReconciler struct {
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
+// ConfigMap rights are a Role in the HAProxy ConfigMap's namespace only (the installs bind it
+// there), never cluster-wide: the operator cannot touch kube-system/aws-auth or anyone's config.
+// +kubebuilder:rbac:groups="",namespace=inference-exposure-system,resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants/status,verbs=get;update;patch
 
 // configFile is one ConfigMap of the configuration.

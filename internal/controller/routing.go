@@ -188,6 +188,11 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 
 	result := ctrl.Result{}
 	if typ == exposurev1alpha1.RouterRoute && spec.TLS != nil && spec.TLS.Inline != nil && *spec.TLS.Inline {
+		if !r.InlineCertificates {
+			// Copying a Secret into a Route means reading Secrets: a right the platform
+			// grants the operator on purpose (--inline-route-certificates), or not at all.
+			return fail(&router.Error{Reason: exposurev1alpha1.ReasonInlineDisabled, Message: "router.tls.inline needs the operator to read Secrets, which this installation does not allow (--inline-route-certificates): drop inline to use spec.tls.externalCertificate, or ask the platform team"})
+		}
 		cert, err := r.inlineCertificate(ctx, exp)
 		if err != nil {
 			return fail(err)

@@ -26,10 +26,14 @@ import (
 const hostDomain = "apps.gpu.example.com"
 
 // routingSetup starts an operator and a tenant with a hostDomain owning a fresh namespace.
-func routingSetup(t *testing.T, prefix string) string {
+func routingSetup(t *testing.T, prefix string, mods ...func(*Options)) string {
 	t.Helper()
 	ns := newNamespace(t, prefix)
-	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2, APIPollInterval: 200 * time.Millisecond})
+	opts := Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2, APIPollInterval: 200 * time.Millisecond}
+	for _, m := range mods {
+		m(&opts)
+	}
+	startManager(t, opts)
 	tn := newTenant(prefix, nil, nil, ns)
 	tn.Spec.HostDomain = hostDomain
 	cleanupTenants(t, prefix)
@@ -221,7 +225,7 @@ func TestRoutingIngress(t *testing.T) {
 // TestRoutingRouteModes: Passthrough and Reencrypt Routes, and inline certificates.
 func TestRoutingRouteModes(t *testing.T) {
 	ctx := context.Background()
-	ns := routingSetup(t, "rt-route")
+	ns := routingSetup(t, "rt-route", func(o *Options) { o.InlineCertificates = true })
 	create(t,
 		routedExposure(ns, "pass", exposurev1alpha1.RouterSpec{
 			Type: exposurev1alpha1.RouterRoute, GRPC: ptr.To(true), Timeout: "0",
@@ -526,6 +530,11 @@ func TestHostPolicy(t *testing.T) {
 	})
 	waitExposureCondition(t, ns, "thief", "Routed", "False/HostConflict")
 	waitExposureCondition(t, victimNS, "api", "Routed", "True")
+
+	// Inline Route certificates need Secret reads, which this operator is not given.
+	create(t, routedExposure(victimNS, "inline", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterRoute,
+		TLS: &exposurev1alpha1.RouterTLS{SecretName: "inline-tls", Inline: ptr.To(true)}}))
+	waitExposureCondition(t, victimNS, "inline", "Routed", "False/InlineCertificatesDisabled")
 }
 
 // TestAnnotationPolicy: escalation keys in router.annotations are refused (condition and Event)

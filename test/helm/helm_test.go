@@ -73,6 +73,18 @@ func managerArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
 	return args
 }
 
+// TestChartIdentity: acting as the operator's ServiceAccount with the chart's RBAC and admission
+// policy, it cannot read Secrets, touch kube-system/aws-auth or write a Service or ConfigMap it
+// did not create.
+func TestChartIdentity(t *testing.T) {
+	objs := render(t)
+	sa := byKind(objs, "ServiceAccount")
+	if len(sa) != 1 {
+		t.Fatalf("%d ServiceAccounts", len(sa))
+	}
+	testenv.CheckOperatorIdentity(t, objs, namespace, sa[0].GetName())
+}
+
 // TestChartDefaults: the default render holds CRDs kept on uninstall, RBAC, a Deployment with
 // every operator flag, and a metrics Service, and the API server accepts all of it.
 func TestChartDefaults(t *testing.T) {
@@ -98,7 +110,8 @@ func TestChartDefaults(t *testing.T) {
 	for _, f := range []string{"leader-elect", "health-probe-bind-address", "metrics-bind-address", "node-port-range", "block-size",
 		"max-concurrent-reconciles", "api-poll-interval", "zap-log-level", "zap-encoder", "haproxy", "haproxy-configmap-namespace",
 		"haproxy-configmap-name", "haproxy-backend-node-selector", "haproxy-ingress-node-selector", "haproxy-ingress-port",
-		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-timeout", "haproxy-hard-stop-after"} {
+		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-timeout", "haproxy-hard-stop-after",
+		"haproxy-shards", "kube-api-qps", "kube-api-burst", "cache-sync-timeout", "inline-route-certificates"} {
 		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+f+"=") }) {
 			t.Errorf("no --%s in %v", f, args)
 		}
@@ -148,6 +161,30 @@ func TestChartToggles(t *testing.T) {
 	}
 	if len(byKind(objs, "Service")) != 0 || len(byKind(objs, "Role")) != 0 {
 		t.Error("metrics Service or leader election Role rendered although disabled")
+	}
+	// Secret reads only when inline Route certificates are enabled; the admission policy by default.
+	secretRules := func(objs []*unstructured.Unstructured) int {
+		n := 0
+		for _, cr := range byKind(objs, "ClusterRole") {
+			rules, _, _ := unstructured.NestedSlice(cr.Object, "rules")
+			for _, r := range rules {
+				res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+				if slices.Contains(res, "secrets") {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := secretRules(render(t)); n != 0 {
+		t.Errorf("%d Secret rules by default", n)
+	}
+	inline := render(t, "--set", "operator.inlineRouteCertificates=true")
+	if n := secretRules(inline); n != 1 || !slices.Contains(managerArgs(t, inline), "--inline-route-certificates=true") {
+		t.Errorf("inline certificates: %d Secret rules, args %v", n, managerArgs(t, inline))
+	}
+	if len(byKind(render(t), "ValidatingAdmissionPolicy")) != 1 || len(byKind(render(t, "--set", "admissionPolicy.enabled=false"), "ValidatingAdmissionPolicy")) != 0 {
+		t.Error("admissionPolicy.enabled does not toggle the policy")
 	}
 	// values.schema.json refuses nonsense before anything reaches a cluster.
 	for _, bad := range [][]string{

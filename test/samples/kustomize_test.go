@@ -81,3 +81,25 @@ func TestDefaultDeploymentIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultDeploymentIdentity: acting as the operator's ServiceAccount with the RBAC and
+// admission policy of config/default, it cannot read Secrets, touch kube-system/aws-auth or
+// write a Service or ConfigMap it did not create.
+func TestDefaultDeploymentIdentity(t *testing.T) {
+	kz := os.Getenv("KUSTOMIZE")
+	if kz == "" {
+		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
+	}
+	if _, err := os.Stat(kz); err != nil {
+		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
+	}
+	out, err := exec.Command(kz, "build", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kustomize build config/default: %v", err)
+	}
+	objs, err := testenv.DecodeManifests(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckOperatorIdentity(t, objs, "inference-exposure-system", "inference-exposure-controller-manager")
+}
