@@ -33,6 +33,9 @@ const (
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
 	ConditionGRPCRouteAccepted = "GRPCRouteAccepted"
 
+	// ConditionHAProxyFrontend is False when the exposure's HAProxy frontend was left out of the
+	// configuration (the port it chose on the VIP is bound by another frontend); absent otherwise.
+	ConditionHAProxyFrontend = "HAProxyFrontend"
 	// ConditionAnnotationsApplied reports whether every router.annotations key was applied; a
 	// refused key (the tenant's annotation policy) does not make the exposure un-Ready.
 	ConditionAnnotationsApplied = "AnnotationsApplied"
@@ -65,22 +68,23 @@ const (
 	ReasonServiceConflict = "ServiceConflict"
 	ReasonServiceInvalid  = "ServiceInvalid"
 
-	ReasonRouted             = "Routed"
-	ReasonRouterNone         = "RouterNone"
-	ReasonHostConflict       = "HostConflict"
-	ReasonHostMissing        = "HostMissing"
-	ReasonHostInvalid        = "HostInvalid"
-	ReasonAPINotServed       = "APINotServed"
-	ReasonRouterConflict     = "RouterConflict"
-	ReasonRouterInvalid      = "RouterInvalid"
-	ReasonRouterUnsupported  = "RouterUnsupported"
-	ReasonAnnotationsRefused = "AnnotationsRefused"
-	ReasonSecretInvalid      = "SecretInvalid"
-	ReasonInlineDisabled     = "InlineCertificatesDisabled"
-	ReasonApplied            = "Applied"
-	ReasonAdmitted           = "Admitted"
-	ReasonAccepted           = "Accepted"
-	ReasonPending            = "Pending"
+	ReasonRouted                 = "Routed"
+	ReasonRouterNone             = "RouterNone"
+	ReasonHostConflict           = "HostConflict"
+	ReasonHostMissing            = "HostMissing"
+	ReasonHostInvalid            = "HostInvalid"
+	ReasonAPINotServed           = "APINotServed"
+	ReasonRouterConflict         = "RouterConflict"
+	ReasonRouterInvalid          = "RouterInvalid"
+	ReasonRouterUnsupported      = "RouterUnsupported"
+	ReasonAnnotationsRefused     = "AnnotationsRefused"
+	ReasonHAProxyFrontendSkipped = "BindConflict"
+	ReasonSecretInvalid          = "SecretInvalid"
+	ReasonInlineDisabled         = "InlineCertificatesDisabled"
+	ReasonApplied                = "Applied"
+	ReasonAdmitted               = "Admitted"
+	ReasonAccepted               = "Accepted"
+	ReasonPending                = "Pending"
 
 	ReasonBlockAllocated = "Allocated"
 	ReasonReleasing      = "Releasing"

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,9 +95,6 @@ type HAProxyReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
 	Settings HAProxySettings
-
-	skipMu   sync.Mutex
-	reported map[types.NamespacedName]string // exposures told their frontend was left out
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -180,7 +176,9 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		}
 	}
 	// ... and on the exposure that asked for it.
-	r.reportSkipped(ctx, parts.Skipped)
+	if err := r.reportSkipped(ctx, parts.Skipped); err != nil {
+		result.RequeueAfter = conflictRetry
+	}
 	for i := range tl.Items {
 		cached := &tl.Items[i]
 		if !cached.DeletionTimestamp.IsZero() {
@@ -235,27 +233,46 @@ func skippedByTenant(skipped []haproxy.Skipped) []*haproxy.TenantError {
 	return out
 }
 
-// reportSkipped sends a Warning Event to every exposure whose frontend was left out, once per
-// change of the reason; the condition on its tenant names it too.
-func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy.Skipped) {
-	r.skipMu.Lock()
-	defer r.skipMu.Unlock()
-	now := map[types.NamespacedName]string{}
+// reportSkipped sets HAProxyFrontend False (with a Warning Event) on every exposure whose
+// frontend was left out, and removes it from those whose frontend is back: the exposure that
+// asked for the port is told, not only its tenant. Exposures carrying the condition are found
+// by index, so a restart does not forget them.
+func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy.Skipped) error {
+	want := map[types.NamespacedName]string{}
 	for _, sk := range skipped {
-		if sk.Exposure == "" {
-			continue
-		}
-		key := types.NamespacedName{Namespace: sk.Namespace, Name: sk.Exposure}
-		now[key] = sk.Msg
-		if r.reported[key] == sk.Msg {
-			continue
-		}
-		exp := &exposurev1alpha1.InferenceExposure{}
-		if err := r.Get(ctx, key, exp); err == nil {
-			r.Recorder.Event(exp, corev1.EventTypeWarning, "HAProxyFrontendSkipped", sk.Msg)
+		if sk.Exposure != "" {
+			want[types.NamespacedName{Namespace: sk.Namespace, Name: sk.Exposure}] = sk.Msg
 		}
 	}
-	r.reported = now
+	var el exposurev1alpha1.InferenceExposureList
+	if err := r.List(ctx, &el, client.MatchingFields{indexExposureFrontendSkipped: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing exposures: %w", err)
+	}
+	touch := map[types.NamespacedName]bool{}
+	for k := range want {
+		touch[k] = true
+	}
+	for i := range el.Items {
+		touch[types.NamespacedName{Namespace: el.Items[i].Namespace, Name: el.Items[i].Name}] = true
+	}
+	var errs []error
+	for key := range touch {
+		exp := &exposurev1alpha1.InferenceExposure{}
+		if err := r.Get(ctx, key, exp); err != nil {
+			continue
+		}
+		patch := client.MergeFromWithOptions(exp.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if msg, ok := want[key]; ok {
+			setCondition(r.Recorder, exp, &exp.Status.Conditions, exp.Generation, exposurev1alpha1.ConditionHAProxyFrontend, metav1.ConditionFalse,
+				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg, true)
+		} else {
+			meta.RemoveStatusCondition(&exp.Status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
+		}
+		if err := r.Status().Patch(ctx, exp, patch, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err) // a conflict: the next render tries again
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // files spreads the rendered parts over the ConfigMaps: the global part, then every shard

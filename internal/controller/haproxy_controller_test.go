@@ -383,8 +383,27 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	if strings.Contains(cfg, offenderNS+"/grab\n") {
 		t.Fatalf("the offender's frontend is in the configuration:\n%s", cfg)
 	}
+	e := waitExposureCondition(t, offenderNS, "grab", "HAProxyFrontend", "False/BindConflict")
+	if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, victimNS+"/llm") {
+		t.Fatalf("the exposure is not told who holds the port: %s", msg)
+	}
 	eventually(t, "an Event on the offending exposure", func() (bool, string) {
 		ev := events(t, offenderNS, "grab")
-		return strings.Contains(ev, "HAProxyFrontendSkipped"), ev
+		return strings.Contains(ev, "Warning BindConflict"), ev
 	})
+	// The offender picks another port: its frontend is served and the condition goes.
+	eventually(t, "exposure update", func() (bool, string) {
+		g := getExposure(t, offenderNS, "grab")
+		g.Spec.HAProxy.GRPCFrontendPort = ptr.To[int32](9001)
+		err := k8s.Update(context.Background(), g)
+		return err == nil, fmt.Sprint(err)
+	})
+	eventually(t, "the condition removed", func() (bool, string) {
+		g := getExposure(t, offenderNS, "grab")
+		return condition(g.Status.Conditions, "HAProxyFrontend") == "", condition(g.Status.Conditions, "HAProxyFrontend")
+	})
+	waitConfig(t, opNS, "the offender's frontend on its new port", func(cfg string) bool {
+		return strings.Contains(cfg, "bind 10.0.100.60:9001  # "+offenderNS+"/grab")
+	})
+	waitTenantCondition(t, "hp-aaa-offender", "HAProxyConfigured", "True")
 }

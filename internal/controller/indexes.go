@@ -30,6 +30,8 @@ const (
 	indexExposureHostKey = "exposure.hostKey"
 	// indexExposureHostLoser: exposures that lost a host conflict, by their host keys.
 	indexExposureHostLoser = "exposure.hostLoser"
+	// indexExposureFrontendSkipped: "true" for exposures told their HAProxy frontend was left out.
+	indexExposureFrontendSkipped = "exposure.frontendSkipped"
 	// indexExposureBlockFull: exposures waiting for ports in a full block, by tenant.
 	indexExposureBlockFull = "exposure.blockFull"
 )
@@ -77,6 +79,12 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 				return nil
 			}
 			return router.HostKeys(e)
+		}},
+		{&exposurev1alpha1.InferenceExposure{}, indexExposureFrontendSkipped, func(o client.Object) []string {
+			if meta.FindStatusCondition(o.(*exposurev1alpha1.InferenceExposure).Status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend) == nil {
+				return nil
+			}
+			return []string{"true"}
 		}},
 		{&exposurev1alpha1.InferenceExposure{}, indexExposureBlockFull, func(o client.Object) []string {
 			e := o.(*exposurev1alpha1.InferenceExposure)
