@@ -13,9 +13,9 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
-// TestDefaultDeploymentIsAccepted renders config/default with kustomize and applies it with
-// server-side dry-run against a real API server: what `make deploy` sends must be valid.
-func TestDefaultDeploymentIsAccepted(t *testing.T) {
+// buildDefault renders config/default with kustomize (skips without kustomize).
+func buildDefault(t *testing.T) ([]*unstructured.Unstructured, error) {
+	t.Helper()
 	kz := os.Getenv("KUSTOMIZE")
 	if kz == "" {
 		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
@@ -27,7 +27,13 @@ func TestDefaultDeploymentIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kustomize build config/default: %v", err)
 	}
-	objs, err := testenv.DecodeManifests(out)
+	return testenv.DecodeManifests(out)
+}
+
+// TestDefaultDeploymentIsAccepted renders config/default with kustomize and applies it with
+// server-side dry-run against a real API server: what `make deploy` sends must be valid.
+func TestDefaultDeploymentIsAccepted(t *testing.T) {
+	objs, err := buildDefault(t)
 	if err != nil {
 		t.Fatalf("decoding kustomize output: %v", err)
 	}
@@ -86,18 +92,7 @@ func TestDefaultDeploymentIsAccepted(t *testing.T) {
 // admission policy of config/default, it cannot read Secrets, touch kube-system/aws-auth or
 // write a Service or ConfigMap it did not create.
 func TestDefaultDeploymentIdentity(t *testing.T) {
-	kz := os.Getenv("KUSTOMIZE")
-	if kz == "" {
-		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
-	}
-	if _, err := os.Stat(kz); err != nil {
-		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
-	}
-	out, err := exec.Command(kz, "build", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kustomize build config/default: %v", err)
-	}
-	objs, err := testenv.DecodeManifests(out)
+	objs, err := buildDefault(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,26 +151,28 @@ func TestContains(t *testing.T) {
 	}
 }
 
+// hostExposure is an exposure routing http and grpc with the given hosts.
+func hostExposure(ns, name, host, grpcHost string, grpc bool) *exposurev1alpha1.InferenceExposure {
+	e := &exposurev1alpha1.InferenceExposure{}
+	e.Namespace, e.Name = ns, name
+	e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = ptr.To[int32](8000), ptr.To[int32](8001)
+	e.Spec.Router = &exposurev1alpha1.RouterSpec{Host: exposurev1alpha1.Hostname(host), GRPCHost: exposurev1alpha1.Hostname(grpcHost), GRPC: ptr.To(grpc)}
+	return e
+}
+
 // TestHostKeys: exposures that can route the same host share a key, whatever their tenants'
 // domains are; the key needs no tenant.
 func TestHostKeys(t *testing.T) {
-	mk := func(ns, name, host, grpcHost string, grpc bool) *exposurev1alpha1.InferenceExposure {
-		e := &exposurev1alpha1.InferenceExposure{}
-		e.Namespace, e.Name = ns, name
-		e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = ptr.To[int32](8000), ptr.To[int32](8001)
-		e.Spec.Router = &exposurev1alpha1.RouterSpec{Host: exposurev1alpha1.Hostname(host), GRPCHost: exposurev1alpha1.Hostname(grpcHost), GRPC: ptr.To(grpc)}
-		return e
-	}
 	for _, tc := range []struct {
 		name string
 		exp  *exposurev1alpha1.InferenceExposure
 		want []string
 	}{
-		{"default host", mk("alpha", "triton", "", "", false), []string{"triton.alpha"}},
-		{"default hosts with gRPC", mk("alpha", "triton", "", "", true), []string{"triton.alpha", "triton-grpc.alpha"}},
-		{"explicit host", mk("beta", "x", "triton.alpha.apps.example.com", "", false), []string{"triton.alpha"}},
-		{"explicit gRPC host", mk("beta", "x", "api.example.com", "rpc.example.com", true), []string{"api.example", "rpc.example"}},
-		{"one label", mk("beta", "x", "localhost", "", false), []string{"localhost"}},
+		{"default host", hostExposure("alpha", "triton", "", "", false), []string{"triton.alpha"}},
+		{"default hosts with gRPC", hostExposure("alpha", "triton", "", "", true), []string{"triton.alpha", "triton-grpc.alpha"}},
+		{"explicit host", hostExposure("beta", "x", "triton.alpha.apps.example.com", "", false), []string{"triton.alpha"}},
+		{"explicit gRPC host", hostExposure("beta", "x", "api.example.com", "rpc.example.com", true), []string{"api.example", "rpc.example"}},
+		{"one label", hostExposure("beta", "x", "localhost", "", false), []string{"localhost"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := HostKeys(tc.exp); !slices.Equal(got, tc.want) {
@@ -178,7 +180,7 @@ func TestHostKeys(t *testing.T) {
 			}
 		})
 	}
-	none := mk("a", "b", "", "", false)
+	none := hostExposure("a", "b", "", "", false)
 	none.Spec.Router.Type = exposurev1alpha1.RouterNone
 	if HostKeys(none) != nil {
 		t.Fatal("an exposure with router.type None has host keys")
@@ -188,22 +190,15 @@ func TestHostKeys(t *testing.T) {
 // TestExplicitHostKeys: only hosts an exposure sets itself are indexed; every default host's key
 // leads back to its exposure by name.
 func TestExplicitHostKeys(t *testing.T) {
-	mk := func(ns, name, host, grpcHost string, grpc bool) *exposurev1alpha1.InferenceExposure {
-		e := &exposurev1alpha1.InferenceExposure{}
-		e.Namespace, e.Name = ns, name
-		e.Spec.Ports.HTTP, e.Spec.Ports.GRPC = ptr.To[int32](8000), ptr.To[int32](8001)
-		e.Spec.Router = &exposurev1alpha1.RouterSpec{Host: exposurev1alpha1.Hostname(host), GRPCHost: exposurev1alpha1.Hostname(grpcHost), GRPC: ptr.To(grpc)}
-		return e
-	}
 	for _, tc := range []struct {
 		name string
 		exp  *exposurev1alpha1.InferenceExposure
 		want []string
 	}{
-		{"default hosts", mk("alpha", "triton", "", "", true), nil},
-		{"explicit host and its gRPC host", mk("beta", "x", "api.example.com", "", true), []string{"api.example", "api-grpc.example"}},
-		{"explicit gRPC host only", mk("beta", "x", "", "rpc.example.com", true), []string{"rpc.example"}},
-		{"explicit host equal to the default", mk("alpha", "triton", "triton.alpha.example.com", "", false), nil},
+		{"default hosts", hostExposure("alpha", "triton", "", "", true), nil},
+		{"explicit host and its gRPC host", hostExposure("beta", "x", "api.example.com", "", true), []string{"api.example", "api-grpc.example"}},
+		{"explicit gRPC host only", hostExposure("beta", "x", "", "rpc.example.com", true), []string{"rpc.example"}},
+		{"explicit host equal to the default", hostExposure("alpha", "triton", "triton.alpha.example.com", "", false), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ExplicitHostKeys(tc.exp); !slices.Equal(got, tc.want) {
