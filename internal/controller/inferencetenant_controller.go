@@ -320,7 +320,9 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 		status := tenant.Status.DeepCopy()
 		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionReady, metav1.ConditionFalse,
 			exposurev1alpha1.ReasonReleasing, fmt.Sprintf("waiting for Services %s to give back their node ports before releasing the block", joinSorted(holders)), false)
-		return ctrl.Result{}, r.writeStatus(ctx, tenant, status)
+		// The Service events that wake this reconcile and the node-port view it reads are
+		// separate handlers: look again shortly rather than trust their order.
+		return ctrl.Result{RequeueAfter: time.Second}, r.writeStatus(ctx, tenant, status)
 	}
 	for i := range claims {
 		c := claims[i].DeepCopy()
