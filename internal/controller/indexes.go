@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -99,4 +100,22 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		}
 	}
 	return nil
+}
+
+// tenantsOfService adds to names the tenants a Service concerns: those listing its namespace
+// (its labels prove nothing) and those whose blocks hold one of its node ports.
+func tenantsOfService(ctx context.Context, c client.Reader, svc *corev1.Service, names map[string]bool) {
+	lookup := func(field, value string) {
+		var tl exposurev1alpha1.InferenceTenantList
+		if err := c.List(ctx, &tl, client.MatchingFields{field: value}, client.UnsafeDisableDeepCopy); err != nil {
+			return
+		}
+		for i := range tl.Items {
+			names[tl.Items[i].Name] = true
+		}
+	}
+	lookup(indexTenantNamespace, svc.Namespace)
+	for _, p := range servicePorts(svc) {
+		lookup(indexTenantGranule, granuleKey(p))
+	}
 }

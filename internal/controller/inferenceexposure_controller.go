@@ -588,17 +588,7 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], svc *corev1.Service) {
 		tenants := map[string]bool{}
-		if owner, _, err := namespaceOwner(ctx, r.Client, svc.Namespace); err == nil && owner != nil {
-			tenants[owner.Name] = true
-		}
-		for _, p := range servicePorts(svc) {
-			var tl exposurev1alpha1.InferenceTenantList
-			if err := r.List(ctx, &tl, client.MatchingFields{indexTenantGranule: granuleKey(p)}, client.UnsafeDisableDeepCopy); err == nil {
-				for i := range tl.Items {
-					tenants[tl.Items[i].Name] = true
-				}
-			}
-		}
+		tenantsOfService(ctx, r.Client, svc, tenants)
 		for t := range tenants {
 			var el exposurev1alpha1.InferenceExposureList
 			if err := r.List(ctx, &el, client.MatchingFields{indexExposureBlockFull: t}, client.UnsafeDisableDeepCopy); err != nil {

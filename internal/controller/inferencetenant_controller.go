@@ -423,22 +423,7 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			if !ok {
 				continue
 			}
-			// The tenants listing the Service's namespace (its labels prove nothing).
-			var byNS exposurev1alpha1.InferenceTenantList
-			if err := r.List(ctx, &byNS, client.MatchingFields{indexTenantNamespace: svc.Namespace}, client.UnsafeDisableDeepCopy); err == nil {
-				for _, t := range byNS.Items {
-					names[t.Name] = true
-				}
-			}
-			for _, p := range servicePorts(svc) {
-				var tl exposurev1alpha1.InferenceTenantList
-				if err := r.List(ctx, &tl, client.MatchingFields{indexTenantGranule: granuleKey(p)}, client.UnsafeDisableDeepCopy); err != nil {
-					continue
-				}
-				for _, t := range tl.Items {
-					names[t.Name] = true
-				}
-			}
+			tenantsOfService(ctx, r.Client, svc, names)
 		}
 		for name := range names {
 			req := reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}
