@@ -58,7 +58,7 @@ type config struct {
 	steady, settle                     time.Duration
 	skipDirect, skipRestart            bool
 	operatorArgs                       string
-	cpuProfile                         string
+	cpuProfile, heapProfile            string
 }
 
 const (
@@ -78,6 +78,7 @@ func main() {
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
+	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "benchscale:", err)
@@ -218,6 +219,11 @@ func run(c config) error {
 
 	drained, depth := op.waitQueuesEmpty(2 * time.Minute)
 	rep.add("work queues empty", "%s after all Ready (depth %d)", round(drained), depth)
+	if c.heapProfile != "" {
+		if err := op.fetchPprof(c.heapProfile, "heap?gc=1"); err != nil {
+			say("heap profile: %v", err)
+		}
+	}
 	if c.cpuProfile != "" {
 		if err := <-profileDone; err != nil {
 			say("profile: %v", err)
@@ -690,9 +696,14 @@ func pprofAddr(op *operator) string {
 }
 
 func (o *operator) profile(path string, d time.Duration) error {
-	a, _ := pprofAddrs.Load(o)
 	time.Sleep(2 * time.Second)
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", a, int(d.Seconds())))
+	return o.fetchPprof(path, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())))
+}
+
+// fetchPprof saves /debug/pprof/<what> of the operator to path.
+func (o *operator) fetchPprof(path, what string) error {
+	a, _ := pprofAddrs.Load(o)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", a, what))
 	if err != nil {
 		return err
 	}
