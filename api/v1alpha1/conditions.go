@@ -87,7 +87,16 @@ const (
 	ReasonPending                = "Pending"
 
 	ReasonBlockAllocated = "Allocated"
-	ReasonReleasing      = "Releasing"
+	// ReasonBlockMoved: part of the recorded block is held by another tenant; the tenant got a
+	// new one and its exposures keep the ports they hold.
+	ReasonBlockMoved = "BlockMoved"
+	// ReasonBlockOutsidePool: the tenant's block lies outside the operator's current
+	// --node-port-range; it is kept.
+	ReasonBlockOutsidePool = "BlockOutsidePool"
+	ReasonReleasing        = "Releasing"
+	// ReasonServiceApplyFailed: writing the Service failed for a reason other than the spec
+	// (e.g. the Service IP range is full); retried with backoff.
+	ReasonServiceApplyFailed = "ServiceApplyFailed"
 
 	ReasonNamespacesExclusive = "Exclusive"
 

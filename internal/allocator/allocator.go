@@ -194,11 +194,16 @@ type PortRequest struct {
 	// Current are the nodePorts the exposure's Service holds now; kept when nothing is
 	// recorded (a status lost in a backup restore, say).
 	Current map[string]int32
+	// KeepLive keeps a port that is both recorded and held by the Service even when it lies
+	// outside block: a live port is a contract with clients, and it stays when the tenant had
+	// to move to another block.
+	KeepLive bool
 }
 
 // AssignPorts gives every requested name a port of block that is not in used (ports held by
 // other Services, managed or not). A recorded port is kept when still valid, then a port the
-// Service holds; otherwise the lowest free port is taken.
+// Service holds; otherwise the lowest free port is taken. With KeepLive, a recorded port the
+// Service holds is kept wherever it lies.
 func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]int32, error) {
 	out := make(map[string]int32, len(req.Names))
 	taken := func(p int32) bool {
@@ -217,7 +222,9 @@ func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]
 			if _, done := out[n]; done {
 				continue
 			}
-			if p, ok := source[n]; ok && block.Contains(p) && !taken(p) {
+			p, ok := source[n]
+			live := req.KeepLive && req.Recorded[n] == p && req.Current[n] == p
+			if ok && (block.Contains(p) || live) && !taken(p) {
 				out[n] = p
 			}
 		}

@@ -95,6 +95,8 @@ type HAProxyReconciler struct {
 	client.Client
 	Recorder record.EventRecorder
 	Settings HAProxySettings
+	// Legacy moves tenant status fields written by earlier versions to server-side apply.
+	Legacy *legacyStatusMigration
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -184,7 +186,7 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		if !cached.DeletionTimestamp.IsZero() {
 			continue
 		}
-		t := cached.DeepCopy() // the list is the cache itself
+		t := cached // the list is the cache itself: read only
 		status := t.Status.DeepCopy()
 		fail := failed[t.Name]
 		if global != nil {
@@ -203,11 +205,11 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionTrue, exposurev1alpha1.ReasonHAProxyRendered,
 				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))), true)
 		}
-		if equality.Semantic.DeepEqual(&t.Status, status) {
+		if err := r.Legacy.migrate(ctx, t); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		t.Status = *status
-		if err := r.Status().Update(ctx, t, client.FieldOwner(FieldManager)); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		if err := applyTenantStatus(ctx, r.Client, t, status, HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return ctrl.Result{RequeueAfter: conflictRetry}, errors.Join(errs...)
 		} else if err != nil {
 			errs = append(errs, fmt.Errorf("writing tenant status: %w", err))

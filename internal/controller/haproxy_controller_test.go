@@ -171,7 +171,17 @@ func TestHAProxyConfigMap(t *testing.T) {
 			t.Fatal(err)
 		}
 		setNodeReady(t, "gpu-1", "10.0.1.101", true) // a heartbeat
-		time.Sleep(2 * time.Second)
+		// Probes that do render, one on each informer the pokes went through: their renders
+		// come after the pokes were seen, and must find nothing to write.
+		renders := func() float64 { return testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("unchanged")) }
+		before := renders()
+		cleanupTenants(t, "hp-quiet-probe")
+		create(t, newTenant("hp-quiet-probe", nil, ptr.To[int32](10), newNamespace(t, "hp-probe")))
+		eventually(t, "a render after the tenant poke", func() (bool, string) { return renders() > before, "no render yet" })
+		before = renders()
+		createNode(t, "cpu-probe", "10.0.1.250", true, nil)
+		t.Cleanup(func() { _ = k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cpu-probe"}}) })
+		eventually(t, "a render after the heartbeat", func() (bool, string) { return renders() > before, "no render yet" })
 		if got := versions(t, opNS); !maps.Equal(got, rv) {
 			t.Fatalf("ConfigMap rewritten without a change (%s -> %s)", rv, got)
 		}
@@ -308,6 +318,8 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 	if msg := condition(bad.Status.Conditions, "HAProxyConfigured"); !strings.Contains(msg, "refused by the test's policy") || !strings.Contains(msg, ShardName("haproxy", ShardOf(refused, 2))) {
 		t.Fatalf("message does not give the API server's reason and the ConfigMap: %s", msg)
 	}
+	// Ready summarises HAProxyConfigured for a tenant that asks for frontends.
+	waitTenantCondition(t, refused, "Ready", "False/ConfigMapRefused")
 	waitTenantCondition(t, other, "HAProxyConfigured", "True/Rendered")
 	if strings.Contains(fullConfig(t, opNS), "# tenant "+refused) {
 		t.Fatal("the refused tenant is in the configuration")
@@ -343,7 +355,9 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTenantCondition(t, refused, "HAProxyConfigured", "True/Rendered")
+	waitTenantCondition(t, refused, "Ready", "True")
 	waitConfig(t, opNS, "the tenant in the configuration", func(cfg string) bool { return strings.Contains(cfg, "# tenant "+refused) })
+	checkStatusManagers(t, refused)
 }
 
 // TestHAProxyBindConflictCostsTheOffender: an exposure that picks, as its grpcFrontendPort on a

@@ -195,7 +195,10 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 	}
 
 	used := r.portsInUse(block, exp)
-	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts)}
+	// The ports the exposure holds stay when its tenant had to move to another block; they
+	// move only with the namespace, to another tenant.
+	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts),
+		KeepLive: exp.Status.Tenant == tenant.Name}
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	for attempt := 0; ; attempt++ {
 		ports, err := r.reserved.assign(self, block, portReq, used)
@@ -208,7 +211,12 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		}
 		desired := render.Service(exp, tenant.Name, ports)
 		err = r.apply(ctx, existing, desired)
-		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt < maxPortRetries {
+		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt >= maxPortRetries {
+			// Other Services keep taking the ports the cache shows free: a race the operator
+			// resolves by itself once its cache catches up, nothing for a person to fix.
+			logf.FromContext(ctx).V(1).Info("node ports taken concurrently on every try, retrying", "ports", taken)
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		} else if len(taken) > 0 {
 			if slices.ContainsFunc(taken, recordedPort(portReq.Recorded)) {
 				// The API server frees a deleted Service's ports a moment after the delete; a
 				// port of our own record is worth waiting for rather than giving away. Were it
@@ -336,6 +344,12 @@ func (r *ExposureReconciler) serviceFailed(exp *exposurev1alpha1.InferenceExposu
 			exposurev1alpha1.ReasonServiceInvalid, fmt.Sprintf("the API server refused the Service: %v", err), true)
 		return ctrl.Result{}, nil
 	}
+	// Anything else (the Service IP range is full, a webhook refused it, the API server is
+	// overloaded) is reported in the condition too, and retried with backoff. Only what
+	// does not pass by itself is a Warning.
+	transient := apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err)
+	setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse,
+		exposurev1alpha1.ReasonServiceApplyFailed, fmt.Sprintf("writing the Service failed, retrying: %v", err), !transient)
 	return ctrl.Result{}, fmt.Errorf("applying service: %w", err)
 }
 

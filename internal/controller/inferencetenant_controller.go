@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -45,6 +46,8 @@ type TenantReconciler struct {
 	// Ports says which Service holds which node port, from the cache.
 	Ports *nodePortView
 	Options
+	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
+	Legacy *legacyStatusMigration
 }
 
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch;update;patch
@@ -59,6 +62,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	tenant := &exposurev1alpha1.InferenceTenant{}
 	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if err := r.Legacy.migrate(ctx, tenant); err != nil {
+		return ctrl.Result{}, err
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, tenant)
@@ -79,13 +85,25 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 
 	owned := setOf(status.Namespaces)
-	block, allocErr := r.reconcileBlock(ctx, tenant, owned)
+	block, moved, allocErr := r.reconcileBlock(ctx, tenant, owned)
 	var userErr *allocator.Error
 	switch {
 	case allocErr == nil:
 		status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: block.Start, End: block.End, Size: block.Size()}
-		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionTrue,
-			exposurev1alpha1.ReasonBlockAllocated, fmt.Sprintf("tenant holds node ports %s", block), true)
+		reason, msg := exposurev1alpha1.ReasonBlockAllocated, fmt.Sprintf("tenant holds node ports %s", block)
+		prev := meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionBlockAllocated)
+		switch {
+		case moved == "" && prev != nil && prev.Reason == exposurev1alpha1.ReasonBlockMoved && tenant.Status.PortBlock != nil && tenant.Status.PortBlock.Start == block.Start:
+			reason, msg = prev.Reason, prev.Message // the move stays on record while the block is the one moved to
+		case moved != "":
+			reason, msg = exposurev1alpha1.ReasonBlockMoved, fmt.Sprintf("tenant holds node ports %s; it moved there because tenant %q holds part of its earlier block, and its exposures keep the node ports they hold", block, moved)
+		case !r.Pool.Contains(block.Start) || !r.Pool.Contains(block.End):
+			reason, msg = exposurev1alpha1.ReasonBlockOutsidePool, fmt.Sprintf("tenant holds node ports %s, outside the operator's node port range %s (--node-port-range changed); the block is kept and its exposures keep their ports, new tenants get blocks from the range", block, r.Pool.Range)
+		}
+		if reason != exposurev1alpha1.ReasonBlockAllocated && (prev == nil || prev.Reason != reason) {
+			r.Recorder.Event(tenant, corev1.EventTypeWarning, reason, msg)
+		}
+		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionTrue, reason, msg, true)
 	case errors.As(allocErr, &userErr):
 		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionFalse,
 			string(userErr.Reason), userErr.Message, true)
@@ -105,14 +123,24 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		status.PortBlock, status.PortsUsed, status.PortsFree, status.ForeignPorts = nil, 0, 0, nil
 	}
 
-	summarize(&status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, exposurev1alpha1.ConditionNamespacesExclusive)
+	summarize(&status.Conditions, gen, r.readyTypes(tenant)...)
 	status.ObservedGeneration = gen
-	if err := r.writeStatus(ctx, tenant, status); apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil // someone else wrote first: recompute
+	if err := applyTenantStatus(ctx, r.Client, tenant, status, TenantStatusManager); apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil // the tenant was recreated meanwhile: recompute
 	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
+}
+
+// readyTypes are the conditions Ready summarises: HAProxyConfigured too when the tenant asks
+// for HAProxy frontends and this operator renders them.
+func (r *TenantReconciler) readyTypes(tenant *exposurev1alpha1.InferenceTenant) []string {
+	types := []string{exposurev1alpha1.ConditionBlockAllocated, exposurev1alpha1.ConditionNamespacesExclusive}
+	if tenant.Spec.HAProxy != nil && r.HAProxy != nil {
+		types = append(types, exposurev1alpha1.ConditionHAProxyConfigured)
+	}
+	return types
 }
 
 // ownClaims returns the claims the tenant holds, from the cache without copies.
@@ -157,9 +185,16 @@ func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *expo
 	return nil
 }
 
-// reconcileBlock returns the block the tenant holds, claiming one when it holds none.
-func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, owned map[string]bool) (allocator.Range, error) {
+// reconcileBlock returns the block the tenant holds, claiming one when it holds none. The
+// block a tenant got is its record (status.portBlock): its size is kept when the default size
+// flag changes, a lost PortClaim is claimed back in place, and a narrowed pool does not move it.
+// It moves only when another tenant really holds part of it; moved names that tenant.
+func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, owned map[string]bool) (block allocator.Range, moved string, err error) {
 	req := allocator.BlockRequest{Size: r.DefaultBlockSize}
+	recorded := tenant.Status.PortBlock
+	if recorded != nil {
+		req.Size = recorded.Size
+	}
 	if pb := tenant.Spec.PortBlock; pb != nil {
 		if pb.Size != nil {
 			req.Size = *pb.Size
@@ -168,7 +203,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 	}
 	claims, err := r.ownClaims(ctx, tenant)
 	if err != nil {
-		return allocator.Range{}, err
+		return allocator.Range{}, "", err
 	}
 	own := make([]allocator.Range, 0, len(claims))
 	for i := range claims {
@@ -183,18 +218,43 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 			continue
 		}
 		run := run
-		if keep == nil || (tenant.Status.PortBlock != nil && run.Start == tenant.Status.PortBlock.Start) {
+		if keep == nil || (recorded != nil && run.Start == recorded.Start) {
 			keep = &run
 		}
 	}
-	if keep != nil {
-		return *keep, r.releaseExtra(ctx, claims, *keep, owned)
+	if keep != nil && (recorded == nil || keep.Start == recorded.Start || !r.claimable(recorded, req)) {
+		return *keep, "", r.releaseExtra(ctx, claims, *keep, owned)
+	}
+
+	log := logf.FromContext(ctx)
+	// The recorded block first, exactly: a claim lost (deleted by hand, by a backup restore)
+	// is taken back, and no live port moves.
+	if recorded != nil && r.claimable(recorded, req) {
+		rb := allocator.Range{Start: recorded.Start, End: recorded.End}
+		ok, holder, err := r.claim(ctx, tenant, rb)
+		if err != nil {
+			return allocator.Range{}, "", err
+		}
+		if ok {
+			if !r.holdsAll(own, rb) {
+				log.Info("claimed the recorded port block back", "block", rb.String())
+				r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReclaimed", "claimed node ports %s back: a PortClaim of the block had been deleted", rb)
+			}
+			return rb, "", r.releaseExtra(ctx, claims, rb, owned)
+		}
+		if holder == "" {
+			return allocator.Range{}, "", errRaceLost // released meanwhile: look again
+		}
+		moved = holder
+		if req.Start != nil {
+			return allocator.Range{}, "", pinnedTaken(rb, holder)
+		}
 	}
 
 	// A new block: only now is the whole pool looked at (every claim, every Service's ports).
 	var cl exposurev1alpha1.PortClaimList
 	if err := r.List(ctx, &cl, client.UnsafeDisableDeepCopy); err != nil {
-		return allocator.Range{}, fmt.Errorf("listing port claims: %w", err)
+		return allocator.Range{}, "", fmt.Errorf("listing port claims: %w", err)
 	}
 	var taken []allocator.Range
 	for i := range cl.Items {
@@ -203,33 +263,79 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		}
 	}
 	cands, err := r.Pool.Candidates(req, taken, r.Ports.foreign(owned))
-	if err != nil {
-		return allocator.Range{}, err
+	var ae *allocator.Error
+	if errors.As(err, &ae) && ae.Reason == allocator.ReasonPinnedTaken {
+		b := allocator.Range{Start: *req.Start, End: *req.Start + req.Size - 1}
+		return allocator.Range{}, "", pinnedTaken(b, holderOf(cl.Items, b, tenant.UID))
 	}
-	log := logf.FromContext(ctx)
+	if err != nil {
+		return allocator.Range{}, "", err
+	}
 	for _, c := range cands {
-		ok, err := r.claim(ctx, tenant, c)
+		ok, holder, err := r.claim(ctx, tenant, c)
 		if err != nil {
-			return allocator.Range{}, err
+			return allocator.Range{}, "", err
 		}
 		if ok {
 			log.Info("claimed port block", "block", c.String())
-			r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
-			return c, r.releaseExtra(ctx, claims, c, owned)
+			if moved != "" {
+				r.Recorder.Eventf(tenant, corev1.EventTypeWarning, "BlockMoved",
+					"the recorded block %d-%d is now held in part by tenant %q, so the tenant moved to %s; exposures keep the node ports they hold", recorded.Start, recorded.End, moved, c)
+			} else {
+				r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockAllocated", "claimed node ports %s", c)
+			}
+			return c, moved, r.releaseExtra(ctx, claims, c, owned)
+		}
+		if req.Start != nil && holder != "" {
+			return allocator.Range{}, "", pinnedTaken(c, holder)
 		}
 	}
-	if req.Start != nil {
-		return allocator.Range{}, &allocator.Error{Reason: allocator.ReasonPinnedTaken,
-			Message: fmt.Sprintf("pinned block starting at %d is held by another tenant: pin a free block or drop portBlock.start", *req.Start)}
-	}
 	// Every candidate was taken by a racing tenant that the cache had not shown yet.
-	return allocator.Range{}, errRaceLost
+	return allocator.Range{}, "", errRaceLost
+}
+
+// claimable reports whether the recorded block still answers the request (same size, same pin).
+func (r *TenantReconciler) claimable(recorded *exposurev1alpha1.PortBlockStatus, req allocator.BlockRequest) bool {
+	return recorded.Size == req.Size && recorded.End-recorded.Start+1 == recorded.Size && (req.Start == nil || *req.Start == recorded.Start)
+}
+
+// holdsAll reports whether the claims in own cover every granule of b.
+func (r *TenantReconciler) holdsAll(own []allocator.Range, b allocator.Range) bool {
+	for _, g := range allocator.Granules(b) {
+		if !slices.Contains(own, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// pinnedTaken is the error of a pinned block held by another tenant. portBlock is immutable,
+// so the advice is to recreate this tenant or free the other one's block.
+func pinnedTaken(b allocator.Range, holder string) *allocator.Error {
+	who := "another tenant"
+	if holder != "" {
+		who = fmt.Sprintf("tenant %q", holder)
+	}
+	return &allocator.Error{Reason: allocator.ReasonPinnedTaken, Message: fmt.Sprintf(
+		"pinned block %s is held in part by %s; portBlock cannot be changed: delete and recreate this tenant with a free portBlock.start (or without one), or delete %s to free the block", b, who, who)}
+}
+
+// holderOf names the tenant, other than self, whose claims overlap b.
+func holderOf(claims []exposurev1alpha1.PortClaim, b allocator.Range, self types.UID) string {
+	for i := range claims {
+		if claims[i].Spec.TenantUID != string(self) && claimRange(&claims[i]).Overlaps(b) {
+			return claims[i].Spec.Tenant
+		}
+	}
+	return ""
 }
 
 // claim takes the block by creating its granules' PortClaims in ascending order. Creation is
 // the lock: AlreadyExists from another tenant's claim means the block is taken, and the claims
 // made by this attempt are removed again.
-func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, block allocator.Range) (bool, error) {
+// holder names the tenant holding the claim that stopped it ("" when that claim was released
+// meanwhile).
+func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, block allocator.Range) (ok bool, holder string, err error) {
 	var created []*exposurev1alpha1.PortClaim
 	rollback := func() error {
 		for _, c := range created {
@@ -260,20 +366,20 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 			continue
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return false, errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
+			return false, "", errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
 		}
 		existing := &exposurev1alpha1.PortClaim{}
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pc.Name}, existing); apierrors.IsNotFound(err) {
-			return false, rollback() // released meanwhile: the next reconcile sees a fresh picture
+			return false, "", rollback() // released meanwhile: the next reconcile sees a fresh picture
 		} else if err != nil {
-			return false, errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
+			return false, "", errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
 		}
 		if existing.Spec.TenantUID == string(tenant.UID) {
 			continue // ours from an earlier, interrupted attempt
 		}
-		return false, rollback()
+		return false, existing.Spec.Tenant, rollback()
 	}
-	return true, nil
+	return true, "", nil
 }
 
 // releaseExtra drops claims the tenant holds outside its block (left by an interrupted
@@ -317,12 +423,32 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 		})
 	}
 	if len(holders) > 0 {
+		// Deleting is work in progress: Ready False with what it waits for, Reconciling True,
+		// and one Event when it starts waiting.
 		status := tenant.Status.DeepCopy()
-		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionReady, metav1.ConditionFalse,
-			exposurev1alpha1.ReasonReleasing, fmt.Sprintf("waiting for Services %s to give back their node ports before releasing the block", joinSorted(holders)), false)
+		gen := tenant.Generation
+		msg := fmt.Sprintf("the tenant is being deleted: waiting for Services %s to give back their node ports before its block is released", joinSorted(holders))
+		if old := meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionReady); old == nil || old.Reason != exposurev1alpha1.ReasonReleasing {
+			r.Recorder.Event(tenant, corev1.EventTypeNormal, exposurev1alpha1.ReasonReleasing, msg)
+		}
+		for _, c := range []struct {
+			typ string
+			st  metav1.ConditionStatus
+		}{
+			{exposurev1alpha1.ConditionReady, metav1.ConditionFalse},
+			{exposurev1alpha1.ConditionReconciling, metav1.ConditionTrue},
+			{exposurev1alpha1.ConditionStalled, metav1.ConditionFalse},
+		} {
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: c.typ, Status: c.st, Reason: exposurev1alpha1.ReasonReleasing, Message: msg, ObservedGeneration: gen})
+		}
+		status.ObservedGeneration = gen
 		// The Service events that wake this reconcile and the node-port view it reads are
 		// separate handlers: look again shortly rather than trust their order.
-		return ctrl.Result{RequeueAfter: time.Second}, r.writeStatus(ctx, tenant, status)
+		err := applyTenantStatus(ctx, r.Client, tenant, status, TenantStatusManager)
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			err = nil
+		}
+		return ctrl.Result{RequeueAfter: time.Second}, err
 	}
 	for i := range claims {
 		c := claims[i].DeepCopy()
@@ -337,18 +463,6 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 	patch := client.MergeFrom(tenant.DeepCopy())
 	controllerutil.RemoveFinalizer(tenant, exposurev1alpha1.TenantFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, tenant, patch))
-}
-
-func (r *TenantReconciler) writeStatus(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
-	if equality.Semantic.DeepEqual(&tenant.Status, status) {
-		return nil
-	}
-	tenant = tenant.DeepCopy()
-	tenant.Status = *status
-	if err := r.Status().Update(ctx, tenant, client.FieldOwner(FieldManager)); err != nil {
-		return fmt.Errorf("writing tenant status: %w", err)
-	}
-	return nil
 }
 
 // usage splits the ports of block held by Services into this tenant's and foreign ones.

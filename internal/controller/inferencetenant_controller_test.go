@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -200,7 +201,7 @@ func TestPinnedBlockErrors(t *testing.T) {
 		newTenant("pin-huge", nil, ptr.To[int32](5000), "pin-huge-ns"),
 	)
 	for name, want := range map[string]string{
-		"pin-taken":      "False/PinnedBlockTaken: pinned block 31500-31599 overlaps ports 31500-31599 held by another tenant",
+		"pin-taken":      `False/PinnedBlockTaken: pinned block 31500-31599 is held in part by tenant "pin-owner"; portBlock cannot be changed: delete and recreate this tenant`,
 		"pin-misaligned": "False/PinnedBlockMisaligned: pinned start 31550 is not aligned to the block size 100 from the pool start 30000: use 31500 or 31600",
 		"pin-outside":    "False/PinnedBlockOutsidePool",
 		"pin-huge":       "False/BlockLargerThanPool",
@@ -259,10 +260,36 @@ func TestTenantDeletion(t *testing.T) {
 	ns := newNamespace(t, "leaving")
 	cleanupServices(t, ns)
 	cleanupTenants(t, "leaving")
-	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
+	_, rec := startRecordedManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 2})
 	create(t, newTenant("leaving", ptr.To[int32](31700), ptr.To[int32](20), ns), newExposure(ns, "triton", ptr.To[int32](8000), nil, nil))
 	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	// A finalizer keeps the Service (and its node port) for a while: the tenant has to wait,
+	// and says so.
+	svc := getService(t, ns, "triton")
+	svc.Finalizers = append(svc.Finalizers, "example.com/hold")
+	if err := k8s.Update(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
 	if err := k8s.Delete(ctx, getTenant(t, "leaving")); err != nil {
+		t.Fatal(err)
+	}
+	tn := waitTenantCondition(t, "leaving", "Ready", "False/Releasing: the tenant is being deleted: waiting for Services "+ns+"/triton")
+	if c := condition(tn.Status.Conditions, "Reconciling"); !strings.HasPrefix(c, "True/Releasing") {
+		t.Errorf("Reconciling = %s", c)
+	}
+	if c := condition(tn.Status.Conditions, "Stalled"); !strings.HasPrefix(c, "False") {
+		t.Errorf("Stalled = %s", c)
+	}
+	if tn.Status.ObservedGeneration != tn.Generation {
+		t.Errorf("observedGeneration %d, generation %d", tn.Status.ObservedGeneration, tn.Generation)
+	}
+	eventually(t, "Releasing event", func() (bool, string) {
+		ev := events(t, "default", "leaving")
+		return strings.Contains(ev, "Normal Releasing"), ev
+	})
+	svc = getService(t, ns, "triton")
+	svc.Finalizers = nil
+	if err := k8s.Update(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "tenant gone", func() (bool, string) {
@@ -277,6 +304,19 @@ func TestTenantDeletion(t *testing.T) {
 		t.Fatalf("claims left: %v %v", claims.Items, err)
 	}
 	waitExposureCondition(t, ns, "triton", "Ready", "False/NoTenant")
+	// Every delete names the UID it means: a stale cache never deletes what someone else just made.
+	deletes := 0
+	for _, w := range rec.writeList() {
+		if strings.HasPrefix(w, "delete without") {
+			t.Errorf("%s", w)
+		}
+		if strings.HasPrefix(w, "delete *v1alpha1.PortClaim") {
+			deletes++
+		}
+	}
+	if deletes == 0 {
+		t.Error("no claim deletes recorded")
+	}
 }
 
 // TestLabelsAreNotIdentity: a Service in another tenant's namespace that carries the victim's
@@ -313,5 +353,64 @@ func TestLabelsAreNotIdentity(t *testing.T) {
 	})
 	if _, found := get(t, otherNS, "decoy", &corev1.Service{}); !found {
 		t.Fatal("the decoy Service was removed")
+	}
+}
+
+// TestPortRaceIsNoWarning: when every port the stale cache offers turns out taken, the
+// reconciler retries on its own; it is a race to log, not a Warning that the API server
+// "refused the Service".
+func TestPortRaceIsNoWarning(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "race")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "race-test")
+	tn := newTenant("race-test", ptr.To[int32](31120), ptr.To[int32](10), ns)
+	create(t, tn)
+	create(t, &exposurev1alpha1.PortClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "ports-31120-31129", Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
+		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: 31120, End: 31129},
+	})
+	tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: 31120, End: 31129, Size: 10}
+	if err := k8s.Status().Update(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	// More racing Services than the reconciler retries, none of them in its view.
+	for i := range int32(maxPortRetries + 1) {
+		create(t, foreignNodePortService(ns, fmt.Sprintf("racer-%d", i), 31120+i))
+	}
+	exp := newExposure(ns, "triton", ptr.To[int32](8000), nil, nil)
+	create(t, exp)
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the exposure and the block", func() (bool, string) {
+		var tc exposurev1alpha1.InferenceTenant
+		return cached.Get(ctx, client.ObjectKeyFromObject(exp), &exposurev1alpha1.InferenceExposure{}) == nil &&
+			cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil && tc.Status.PortBlock != nil &&
+			cached.Get(ctx, client.ObjectKey{Name: "ports-31120-31129"}, &exposurev1alpha1.PortClaim{}) == nil, "not yet"
+	})
+	events := record.NewFakeRecorder(100)
+	r := &ExposureReconciler{Client: cached, Ports: nodePortsFrom(nil), Options: Options{}, Recorder: events}
+	res, err := r.Reconcile(ctx, reqFor(exp))
+	if err != nil || res.RequeueAfter == 0 {
+		t.Fatalf("result %+v, err %v: want a quiet retry", res, err)
+	}
+	for len(events.Events) > 0 {
+		if e := <-events.Events; strings.HasPrefix(e, corev1.EventTypeWarning) {
+			t.Errorf("Warning for a race the operator resolves itself: %s", e)
+		}
+	}
+	if c := condition(getExposure(t, ns, "triton").Status.Conditions, "ServiceReady"); strings.HasPrefix(c, "False") {
+		t.Errorf("ServiceReady = %s", c)
+	}
+	// Once the view shows the racers, the next reconcile finds the free port.
+	var sl corev1.ServiceList
+	if err := cached.List(ctx, &sl, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	r.Ports = nodePortsFrom(sl.Items)
+	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
+		t.Fatal(err)
+	}
+	if np := nodePorts(getService(t, ns, "triton")); np["http"] != 31120+maxPortRetries+1 {
+		t.Fatalf("node ports = %v", np)
 	}
 }

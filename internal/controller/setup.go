@@ -160,9 +160,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	legacy := &legacyStatusMigration{reader: mgr.GetAPIReader(), writer: mgr.GetClient()}
 	if err := (&TenantReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Legacy:    legacy,
 		Recorder:  mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
 		Ports:     ports,
 		Options:   opts,
@@ -205,6 +207,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			Client:   mgr.GetClient(),
 			Recorder: mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above
 			Settings: *opts.HAProxy,
+			Legacy:   legacy,
 		}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up haproxy controller: %w", err)
 		}

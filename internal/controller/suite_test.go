@@ -67,6 +67,12 @@ func zapLevel() zapcore.Level {
 // process would. The returned function stops it and waits until it has stopped.
 func startManager(t *testing.T, opts Options) func() {
 	t.Helper()
+	return startManagerWith(t, opts, nil)
+}
+
+// startManagerWith is startManager with the manager's client made by newClient (nil: the default).
+func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc) func() {
+	t.Helper()
 	hpNamespace := ""
 	if opts.HAProxy != nil {
 		hpNamespace = opts.HAProxy.Namespace
@@ -78,6 +84,7 @@ func startManager(t *testing.T, opts Options) func() {
 		HealthProbeBindAddress: "0",
 		// Several managers run in one test process, standing in for several operator processes.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		NewClient:  newClient,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,248 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+func getClaim(t *testing.T, name string) (*exposurev1alpha1.PortClaim, bool) {
+	t.Helper()
+	pc := &exposurev1alpha1.PortClaim{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, pc); apierrors.IsNotFound(err) {
+		return nil, false
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return pc, true
+}
+
+func waitClaimGone(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, "claim "+name+" gone", func() (bool, string) {
+		_, ok := getClaim(t, name)
+		return !ok, "still there"
+	})
+}
+
+func deleteTenant(t *testing.T, name string) {
+	t.Helper()
+	if err := k8s.Delete(context.Background(), getTenant(t, name)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tenant "+name+" gone", func() (bool, string) {
+		err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, &exposurev1alpha1.InferenceTenant{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
+
+// TestLostClaimDoesNotMoveTenant: with a lower block free, deleting a PortClaim of a tenant
+// makes it claim exactly its recorded block back; no port of its exposures moves.
+func TestLostClaimDoesNotMoveTenant(t *testing.T) {
+	nsLow, nsHigh := newNamespace(t, "lost-low"), newNamespace(t, "lost-high")
+	cleanupServices(t, nsLow, nsHigh)
+	cleanupTenants(t, "lost-low", "lost-high")
+	startManager(t, Options{Pool: mustPool(t, 32200, 32299), DefaultBlockSize: 10, MaxConcurrent: 2})
+	create(t, newTenant("lost-low", nil, nil, nsLow))
+	waitTenantCondition(t, "lost-low", "BlockAllocated", "True/Allocated: tenant holds node ports 32200-32209")
+	create(t, newTenant("lost-high", nil, nil, nsHigh), newExposure(nsHigh, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002)))
+	waitTenantCondition(t, "lost-high", "BlockAllocated", "True/Allocated: tenant holds node ports 32210-32219")
+	e := waitExposureCondition(t, nsHigh, "triton", "Ready", "True")
+	ports := nodePorts(getService(t, nsHigh, "triton"))
+
+	deleteTenant(t, "lost-low")
+	waitClaimGone(t, "ports-32200-32209")
+
+	lost, _ := getClaim(t, "ports-32210-32219")
+	if err := k8s.Delete(context.Background(), lost); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the claim taken back", func() (bool, string) {
+		pc, ok := getClaim(t, "ports-32210-32219")
+		return ok && pc.UID != lost.UID && pc.Spec.Tenant == "lost-high", fmt.Sprint(pc)
+	})
+	eventually(t, "BlockReclaimed event", func() (bool, string) {
+		ev := events(t, "default", "lost-high")
+		return strings.Contains(ev, "Normal BlockReclaimed: claimed node ports 32210-32219 back"), ev
+	})
+	tn := waitTenantCondition(t, "lost-high", "BlockAllocated", "True/Allocated: tenant holds node ports 32210-32219")
+	if tn.Status.PortBlock.Start != 32210 {
+		t.Fatalf("tenant moved: %+v", tn.Status.PortBlock)
+	}
+	if _, ok := getClaim(t, "ports-32200-32209"); ok {
+		t.Fatal("the tenant claimed the lower block")
+	}
+	if got := nodePorts(getService(t, nsHigh, "triton")); !maps.Equal(got, ports) {
+		t.Fatalf("ports moved: %v -> %v", ports, got)
+	}
+	if got := getExposure(t, nsHigh, "triton").Status.NodePorts; *got != *e.Status.NodePorts {
+		t.Fatalf("recorded ports moved: %+v -> %+v", e.Status.NodePorts, got)
+	}
+}
+
+// TestBlockReallyTakenMovesButKeepsPorts: when another tenant holds part of the recorded
+// block, the tenant moves and says who holds it; its exposures keep the ports they hold.
+func TestBlockReallyTakenMovesButKeepsPorts(t *testing.T) {
+	ctx := context.Background()
+	nsA, nsThief := newNamespace(t, "moved"), newNamespace(t, "thief")
+	cleanupServices(t, nsA, nsThief)
+	cleanupTenants(t, "moved", "thief")
+	opts := Options{Pool: mustPool(t, 32300, 32399), DefaultBlockSize: 10, MaxConcurrent: 2}
+	stop := startManager(t, opts)
+	create(t, newTenant("moved", nil, nil, nsA), newExposure(nsA, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil))
+	waitTenantCondition(t, "moved", "BlockAllocated", "True/Allocated: tenant holds node ports 32300-32309")
+	waitExposureCondition(t, nsA, "triton", "Ready", "True")
+	ports := nodePorts(getService(t, nsA, "triton"))
+	stop()
+
+	// While no operator runs, the claim is lost and another tenant's claim takes its place.
+	thief := newTenant("thief", nil, nil, nsThief)
+	create(t, thief)
+	lost, _ := getClaim(t, "ports-32300-32309")
+	if err := k8s.Delete(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	waitClaimGone(t, lost.Name)
+	create(t, &exposurev1alpha1.PortClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: lost.Name},
+		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: "thief", TenantUID: string(thief.UID), Start: 32300, End: 32309},
+	})
+
+	startManager(t, opts)
+	tn := waitTenantCondition(t, "moved", "BlockAllocated", `True/BlockMoved: tenant holds node ports 32310-32319; it moved there because tenant "thief" holds part of its earlier block`)
+	if tn.Status.PortBlock.Start != 32310 {
+		t.Fatalf("block = %+v", tn.Status.PortBlock)
+	}
+	eventually(t, "BlockMoved warning", func() (bool, string) {
+		ev := events(t, "default", "moved")
+		return strings.Contains(ev, `Warning BlockMoved`) && strings.Contains(ev, `"thief"`), ev
+	})
+	waitExposureCondition(t, nsA, "triton", "Ready", "True")
+	if got := nodePorts(getService(t, nsA, "triton")); !maps.Equal(got, ports) {
+		t.Fatalf("live ports moved with the block: %v -> %v", ports, got)
+	}
+	// The thief sees the moved tenant's ports in its block as foreign, and never hands them out.
+	eventually(t, "foreign ports reported", func() (bool, string) {
+		st := getTenant(t, "thief").Status
+		return len(st.ForeignPorts) == 2, fmt.Sprint(st.ForeignPorts)
+	})
+}
+
+// TestFlagsDoNotResizeTenants: a restart with another --block-size and a narrower
+// --node-port-range keeps every recorded block, its claims and its exposures' ports.
+func TestFlagsDoNotResizeTenants(t *testing.T) {
+	ns := newNamespace(t, "flags")
+	nsNew := newNamespace(t, "flags-new")
+	cleanupServices(t, ns, nsNew)
+	cleanupTenants(t, "flags", "flags-new")
+	stop := startManager(t, Options{Pool: mustPool(t, 32400, 32599), DefaultBlockSize: 20, MaxConcurrent: 2})
+	create(t, newTenant("flags", nil, nil, ns), newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002)))
+	waitTenantCondition(t, "flags", "BlockAllocated", "True/Allocated: tenant holds node ports 32400-32419")
+	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	ports := nodePorts(getService(t, ns, "triton"))
+	stop()
+
+	stop, rec := startRecordedManager(t, Options{Pool: mustPool(t, 32500, 32599), DefaultBlockSize: 10, MaxConcurrent: 2})
+	tn := waitTenantCondition(t, "flags", "BlockAllocated", "True/BlockOutsidePool: tenant holds node ports 32400-32419, outside the operator's node port range 32500-32599")
+	if pb := tn.Status.PortBlock; pb.Start != 32400 || pb.Size != 20 {
+		t.Fatalf("block resized or moved: %+v", pb)
+	}
+	eventually(t, "BlockOutsidePool warning", func() (bool, string) {
+		ev := events(t, "default", "flags")
+		return strings.Contains(ev, "Warning BlockOutsidePool"), ev
+	})
+	for _, g := range []string{"ports-32400-32409", "ports-32410-32419"} {
+		if _, ok := getClaim(t, g); !ok {
+			t.Errorf("claim %s released", g)
+		}
+	}
+	// A tenant allocated after the change gets the new size from the new range.
+	create(t, newTenant("flags-new", nil, nil, nsNew))
+	waitTenantCondition(t, "flags-new", "BlockAllocated", "True/Allocated: tenant holds node ports 32500-32509")
+
+	waitReconciled(t, rec, e)
+	stop()
+	for _, w := range rec.writeList() {
+		if strings.Contains(w, "/"+ns+"/") {
+			t.Errorf("the exposure's objects were written after the restart: %s", w)
+		}
+	}
+	if got := nodePorts(getService(t, ns, "triton")); !maps.Equal(got, ports) {
+		t.Fatalf("ports moved: %v -> %v", ports, got)
+	}
+	if c := condition(getExposure(t, ns, "triton").Status.Conditions, "Ready"); !strings.HasPrefix(c, "True") {
+		t.Fatalf("exposure Ready = %s", c)
+	}
+}
+
+// TestServiceErrorsReachTheCondition: a Service write refused for another reason than an
+// invalid spec (here an admission policy answering Forbidden) is reported in ServiceReady,
+// not only in the log.
+func TestServiceErrorsReachTheCondition(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "refused")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "refused")
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "test-no-services-" + ns},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: "false", Message: "no Services in this namespace", Reason: ptr.To(metav1.StatusReasonForbidden),
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	create(t, policy, binding)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, binding); _ = k8s.Delete(ctx, policy) })
+	// The API server loads policies asynchronously: wait until it refuses a Service here.
+	eventually(t, "the policy in force", func() (bool, string) {
+		err := k8s.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}})
+		if err == nil {
+			_ = k8s.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"}})
+		}
+		return apierrors.IsForbidden(err), fmt.Sprint(err)
+	})
+
+	startManager(t, Options{Pool: mustPool(t, 32600, 32699), DefaultBlockSize: 10, MaxConcurrent: 2})
+	create(t, newTenant("refused", nil, nil, ns), newExposure(ns, "triton", ptr.To[int32](8000), nil, nil))
+	// The reconcile failed, so observedGeneration stays behind: wait on the condition alone.
+	eventually(t, "ServiceReady False", func() (bool, string) {
+		c := condition(getExposure(t, ns, "triton").Status.Conditions, "ServiceReady")
+		return strings.HasPrefix(c, "False/ServiceApplyFailed: writing the Service failed, retrying: ") && strings.Contains(c, "no Services in this namespace"), c
+	})
+	eventually(t, "a Warning", func() (bool, string) {
+		ev := events(t, ns, "triton")
+		return strings.Contains(ev, "Warning ServiceApplyFailed"), ev
+	})
+	if c := condition(getExposure(t, ns, "triton").Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/ServiceApplyFailed") {
+		t.Errorf("Ready = %s", c)
+	}
+}

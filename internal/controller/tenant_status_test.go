@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// statusFields returns, per manager and operation of the status subresource, the FieldsV1 text.
+func statusFields(t *testing.T, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, e := range getTenant(t, name).ManagedFields {
+		if e.Subresource == "status" && e.FieldsV1 != nil {
+			out[e.Manager+"/"+string(e.Operation)] = string(e.FieldsV1.Raw)
+		}
+	}
+	return out
+}
+
+// checkStatusManagers: the tenant's status has two apply managers, the HAProxy controller's
+// owning HAProxyConfigured alone, and no whole-status Update entry.
+func checkStatusManagers(t *testing.T, name string) {
+	t.Helper()
+	f := statusFields(t, name)
+	hp, tn := f[HAProxyStatusManager+"/Apply"], f[TenantStatusManager+"/Apply"]
+	switch {
+	case !strings.Contains(hp, `HAProxyConfigured`) || strings.Contains(hp, `\"Ready\"`) || strings.Contains(hp, "portBlock"):
+		t.Errorf("HAProxy manager fields: %s", hp)
+	case strings.Contains(tn, "HAProxyConfigured") || !strings.Contains(tn, `\"Ready\"`) || !strings.Contains(tn, "f:portBlock"):
+		t.Errorf("tenant manager fields: %s", tn)
+	case f[FieldManager+"/Update"] != "":
+		t.Errorf("a whole-status Update entry is left: %v", f)
+	}
+}
+
+func TestSplitLegacyStatusEntry(t *testing.T) {
+	legacy := `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`
+	main := metav1.ManagedFieldsEntry{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}}
+	cases := []struct {
+		name    string
+		in      []metav1.ManagedFieldsEntry
+		changed bool
+		want    map[string]string
+	}{
+		{name: "nothing to move", in: []metav1.ManagedFieldsEntry{main}},
+		{
+			name: "split into the two apply managers",
+			in: []metav1.ManagedFieldsEntry{main, {Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
+				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(legacy)}}},
+			changed: true,
+			want: map[string]string{
+				"kubectl/Update":                `{"f:spec":{}}`,
+				TenantStatusManager + "/Apply":  `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`,
+				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
+			},
+		},
+		{
+			name: "merged into an apply entry that exists",
+			in: []metav1.ManagedFieldsEntry{
+				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(legacy)}},
+				{Manager: TenantStatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:portsUsed":{}}}`)}},
+			},
+			changed: true,
+			want: map[string]string{
+				TenantStatusManager + "/Apply":  `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{},"f:portsUsed":{}}}`,
+				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, changed, err := splitLegacyStatusEntry(tc.in)
+			if err != nil || changed != tc.changed {
+				t.Fatalf("changed %v, err %v", changed, err)
+			}
+			if !changed {
+				return
+			}
+			got := map[string]string{}
+			for _, e := range out {
+				got[e.Manager+"/"+string(e.Operation)] = string(e.FieldsV1.Raw)
+			}
+			for k, v := range tc.want {
+				var a, b any
+				_ = json.Unmarshal([]byte(got[k]), &a)
+				_ = json.Unmarshal([]byte(v), &b)
+				if !equalJSON(a, b) {
+					t.Errorf("%s = %s, want %s", k, got[k], v)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("entries = %v", got)
+			}
+		})
+	}
+}
+
+// TestLegacyStatusTakenOver: a tenant whose status an earlier version wrote with a whole-status
+// Update (stale foreign ports, a stale HAProxyConfigured) is taken over by the two apply
+// managers: what neither writes any more disappears, and no Update entry is left.
+func TestLegacyStatusTakenOver(t *testing.T) {
+	ctx := context.Background()
+	ns, opNS := newNamespace(t, "legacy"), newNamespace(t, "operator")
+	cleanupTenants(t, "legacy")
+	tn := newTenant("legacy", nil, ptr.To[int32](10), ns)
+	create(t, tn)
+	tn.Status = exposurev1alpha1.InferenceTenantStatus{
+		ForeignPorts: []int32{32766},
+		Conditions: []metav1.Condition{
+			{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: "old", LastTransitionTime: metav1.Now()},
+			{Type: "HAProxyConfigured", Status: metav1.ConditionTrue, Reason: "Rendered", Message: "old", LastTransitionTime: metav1.Now()},
+		},
+	}
+	if err := k8s.Status().Update(ctx, tn, client.FieldOwner(FieldManager)); err != nil {
+		t.Fatal(err)
+	}
+	if f := statusFields(t, "legacy"); f[FieldManager+"/Update"] == "" {
+		t.Fatalf("the old code path left no Update entry: %v", f)
+	}
+
+	startManager(t, Options{Pool: mustPool(t, 32700, 32799), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: haproxySettings(opNS)})
+	eventually(t, "the stale fields gone", func() (bool, string) {
+		st := getTenant(t, "legacy").Status
+		return st.PortBlock != nil && len(st.ForeignPorts) == 0 && condition(st.Conditions, "HAProxyConfigured") == "" &&
+			strings.HasPrefix(condition(st.Conditions, "Ready"), "True"), condition(st.Conditions, "HAProxyConfigured") + " " + condition(st.Conditions, "Ready")
+	})
+	f := statusFields(t, "legacy")
+	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[TenantStatusManager+"/Apply"], "f:portBlock") {
+		t.Fatalf("managers after the takeover: %v", f)
+	}
+}
