@@ -119,9 +119,10 @@ const (
 	// LabelExposure names the InferenceExposure a child object belongs to.
 	LabelExposure = "exposure.inference.dev/exposure"
 
-	// AnnotationManagedAnnotations lists the annotation keys the operator set on a routing
-	// object, so that keys dropped from the spec are removed and everyone else's stay.
-	AnnotationManagedAnnotations = "exposure.inference.dev/managed-annotations"
+	// AnnotationApplied holds a hash of the server-side apply body the operator last sent for
+	// a child object: when it matches the body it would send now and the object still holds
+	// every field of it, nothing is sent (the cache keeps no managedFields to compare with).
+	AnnotationApplied = "exposure.inference.dev/applied"
 
 	// AnnotationChecksum holds the sha256 of the rendered haproxy.cfg on its ConfigMap.
 	AnnotationChecksum = "exposure.inference.dev/checksum"

@@ -320,17 +320,19 @@ func (r *ExposureReconciler) portsInUse(block allocator.Range, exp *exposurev1al
 	return used
 }
 
-// apply creates the Service or updates the fields the operator owns; it writes nothing when
-// the Service already matches.
+// apply creates or applies the Service; it writes nothing when the Service already matches.
 func (r *ExposureReconciler) apply(ctx context.Context, existing, desired *corev1.Service) error {
-	if existing == nil {
-		return r.Create(ctx, desired, client.FieldOwner(FieldManager))
+	var live client.Object
+	if existing != nil {
+		live = existing
 	}
-	merged, changed := render.MergeService(existing, desired)
-	if !changed {
-		return nil
-	}
-	return r.Update(ctx, merged, client.FieldOwner(FieldManager))
+	_, _, err := r.children().apply(ctx, live, desired)
+	return err
+}
+
+// children writes the exposure's Service and routing objects.
+func (r *ExposureReconciler) children() *childApplier {
+	return &childApplier{Client: r.Client, APIReader: r.APIReader}
 }
 
 func (r *ExposureReconciler) serviceFailed(exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus, err error) (ctrl.Result, error) {

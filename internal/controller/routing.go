@@ -296,38 +296,27 @@ func verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) rout
 	return router.Verdict{Status: metav1.ConditionUnknown, Reason: exposurev1alpha1.ReasonPending}
 }
 
-// applyRouting creates the object or updates what the operator owns of it; it writes nothing
-// when the object already matches. An object of that name the exposure does not control is
-// left alone and reported.
+// applyRouting creates or applies the object; it writes nothing when the object already
+// matches. An object of that name the exposure does not control is left alone and reported.
 func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, desired client.Object) (client.Object, error) {
 	gvk := desired.GetObjectKind().GroupVersionKind()
 	existing := newRoutingObject(gvk)
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := r.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil {
-			return nil, routingWriteError(gvk, desired, err)
-		}
-		return desired, nil
+		existing = nil
 	case err != nil:
 		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, desired.GetName(), err)
-	}
-	if !render.IsControlledBy(existing, exp) {
+	case !render.IsControlledBy(existing, exp):
 		return nil, &router.Error{Reason: exposurev1alpha1.ReasonRouterConflict, Message: fmt.Sprintf(
 			"%s %s/%s already exists and is not owned by this exposure; it is left alone: delete it or rename the exposure",
 			gvk.Kind, exp.Namespace, desired.GetName())}
 	}
-	merged, changed, err := router.Merge(existing, desired)
+	live, _, err := r.children().apply(ctx, existing, desired)
 	if err != nil {
-		return nil, err
-	}
-	if !changed {
-		return existing, nil
-	}
-	if err := r.Update(ctx, merged, client.FieldOwner(FieldManager)); err != nil {
 		return nil, routingWriteError(gvk, desired, err)
 	}
-	return merged, nil
+	return live, nil
 }
 
 // routingWriteError turns the API server's refusal into a condition the user can act on.

@@ -4,7 +4,6 @@ package render
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -148,38 +147,3 @@ func IsControlledBy(obj metav1.Object, exp *exposurev1alpha1.InferenceExposure) 
 	return ref != nil && ref.UID == exp.UID && ref.Kind == "InferenceExposure"
 }
 
-// MergeService copies the fields the operator owns from desired onto a copy of existing and
-// reports whether anything changed. Fields others own (annotations, extra labels, clusterIP,
-// finalizers) are kept, so an update never wipes them and an unchanged Service is never written.
-func MergeService(existing, desired *corev1.Service) (*corev1.Service, bool) {
-	out := existing.DeepCopy()
-	if out.Labels == nil {
-		out.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		out.Labels[k] = v
-	}
-	out.OwnerReferences = mergeOwnerRefs(out.OwnerReferences, desired.OwnerReferences)
-	out.Spec.Type = desired.Spec.Type
-	out.Spec.Selector = desired.Spec.Selector
-	out.Spec.ExternalTrafficPolicy = desired.Spec.ExternalTrafficPolicy
-	out.Spec.Ports = desired.Spec.Ports
-	return out, !equality.Semantic.DeepEqual(existing, out)
-}
-
-func mergeOwnerRefs(have, want []metav1.OwnerReference) []metav1.OwnerReference {
-	out := append([]metav1.OwnerReference(nil), have...)
-	for _, w := range want {
-		found := false
-		for i := range out {
-			if out[i].UID == w.UID {
-				out[i] = w
-				found = true
-			}
-		}
-		if !found {
-			out = append(out, w)
-		}
-	}
-	return out
-}

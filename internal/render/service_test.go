@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -70,39 +69,3 @@ func TestServiceGolden(t *testing.T) {
 	}
 }
 
-func TestMergeService(t *testing.T) {
-	desired := Service(triton(), "alpha", map[string]int32{"http": 30800, "grpc": 30801, "metrics": 30802})
-	live := desired.DeepCopy()
-	live.ResourceVersion = "7"
-	live.Spec.ClusterIP = "10.96.0.10"
-	live.Annotations = map[string]string{"someone": "else"}
-	live.Labels["extra"] = "kept"
-
-	for _, tc := range []struct {
-		name    string
-		edit    func(*corev1.Service)
-		changed bool
-	}{
-		{"identical", func(*corev1.Service) {}, false},
-		{"selector drift", func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} }, true},
-		{"node port drift", func(s *corev1.Service) { s.Spec.Ports[1].NodePort = 30850 }, true},
-		{"our label removed", func(s *corev1.Service) { delete(s.Labels, exposurev1alpha1.LabelTenant) }, true},
-		{"type changed", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeLoadBalancer }, true},
-		{"others' annotation changed", func(s *corev1.Service) { s.Annotations["someone"] = "changed" }, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			existing := live.DeepCopy()
-			tc.edit(existing)
-			merged, changed := MergeService(existing, desired)
-			if changed != tc.changed {
-				t.Fatalf("changed = %v, want %v", changed, tc.changed)
-			}
-			if merged.Spec.ClusterIP != "10.96.0.10" || merged.Labels["extra"] != "kept" || merged.Annotations["someone"] == "" || merged.ResourceVersion != "7" {
-				t.Fatalf("fields owned by others lost: %+v", merged.ObjectMeta)
-			}
-			if again, ch := MergeService(merged, desired); ch || again.Spec.Selector["app"] != "triton-inference" {
-				t.Fatal("merge is not idempotent")
-			}
-		})
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -81,73 +80,6 @@ func TestConflicts(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestMerge(t *testing.T) {
-	e := triton(func(r *exposurev1alpha1.RouterSpec) {
-		r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
-		r.Annotations = map[string]string{"team": "a"}
-	})
-	objs := build(t, e, exposurev1alpha1.RouterIngress)
-	desired := objs[0].(*networkingv1.Ingress)
-
-	// What the API server returns: defaulted fields, status, others' metadata.
-	live := desired.DeepCopy()
-	live.ResourceVersion = "42"
-	live.Annotations["someone"] = "else"
-	live.Labels["extra"] = "kept"
-	live.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{IP: "10.0.0.1"}}
-	if _, changed, err := Merge(live, desired); err != nil || changed {
-		t.Fatalf("steady state: changed=%v err=%v", changed, err)
-	}
-
-	// Someone edits the spec: it is repaired, their annotation stays.
-	edited := live.DeepCopy()
-	edited.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 9999
-	merged, changed, err := Merge(edited, desired)
-	if err != nil || !changed {
-		t.Fatalf("edit: changed=%v err=%v", changed, err)
-	}
-	m := merged.(*networkingv1.Ingress)
-	if m.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number != 8000 || m.Annotations["someone"] != "else" || m.Labels["extra"] != "kept" || m.ResourceVersion != "42" {
-		t.Errorf("merge lost something: %+v", m.ObjectMeta)
-	}
-
-	// An annotation leaves the spec: the operator's copy goes, the others stay.
-	e.Spec.Router.Annotations = nil
-	desired2 := build(t, e, exposurev1alpha1.RouterIngress)[0]
-	merged, changed, err = Merge(live, desired2)
-	if err != nil || !changed {
-		t.Fatalf("annotation removal: changed=%v err=%v", changed, err)
-	}
-	if _, ok := merged.GetAnnotations()["team"]; ok {
-		t.Error("dropped annotation still there")
-	}
-	if merged.GetAnnotations()["someone"] != "else" {
-		t.Error("foreign annotation lost")
-	}
-	if _, changed, _ := Merge(merged, desired2); changed {
-		t.Error("second merge not steady")
-	}
-}
-
-func TestContains(t *testing.T) {
-	for _, tc := range []struct {
-		have, want any
-		ok         bool
-	}{
-		{map[string]any{"a": int64(1), "b": "x"}, map[string]any{"a": int64(1)}, true},
-		{map[string]any{"a": int64(1)}, map[string]any{"a": int64(2)}, false},
-		{map[string]any{"a": float64(1)}, map[string]any{"a": int64(1)}, true},
-		{[]any{"x", "y"}, []any{"x"}, false},
-		{[]any{map[string]any{"k": "v", "d": "default"}}, []any{map[string]any{"k": "v"}}, true},
-		{nil, map[string]any{}, true},
-		{nil, map[string]any{"a": "b"}, false},
-	} {
-		if got := contains(tc.have, tc.want); got != tc.ok {
-			t.Errorf("contains(%v, %v) = %v", tc.have, tc.want, got)
-		}
 	}
 }
 

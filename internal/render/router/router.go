@@ -241,8 +241,8 @@ func Build(in Input) ([]client.Object, error) {
 var tuning = map[string]bool{RouteBalance: true}
 
 // objectMeta is the metadata every routing object carries. annotations are the operator's
-// defaults; the user's router.annotations override them. The managed-annotations annotation
-// records which keys the operator set, so later merges can drop keys that left the spec.
+// defaults; the user's router.annotations override them. The objects are written with
+// server-side apply, so a key that leaves the spec leaves the object, and others' keys stay.
 func objectMeta(in Input, name string, defaults map[string]string) metav1.ObjectMeta {
 	ann := map[string]string{}
 	for k, v := range defaults {
@@ -257,14 +257,6 @@ func objectMeta(in Input, name string, defaults map[string]string) metav1.Object
 			continue // the operator's value, set for correctness (see Overridden)
 		}
 		ann[k] = v
-	}
-	keys := make([]string, 0, len(ann))
-	for k := range ann {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if len(keys) > 0 {
-		ann[exposurev1alpha1.AnnotationManagedAnnotations] = strings.Join(keys, ",")
 	}
 	m := metav1.ObjectMeta{
 		Name:            name,
@@ -289,3 +281,13 @@ func backends(exp *exposurev1alpha1.InferenceExposure) []exposurev1alpha1.Backen
 
 // GRPCName is the name of the objects that route the grpc port on Ingress and Route.
 func GRPCName(exp *exposurev1alpha1.InferenceExposure) string { return exp.Name + "-grpc" }
+
+// Keys lists object keys as Kind/name for status, sorted.
+func Keys(objs []client.Object) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName())
+	}
+	sort.Strings(out)
+	return out
+}
