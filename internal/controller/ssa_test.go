@@ -153,7 +153,7 @@ func TestTakeOverFromEarlierVersions(t *testing.T) {
 	waitExposureCondition(t, ns, "triton", "Ready", "True")
 	ing := waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
 		return i.Spec.IngressClassName == nil && len(i.Spec.TLS) == 1 && i.Spec.TLS[0].SecretName == "" && i.Annotations["team"] == "" &&
-			i.Annotations["exposure.inference.dev/managed-annotations"] == "" && i.Annotations[router.NginxReadTimeout] == "" && foreignKept(i),
+				i.Annotations["exposure.inference.dev/managed-annotations"] == "" && i.Annotations[router.NginxReadTimeout] == "" && foreignKept(i),
 			fmt.Sprintf("%+v %v", i.Spec, i.Annotations)
 	})
 	var managers []string

@@ -146,4 +146,3 @@ func IsControlledBy(obj metav1.Object, exp *exposurev1alpha1.InferenceExposure) 
 	ref := metav1.GetControllerOf(obj)
 	return ref != nil && ref.UID == exp.UID && ref.Kind == "InferenceExposure"
 }
-

@@ -68,4 +68,3 @@ func TestServiceGolden(t *testing.T) {
 		})
 	}
 }
-
