@@ -32,6 +32,12 @@ const (
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
 	ConditionGRPCRouteAccepted = "GRPCRouteAccepted"
+	// ConditionTLSRouteAccepted reports whether the Gateway accepted the TLSRoute(s) of a
+	// Passthrough exposure and resolved their backends.
+	ConditionTLSRouteAccepted = "TLSRouteAccepted"
+	// ConditionBackendTLSPolicyAccepted reports whether the Gateway accepted the
+	// BackendTLSPolicy of a Reencrypt exposure and resolved its CA ConfigMap.
+	ConditionBackendTLSPolicyAccepted = "BackendTLSPolicyAccepted"
 
 	// ConditionHAProxyFrontend is False when the exposure's HAProxy frontend was left out of the
 	// configuration (the port it chose on the VIP is bound by another frontend); absent otherwise.

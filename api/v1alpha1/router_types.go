@@ -79,6 +79,34 @@ type RouterTLS struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=16384
 	DestinationCACertificate string `json:"destinationCACertificate,omitempty"`
+
+	// backend is how a Gateway checks the pods' certificate with Reencrypt (a
+	// BackendTLSPolicy on the backend Services). Default: the hostname
+	// <service>.<namespace>.svc and the system's well-known CAs.
+	// +optional
+	Backend *BackendTLS `json:"backend,omitempty"`
+}
+
+// BackendTLS is what a Gateway verifies of the pods' serving certificate (Reencrypt).
+// +kubebuilder:validation:XValidation:rule="!has(self.caConfigMap) || !has(self.wellKnownCACertificates)",message="router.tls.backend: set caConfigMap or wellKnownCACertificates, not both"
+type BackendTLS struct {
+	// hostname the pods' certificate must be valid for; also sent as SNI. Default
+	// <service>.<namespace>.svc.
+	// +optional
+	Hostname Hostname `json:"hostname,omitempty"`
+
+	// caConfigMap is a ConfigMap in the exposure's namespace holding the CA bundle under the
+	// key ca.crt.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	CAConfigMap string `json:"caConfigMap,omitempty"`
+
+	// wellKnownCACertificates: System trusts the CAs of the Gateway's system trust store
+	// (the default when caConfigMap is not set).
+	// +optional
+	// +kubebuilder:validation:Enum=System
+	WellKnownCACertificates string `json:"wellKnownCACertificates,omitempty"`
 }
 
 // IngressSettings apply to Ingress routing.
@@ -151,7 +179,7 @@ type Backend struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.ingress) || self.type == 'Ingress' || self.type == 'Auto'",message="router.ingress is only used with type Ingress or Auto"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Gateway' || has(self.gateway)",message="router.type Gateway needs router.gateway.parentRef"
 // +kubebuilder:validation:XValidation:rule="!(has(self.tls) && self.tls.termination == 'Passthrough' && has(self.paths))",message="router.paths cannot be used with tls.termination Passthrough: the router never sees the request, so it cannot route by path; remove paths"
-// +kubebuilder:validation:XValidation:rule="self.type != 'Gateway' || !has(self.tls) || self.tls.termination == 'Edge'",message="router.type Gateway supports tls.termination Edge only: the Gateway's listener terminates TLS"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.backend) || (self.tls.termination == 'Reencrypt' && (self.type == 'Gateway' || self.type == 'Auto'))",message="router.tls.backend is only used with type Gateway (or Auto) and termination Reencrypt: it becomes a BackendTLSPolicy"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Ingress' || !has(self.backends)",message="router.backends (weighted canaries) needs type Route or Gateway: an Ingress has a single backend"
 // +kubebuilder:validation:XValidation:rule="!has(self.grpcHost) || (has(self.grpc) && self.grpc)",message="router.grpcHost needs router.grpc true"
 // +kubebuilder:validation:XValidation:rule="!has(self.host) || !has(self.grpcHost) || self.host != self.grpcHost",message="router.grpcHost must differ from router.host: HTTP and gRPC routes may not share a hostname"

@@ -101,11 +101,27 @@ func TestAdmission(t *testing.T) {
 			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
 		}), "router.ingress is only used with type Ingress or Auto"},
 		{"Gateway without parentRef", withRouter(valid(), "r-gwnoref", func(r *exposurev1alpha1.RouterSpec) { r.Type = exposurev1alpha1.RouterGateway }), "needs router.gateway.parentRef"},
-		{"Gateway with Reencrypt", withRouter(valid(), "r-gwre", func(r *exposurev1alpha1.RouterSpec) {
+		{"Gateway with Reencrypt is accepted", withRouter(valid(), "r-gwre", func(r *exposurev1alpha1.RouterSpec) {
 			r.Type = exposurev1alpha1.RouterGateway
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
-			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt}
-		}), "supports tls.termination Edge only"},
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt,
+				Backend: &exposurev1alpha1.BackendTLS{Hostname: "triton.svc.example.com", CAConfigMap: "pod-ca"}}
+		}), ""},
+		{"Gateway with Passthrough is accepted", withRouter(valid(), "r-gwpass", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}
+		}), ""},
+		{"backend TLS on a Route", withRouter(valid(), "r-rtbackend", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterRoute
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt, Backend: &exposurev1alpha1.BackendTLS{CAConfigMap: "pod-ca"}}
+		}), "router.tls.backend is only used with type Gateway"},
+		{"backend TLS with two CA sources", withRouter(valid(), "r-gwtwoca", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt,
+				Backend: &exposurev1alpha1.BackendTLS{CAConfigMap: "pod-ca", WellKnownCACertificates: "System"}}
+		}), "set caConfigMap or wellKnownCACertificates, not both"},
 		{"canary on Ingress", withRouter(valid(), "r-ingcanary", func(r *exposurev1alpha1.RouterSpec) {
 			r.Type = exposurev1alpha1.RouterIngress
 			r.Backends = []exposurev1alpha1.Backend{{Name: "a", Weight: 1}}

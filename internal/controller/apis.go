@@ -6,23 +6,12 @@ import (
 	"sync"
 	"time"
 
-	routev1 "github.com/openshift/api/route/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-)
 
-// The routing kinds the operator can write.
-var (
-	IngressGVK   = networkingv1.SchemeGroupVersion.WithKind("Ingress")
-	RouteGVK     = routev1.GroupVersion.WithKind("Route")
-	HTTPRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")
-	GRPCRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute")
-
-	routingKinds = []schema.GroupVersionKind{IngressGVK, RouteGVK, HTTPRouteGVK, GRPCRouteGVK}
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
 // RouterAPIs knows which routing kinds the cluster serves. It asks discovery at start and
@@ -59,8 +48,8 @@ func (a *RouterAPIs) OnChange(f func(gvk schema.GroupVersionKind, served bool)) 
 func (a *RouterAPIs) Refresh(ctx context.Context) {
 	now := map[schema.GroupVersionKind]bool{}
 	byGV := map[schema.GroupVersion][]schema.GroupVersionKind{}
-	for _, gvk := range routingKinds {
-		byGV[gvk.GroupVersion()] = append(byGV[gvk.GroupVersion()], gvk)
+	for _, k := range router.Kinds() {
+		byGV[k.GVK().GroupVersion()] = append(byGV[k.GVK().GroupVersion()], k.GVK())
 	}
 	for gv, kinds := range byGV {
 		list, err := a.Discovery.ServerResourcesForGroupVersion(gv.String())
@@ -84,9 +73,9 @@ func (a *RouterAPIs) Refresh(ctx context.Context) {
 	}
 	a.mu.Lock()
 	var changed []schema.GroupVersionKind
-	for _, k := range routingKinds {
-		if a.served[k] != now[k] {
-			changed = append(changed, k)
+	for _, k := range router.Kinds() {
+		if a.served[k.GVK()] != now[k.GVK()] {
+			changed = append(changed, k.GVK())
 		}
 	}
 	a.served = now

@@ -68,10 +68,7 @@ const maxPortRetries = 8
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=portclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=route.openshift.io,resources=routes,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=route.openshift.io,resources=routes/custom-host,verbs=create;update
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes,verbs=get;list;watch;create;update;patch;delete
+// The rights on routing objects are next to each kind, in internal/render/router.
 
 // Reconcile resolves the tenant, allocates node ports and applies the Service.
 func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -474,16 +471,16 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.watchMu.Lock()
 	r.controller = c
 	r.watchMu.Unlock()
-	for _, gvk := range routingKinds {
-		if r.APIs.Served(gvk) {
-			if err := r.watchRouting(mgr, gvk); err != nil {
+	for _, kind := range router.Kinds() {
+		if r.APIs.Served(kind.GVK()) {
+			if err := r.watchRouting(mgr, kind); err != nil {
 				return err
 			}
 		}
 	}
 	r.APIs.OnChange(func(gvk schema.GroupVersionKind, served bool) {
-		if served {
-			if err := r.watchRouting(mgr, gvk); err != nil {
+		if kind, err := router.KindFor(gvk); err == nil && served {
+			if err := r.watchRouting(mgr, kind); err != nil {
 				mgr.GetLogger().Error(err, "watching routing objects", "kind", gvk.Kind)
 			}
 		}
@@ -493,13 +490,14 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // watchRouting watches the routing objects of one kind that exposures own, once.
-func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, gvk schema.GroupVersionKind) error {
+func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, kind router.Kind) error {
+	gvk := kind.GVK()
 	r.watchMu.Lock()
 	defer r.watchMu.Unlock()
 	if r.watched[gvk] {
 		return nil
 	}
-	src := source.Kind(mgr.GetCache(), newRoutingObject(gvk),
+	src := source.Kind(mgr.GetCache(), kind.New(),
 		handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &exposurev1alpha1.InferenceExposure{}, handler.OnlyControllerOwner()))
 	if err := r.controller.Watch(src); err != nil {
 		return fmt.Errorf("watching %s: %w", gvk.Kind, err)
@@ -571,7 +569,7 @@ func summarizeExposure(exp *exposurev1alpha1.InferenceExposure, status *exposure
 	if meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionRouted) != nil {
 		kinds = append(kinds, exposurev1alpha1.ConditionRouted)
 	}
-	for _, c := range routeConditions[1:] {
+	for _, c := range router.Conditions()[1:] {
 		if meta.IsStatusConditionFalse(status.Conditions, c) {
 			kinds = append(kinds, c)
 		}

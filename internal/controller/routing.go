@@ -8,9 +8,7 @@ import (
 	"strings"
 	"time"
 
-	routev1 "github.com/openshift/api/route/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
@@ -29,98 +26,24 @@ import (
 // Secrets are not watched (caching every Secret of the cluster costs memory and trust).
 const inlineResync = 10 * time.Minute
 
-// routeConditions are the routing condition types; the ones not in use are removed.
-var routeConditions = []string{
-	exposurev1alpha1.ConditionRouted,
-	exposurev1alpha1.ConditionIngressReady, exposurev1alpha1.ConditionGRPCIngressReady,
-	exposurev1alpha1.ConditionRouteAdmitted, exposurev1alpha1.ConditionGRPCRouteAdmitted,
-	exposurev1alpha1.ConditionHTTPRouteAccepted, exposurev1alpha1.ConditionGRPCRouteAccepted,
-}
-
-func newRoutingObject(gvk schema.GroupVersionKind) client.Object {
-	switch gvk {
-	case IngressGVK:
-		return &networkingv1.Ingress{}
-	case RouteGVK:
-		return &routev1.Route{}
-	case HTTPRouteGVK:
-		return &gatewayv1.HTTPRoute{}
-	default:
-		return &gatewayv1.GRPCRoute{}
-	}
-}
-
-func newRoutingList(gvk schema.GroupVersionKind) client.ObjectList {
-	switch gvk {
-	case IngressGVK:
-		return &networkingv1.IngressList{}
-	case RouteGVK:
-		return &routev1.RouteList{}
-	case HTTPRouteGVK:
-		return &gatewayv1.HTTPRouteList{}
-	default:
-		return &gatewayv1.GRPCRouteList{}
-	}
-}
-
-// conditionFor is the condition type that reports a routing object.
-func conditionFor(exp *exposurev1alpha1.InferenceExposure, gvk schema.GroupVersionKind, name string) string {
-	grpc := name == router.GRPCName(exp)
-	switch gvk {
-	case IngressGVK:
-		if grpc {
-			return exposurev1alpha1.ConditionGRPCIngressReady
-		}
-		return exposurev1alpha1.ConditionIngressReady
-	case RouteGVK:
-		if grpc {
-			return exposurev1alpha1.ConditionGRPCRouteAdmitted
-		}
-		return exposurev1alpha1.ConditionRouteAdmitted
-	case HTTPRouteGVK:
-		return exposurev1alpha1.ConditionHTTPRouteAccepted
-	default:
-		return exposurev1alpha1.ConditionGRPCRouteAccepted
-	}
-}
-
 // resolveRouterType turns Auto into a kind and checks that the cluster serves it.
 func (r *ExposureReconciler) resolveRouterType(exp *exposurev1alpha1.InferenceExposure) (exposurev1alpha1.RouterType, error) {
 	spec := exp.Spec.Router
-	needGateway := func() []schema.GroupVersionKind {
-		var k []schema.GroupVersionKind
-		if router.RoutesHTTP(exp) {
-			k = append(k, HTTPRouteGVK)
-		}
-		if router.RoutesGRPC(exp) {
-			k = append(k, GRPCRouteGVK)
-		}
-		return k
-	}
-	served := func(kinds ...schema.GroupVersionKind) bool {
+	served := func(kinds []schema.GroupVersionKind) bool {
 		return !slices.ContainsFunc(kinds, func(k schema.GroupVersionKind) bool { return !r.APIs.Served(k) })
 	}
 	t := spec.Type
 	if t == "" || t == exposurev1alpha1.RouterAuto {
 		switch {
-		case served(RouteGVK):
+		case served(router.Needs(exposurev1alpha1.RouterRoute, exp)):
 			t = exposurev1alpha1.RouterRoute
-		case spec.Gateway != nil && served(needGateway()...):
+		case spec.Gateway != nil && served(router.Needs(exposurev1alpha1.RouterGateway, exp)):
 			t = exposurev1alpha1.RouterGateway
 		default:
 			t = exposurev1alpha1.RouterIngress
 		}
 	}
-	var missing []schema.GroupVersionKind
-	switch t {
-	case exposurev1alpha1.RouterRoute:
-		missing = []schema.GroupVersionKind{RouteGVK}
-	case exposurev1alpha1.RouterGateway:
-		missing = needGateway()
-	case exposurev1alpha1.RouterIngress:
-		missing = []schema.GroupVersionKind{IngressGVK}
-	}
-	missing = slices.DeleteFunc(missing, r.APIs.Served)
+	missing := slices.DeleteFunc(router.Needs(t, exp), r.APIs.Served)
 	if len(missing) > 0 {
 		names := make([]string, len(missing))
 		for i, k := range missing {
@@ -223,9 +146,16 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	verdicts := map[string][]client.Object{}
 	inUse := map[string]bool{exposurev1alpha1.ConditionRouted: true}
 	var conflicts []string
+	kinds := map[string]router.Kind{} // condition type -> the kind reporting it
 	for _, obj := range desired {
 		gvk := obj.GetObjectKind().GroupVersionKind()
-		live, err := r.applyRouting(ctx, exp, obj)
+		kind, err := router.KindFor(gvk)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		c := kind.Condition(exp, obj.GetName())
+		kinds[c] = kind
+		live, err := r.applyRouting(ctx, exp, kind, obj)
 		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 			// The cache is behind a write (ours or another process's): look again shortly.
 			return ctrl.Result{RequeueAfter: conflictRetry}, nil
@@ -234,14 +164,12 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		switch {
 		case errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonRouterConflict:
 			conflicts = append(conflicts, re.Message)
-			c := conditionFor(exp, gvk, obj.GetName())
 			inUse[c] = true
 			cond(c, metav1.ConditionFalse, re.Reason, re.Message)
 			continue
 		case err != nil:
 			return fail(err)
 		}
-		c := conditionFor(exp, gvk, obj.GetName())
 		verdicts[c] = append(verdicts[c], live)
 	}
 	if err := r.removeRouting(ctx, exp, keys); err != nil {
@@ -253,10 +181,10 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 			continue // a conflicting object already made it False
 		}
 		inUse[c] = true
-		v := verdict(exp, objs)
+		v := kinds[c].Verdict(exp, objs)
 		setCondition(r.Recorder, exp, &status.Conditions, gen, c, v.Status, v.Reason, v.Message, true)
 	}
-	for _, c := range routeConditions {
+	for _, c := range router.Conditions() {
 		if !inUse[c] {
 			meta.RemoveStatusCondition(&status.Conditions, c)
 		}
@@ -277,30 +205,11 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	return result, nil
 }
 
-// verdict combines what the routing objects' controllers report.
-func verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) router.Verdict {
-	switch o := objs[0].(type) {
-	case *networkingv1.Ingress:
-		return router.IngressVerdict(o)
-	case *routev1.Route:
-		routes := make([]*routev1.Route, 0, len(objs))
-		for _, obj := range objs {
-			routes = append(routes, obj.(*routev1.Route))
-		}
-		return router.RouteVerdict(routes)
-	case *gatewayv1.HTTPRoute:
-		return router.ParentVerdict("HTTPRoute", o.Generation, o.Status.Parents, router.ParentRef(exp), exp.Namespace)
-	case *gatewayv1.GRPCRoute:
-		return router.ParentVerdict("GRPCRoute", o.Generation, o.Status.Parents, router.ParentRef(exp), exp.Namespace)
-	}
-	return router.Verdict{Status: metav1.ConditionUnknown, Reason: exposurev1alpha1.ReasonPending}
-}
-
 // applyRouting creates or applies the object; it writes nothing when the object already
 // matches. An object of that name the exposure does not control is left alone and reported.
-func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, desired client.Object) (client.Object, error) {
-	gvk := desired.GetObjectKind().GroupVersionKind()
-	existing := newRoutingObject(gvk)
+func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, kind router.Kind, desired client.Object) (client.Object, error) {
+	gvk := kind.GVK()
+	existing := kind.New()
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -337,11 +246,12 @@ func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1a
 	for _, k := range keep {
 		wanted[k] = true
 	}
-	for _, gvk := range routingKinds {
+	for _, kind := range router.Kinds() {
+		gvk := kind.GVK()
 		if !r.APIs.Served(gvk) {
 			continue
 		}
-		list := newRoutingList(gvk)
+		list := kind.NewList()
 		if err := r.List(ctx, list, client.InNamespace(exp.Namespace), client.MatchingLabels{exposurev1alpha1.LabelExposure: exp.Name}); err != nil {
 			return fmt.Errorf("listing %s: %w", gvk.Kind, err)
 		}
@@ -367,7 +277,7 @@ func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1a
 func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 	status.URL, status.GRPCAddress, status.Router = "", "", nil
 	meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
-	for _, c := range routeConditions {
+	for _, c := range router.Conditions() {
 		if all || c != exposurev1alpha1.ConditionRouted {
 			meta.RemoveStatusCondition(&status.Conditions, c)
 		}

@@ -601,3 +601,106 @@ func TestAnnotationPolicy(t *testing.T) {
 	})
 	waitExposureCondition(t, ns, "triton", "AnnotationsApplied", "True")
 }
+
+// TestRoutingGatewayTLS: Passthrough with a Gateway becomes TLSRoutes, Reencrypt the routes
+// plus a BackendTLSPolicy; the Gateway API CRDs' own validation accepts them, the parent's
+// verdicts become conditions, and a cluster without the TLSRoute API says so instead of
+// failing.
+func TestRoutingGatewayTLS(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-gwtls")
+	gw := &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}}
+	create(t,
+		routedExposure(ns, "pass", exposurev1alpha1.RouterSpec{
+			Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Gateway: gw,
+			TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough},
+		}),
+		routedExposure(ns, "reenc", exposurev1alpha1.RouterSpec{
+			Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Gateway: gw,
+			TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt,
+				Backend: &exposurev1alpha1.BackendTLS{Hostname: "reenc.inference.svc", CAConfigMap: "reenc-ca"}},
+		}),
+	)
+	e := waitExposureCondition(t, ns, "pass", "Ready", "True")
+	if c := condition(e.Status.Conditions, "TLSRouteAccepted"); !strings.HasPrefix(c, "Unknown/Pending") {
+		t.Fatalf("TLSRouteAccepted = %s", c)
+	}
+	tr, _ := get(t, ns, "pass", &gatewayv1.TLSRoute{})
+	trg, _ := get(t, ns, "pass-grpc", &gatewayv1.TLSRoute{})
+	if string(tr.Spec.Hostnames[0]) != "pass."+ns+"."+hostDomain || *tr.Spec.Rules[0].BackendRefs[0].Port != 8000 ||
+		string(trg.Spec.Hostnames[0]) != "pass-grpc."+ns+"."+hostDomain || *trg.Spec.Rules[0].BackendRefs[0].Port != 8001 {
+		t.Fatalf("TLSRoutes: %+v / %+v", tr.Spec, trg.Spec)
+	}
+	if _, found := get(t, ns, "pass", &gatewayv1.HTTPRoute{}); found {
+		t.Fatal("a Passthrough exposure got an HTTPRoute")
+	}
+
+	waitExposureCondition(t, ns, "reenc", "Ready", "True")
+	p, _ := get(t, ns, "reenc", &gatewayv1.BackendTLSPolicy{})
+	if p.Spec.TargetRefs[0].Name != "reenc" || string(p.Spec.Validation.Hostname) != "reenc.inference.svc" ||
+		p.Spec.Validation.CACertificateRefs[0].Name != "reenc-ca" {
+		t.Fatalf("BackendTLSPolicy: %+v", p.Spec)
+	}
+	waitExists(t, ns, "reenc", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, nil)
+	waitExists(t, ns, "reenc", func() *gatewayv1.GRPCRoute { return &gatewayv1.GRPCRoute{} }, nil)
+
+	// The Gateway's controller refuses the CA reference: the exposure says so.
+	p.Status.Ancestors = []gatewayv1.PolicyAncestorStatus{{
+		AncestorRef:    router.ParentRef(getExposure(t, ns, "reenc")),
+		ControllerName: "example.com/gateway",
+		Conditions: []metav1.Condition{
+			{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", LastTransitionTime: metav1.Now(), ObservedGeneration: p.Generation},
+			{Type: "ResolvedRefs", Status: metav1.ConditionFalse, Reason: "InvalidCACertificateRef", Message: "ConfigMap reenc-ca not found", LastTransitionTime: metav1.Now(), ObservedGeneration: p.Generation},
+		},
+	}}
+	if err := k8s.Status().Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e = waitExposureCondition(t, ns, "reenc", "BackendTLSPolicyAccepted", "False/InvalidCACertificateRef")
+	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/InvalidCACertificateRef") {
+		t.Fatalf("Ready = %s", c)
+	}
+
+	// Back to Edge: the policy goes, the routes stay.
+	updateExposure(t, ns, "reenc", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.TLS = nil })
+	waitGone(t, ns, "reenc", &gatewayv1.BackendTLSPolicy{})
+	waitExposureCondition(t, ns, "reenc", "Ready", "True")
+	if c := condition(getExposure(t, ns, "reenc").Status.Conditions, "BackendTLSPolicyAccepted"); c != "" {
+		t.Fatalf("condition of a policy that is gone: %s", c)
+	}
+}
+
+// TestRoutingGatewayTLSNotServed: a cluster that serves HTTPRoute but not TLSRoute reports
+// APINotServed for a Passthrough Gateway exposure.
+func TestRoutingGatewayTLSNotServed(t *testing.T) {
+	ctx := context.Background()
+	paths, err := testenv.CRDPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: paths[1:], ErrorIfPathMissing: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const crd = "tlsroutes.gateway.networking.k8s.io"
+	if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd}}); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "CRD gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	ns := routingSetup(t, "rt-notls")
+	create(t, routedExposure(ns, "pass", exposurev1alpha1.RouterSpec{
+		Type: exposurev1alpha1.RouterGateway, Gateway: &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}},
+		TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough},
+	}))
+	e := waitExposureCondition(t, ns, "pass", "Routed", "False/APINotServed")
+	if !strings.Contains(condition(e.Status.Conditions, "Routed"), "TLSRoute (gateway.networking.k8s.io/v1)") {
+		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+}

@@ -1,9 +1,12 @@
 package router
 
 import (
+	"fmt"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -112,3 +115,47 @@ func ingress(in Input, name, host string, paths []string, port int32, annotation
 	}
 	return ing
 }
+
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+
+// IngressGVK is the Ingress kind: one for the http port, one for the grpc port.
+var IngressGVK = networkingv1.SchemeGroupVersion.WithKind("Ingress")
+
+type ingressKind struct{}
+
+func init() { register(ingressKind{}) }
+
+func (ingressKind) GVK() schema.GroupVersionKind { return IngressGVK }
+func (ingressKind) New() client.Object           { return &networkingv1.Ingress{} }
+func (ingressKind) NewList() client.ObjectList   { return &networkingv1.IngressList{} }
+func (ingressKind) Conditions() []string {
+	return []string{exposurev1alpha1.ConditionIngressReady, exposurev1alpha1.ConditionGRPCIngressReady}
+}
+
+func (ingressKind) Condition(exp *exposurev1alpha1.InferenceExposure, name string) string {
+	if name == GRPCName(exp) {
+		return exposurev1alpha1.ConditionGRPCIngressReady
+	}
+	return exposurev1alpha1.ConditionIngressReady
+}
+
+func (ingressKind) Verdict(_ *exposurev1alpha1.InferenceExposure, objs []client.Object) Verdict {
+	return IngressVerdict(objs[0].(*networkingv1.Ingress))
+}
+
+// IngressVerdict: the Ingress API has no rejection; an address means a controller serves it.
+func IngressVerdict(ing *networkingv1.Ingress) Verdict {
+	var addrs []string
+	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if lb.IP != "" {
+			addrs = append(addrs, lb.IP)
+		} else if lb.Hostname != "" {
+			addrs = append(addrs, lb.Hostname)
+		}
+	}
+	if len(addrs) == 0 {
+		return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is in place; no ingress controller has published an address yet", ing.Name)}
+	}
+	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is served at %s", ing.Name, strings.Join(addrs, ", "))}
+}
+

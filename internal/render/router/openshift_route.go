@@ -2,8 +2,12 @@ package router
 
 import (
 	"fmt"
+	"strings"
 
 	routev1 "github.com/openshift/api/route/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,3 +118,62 @@ func routeTLS(in Input, term exposurev1alpha1.TLSTermination) *routev1.TLSConfig
 	}
 	return tls
 }
+
+// +kubebuilder:rbac:groups=route.openshift.io,resources=routes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=route.openshift.io,resources=routes/custom-host,verbs=create;update
+
+// RouteGVK is the OpenShift Route kind: one per http path, one for the grpc port.
+var RouteGVK = routev1.GroupVersion.WithKind("Route")
+
+type routeKind struct{}
+
+func init() { register(routeKind{}) }
+
+func (routeKind) GVK() schema.GroupVersionKind { return RouteGVK }
+func (routeKind) New() client.Object           { return &routev1.Route{} }
+func (routeKind) NewList() client.ObjectList   { return &routev1.RouteList{} }
+func (routeKind) Conditions() []string {
+	return []string{exposurev1alpha1.ConditionRouteAdmitted, exposurev1alpha1.ConditionGRPCRouteAdmitted}
+}
+
+func (routeKind) Condition(exp *exposurev1alpha1.InferenceExposure, name string) string {
+	if name == GRPCName(exp) {
+		return exposurev1alpha1.ConditionGRPCRouteAdmitted
+	}
+	return exposurev1alpha1.ConditionRouteAdmitted
+}
+
+func (routeKind) Verdict(_ *exposurev1alpha1.InferenceExposure, objs []client.Object) Verdict {
+	routes := make([]*routev1.Route, 0, len(objs))
+	for _, o := range objs {
+		routes = append(routes, o.(*routev1.Route))
+	}
+	return RouteVerdict(routes)
+}
+
+// RouteVerdict reads the routers' Admitted conditions: False from any router wins, True when
+// some router admitted it, Unknown while none has looked.
+func RouteVerdict(routes []*routev1.Route) Verdict {
+	var admitted []string
+	for _, r := range routes {
+		for _, ing := range r.Status.Ingress {
+			for _, c := range ing.Conditions {
+				if c.Type != routev1.RouteAdmitted {
+					continue
+				}
+				switch c.Status {
+				case corev1.ConditionFalse:
+					return Verdict{metav1.ConditionFalse, nonEmpty(c.Reason, "NotAdmitted"),
+						fmt.Sprintf("router %q did not admit Route %s: %s", ing.RouterName, r.Name, c.Message)}
+				case corev1.ConditionTrue:
+					admitted = append(admitted, r.Name)
+				}
+			}
+		}
+	}
+	if len(admitted) == 0 {
+		return Verdict{metav1.ConditionUnknown, exposurev1alpha1.ReasonPending, "no OpenShift router has admitted the Route yet"}
+	}
+	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAdmitted, fmt.Sprintf("admitted: %s", strings.Join(dedupe(admitted), ", "))}
+}
+

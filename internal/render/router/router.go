@@ -1,5 +1,6 @@
-// Package router builds an exposure's routing objects: Ingresses, OpenShift Routes and Gateway
-// API HTTPRoutes and GRPCRoutes. One file per kind; every function is pure.
+// Package router builds an exposure's routing objects: Ingresses, OpenShift Routes and the
+// Gateway API's HTTPRoutes, GRPCRoutes, TLSRoutes and BackendTLSPolicies. One file per kind,
+// each registered as a Kind (kinds.go); every function is pure.
 package router
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -222,6 +224,32 @@ func GRPCAddress(in Input) string {
 	return in.GRPCHost + ":443"
 }
 
+// Needs are the kinds the router type writes for the exposure: the cluster must serve each.
+func Needs(t exposurev1alpha1.RouterType, exp *exposurev1alpha1.InferenceExposure) []schema.GroupVersionKind {
+	switch t {
+	case exposurev1alpha1.RouterIngress:
+		return []schema.GroupVersionKind{IngressGVK}
+	case exposurev1alpha1.RouterRoute:
+		return []schema.GroupVersionKind{RouteGVK}
+	case exposurev1alpha1.RouterGateway:
+		if Termination(exp) == exposurev1alpha1.TLSPassthrough {
+			return []schema.GroupVersionKind{TLSRouteGVK}
+		}
+		var out []schema.GroupVersionKind
+		if RoutesHTTP(exp) {
+			out = append(out, HTTPRouteGVK)
+		}
+		if RoutesGRPC(exp) {
+			out = append(out, GRPCRouteGVK)
+		}
+		if Termination(exp) == exposurev1alpha1.TLSReencrypt {
+			out = append(out, BackendTLSPolicyGVK)
+		}
+		return out
+	}
+	return nil
+}
+
 // Build returns the routing objects of the resolved type, in a fixed order.
 func Build(in Input) ([]client.Object, error) {
 	switch in.Type {
@@ -270,7 +298,7 @@ func objectMeta(in Input, name string, defaults map[string]string) metav1.Object
 	return m
 }
 
-// backendNames are the Services the routes send to, with weights; the exposure's own
+// backends are the Services the routes send to, with weights; the exposure's own
 // Service with weight 100 unless spec.router.backends overrides it.
 func backends(exp *exposurev1alpha1.InferenceExposure) []exposurev1alpha1.Backend {
 	if r := exp.Spec.Router; r != nil && len(r.Backends) > 0 {

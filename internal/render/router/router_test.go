@@ -124,6 +124,22 @@ func TestGolden(t *testing.T) {
 			r.GRPC = nil
 			r.Backends = []exposurev1alpha1.Backend{{Name: "triton", Weight: 90}, {Name: "triton-canary", Weight: 10}}
 		}},
+		{"gateway-passthrough.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			gw(r)
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}
+			r.Paths = nil
+		}},
+		{"gateway-reencrypt-ca-configmap.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			gw(r)
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt,
+				Backend: &exposurev1alpha1.BackendTLS{Hostname: "triton.inference.svc.cluster.local", CAConfigMap: "triton-ca"}}
+			r.Backends = []exposurev1alpha1.Backend{{Name: "triton", Weight: 90}, {Name: "triton-canary", Weight: 10}}
+		}},
+		{"gateway-reencrypt-system-ca.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			gw(r)
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt}
+			r.GRPC = nil
+		}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			golden(t, tc.file, build(t, triton(tc.mod), tc.typ))
@@ -210,10 +226,6 @@ func TestUnsupportedCombinations(t *testing.T) {
 	}{
 		{"passthrough on a non-nginx Ingress", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
 			r.TLS.Termination = exposurev1alpha1.TLSPassthrough
-		}},
-		{"reencrypt on a Gateway", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
-			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
-			r.TLS.Termination = exposurev1alpha1.TLSReencrypt
 		}},
 		{"Gateway without parentRef", exposurev1alpha1.RouterGateway, nil},
 	} {

@@ -2,11 +2,7 @@ package router
 
 import (
 	"fmt"
-	"strings"
 
-	routev1 "github.com/openshift/api/route/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -18,48 +14,6 @@ type Verdict struct {
 	Status  metav1.ConditionStatus
 	Reason  string
 	Message string
-}
-
-// IngressVerdict: the Ingress API has no rejection; an address means a controller serves it.
-func IngressVerdict(ing *networkingv1.Ingress) Verdict {
-	var addrs []string
-	for _, lb := range ing.Status.LoadBalancer.Ingress {
-		if lb.IP != "" {
-			addrs = append(addrs, lb.IP)
-		} else if lb.Hostname != "" {
-			addrs = append(addrs, lb.Hostname)
-		}
-	}
-	if len(addrs) == 0 {
-		return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is in place; no ingress controller has published an address yet", ing.Name)}
-	}
-	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is served at %s", ing.Name, strings.Join(addrs, ", "))}
-}
-
-// RouteVerdict reads the routers' Admitted conditions: False from any router wins, True when
-// some router admitted it, Unknown while none has looked.
-func RouteVerdict(routes []*routev1.Route) Verdict {
-	var admitted []string
-	for _, r := range routes {
-		for _, ing := range r.Status.Ingress {
-			for _, c := range ing.Conditions {
-				if c.Type != routev1.RouteAdmitted {
-					continue
-				}
-				switch c.Status {
-				case corev1.ConditionFalse:
-					return Verdict{metav1.ConditionFalse, nonEmpty(c.Reason, "NotAdmitted"),
-						fmt.Sprintf("router %q did not admit Route %s: %s", ing.RouterName, r.Name, c.Message)}
-				case corev1.ConditionTrue:
-					admitted = append(admitted, r.Name)
-				}
-			}
-		}
-	}
-	if len(admitted) == 0 {
-		return Verdict{metav1.ConditionUnknown, exposurev1alpha1.ReasonPending, "no OpenShift router has admitted the Route yet"}
-	}
-	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAdmitted, fmt.Sprintf("admitted: %s", strings.Join(dedupe(admitted), ", "))}
 }
 
 // ParentVerdict reads the Accepted and ResolvedRefs conditions that the Gateway's controller

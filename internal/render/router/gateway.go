@@ -1,0 +1,87 @@
+package router
+
+import (
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// GatewayRoutes builds the Gateway API objects of an exposure, by TLS termination:
+//   - Edge (the Gateway's listener terminates TLS): an HTTPRoute for the http port and, with
+//     grpc, a GRPCRoute on the gRPC host;
+//   - Passthrough (TLS ends at the pod): a TLSRoute per routed port, matched by SNI;
+//   - Reencrypt: the Edge routes plus a BackendTLSPolicy that makes the Gateway speak TLS to
+//     the backend Services and verify their certificate.
+func GatewayRoutes(in Input) ([]client.Object, error) {
+	exp := in.Exposure
+	r := exp.Spec.Router
+	if r.Gateway == nil {
+		return nil, errorf(exposurev1alpha1.ReasonRouterInvalid, "a Gateway API route needs router.gateway.parentRef")
+	}
+	var out []client.Object
+	if Termination(exp) == exposurev1alpha1.TLSPassthrough {
+		if RoutesHTTP(exp) {
+			out = append(out, TLSRoute(in, exp.Name, in.Host, *exp.Spec.Ports.HTTP))
+		}
+		if RoutesGRPC(exp) {
+			out = append(out, TLSRoute(in, GRPCName(exp), in.GRPCHost, *exp.Spec.Ports.GRPC))
+		}
+		return out, nil
+	}
+	if RoutesHTTP(exp) {
+		out = append(out, HTTPRoute(in))
+	}
+	if RoutesGRPC(exp) {
+		out = append(out, GRPCRoute(in))
+	}
+	if Termination(exp) == exposurev1alpha1.TLSReencrypt {
+		out = append(out, BackendTLSPolicy(in))
+	}
+	return out, nil
+}
+
+// ParentRef is the Gateway reference of the exposure's routes, fully spelled out.
+func ParentRef(exp *exposurev1alpha1.InferenceExposure) gatewayv1.ParentReference {
+	p := exp.Spec.Router.Gateway.ParentRef
+	ns := p.Namespace
+	if ns == "" {
+		ns = exp.Namespace
+	}
+	ref := gatewayv1.ParentReference{
+		Group:     ptr.To(gatewayv1.Group(gatewayv1.GroupName)),
+		Kind:      ptr.To(gatewayv1.Kind("Gateway")),
+		Namespace: ptr.To(gatewayv1.Namespace(ns)),
+		Name:      gatewayv1.ObjectName(p.Name),
+	}
+	if p.SectionName != "" {
+		ref.SectionName = ptr.To(gatewayv1.SectionName(p.SectionName))
+	}
+	return ref
+}
+
+func backendRef(b exposurev1alpha1.Backend, port int32) gatewayv1.BackendRef {
+	return gatewayv1.BackendRef{
+		BackendObjectReference: gatewayv1.BackendObjectReference{
+			Group: ptr.To(gatewayv1.Group("")),
+			Kind:  ptr.To(gatewayv1.Kind("Service")),
+			Name:  gatewayv1.ObjectName(b.Name),
+			Port:  ptr.To(port),
+		},
+		Weight: ptr.To(b.Weight),
+	}
+}
+
+// routeParentsVerdict is the verdict of Gateway API routes of one condition: the first that
+// is not True decides, else they are all True.
+func routeParentsVerdict(kind string, exp *exposurev1alpha1.InferenceExposure, objs []client.Object, parents func(client.Object) []gatewayv1.RouteParentStatus) Verdict {
+	var v Verdict
+	for _, o := range objs {
+		v = ParentVerdict(kind, o.GetGeneration(), parents(o), ParentRef(exp), exp.Namespace)
+		if v.Status != "True" {
+			return v
+		}
+	}
+	return v
+}
