@@ -158,4 +158,3 @@ func IngressVerdict(ing *networkingv1.Ingress) Verdict {
 	}
 	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is served at %s", ing.Name, strings.Join(addrs, ", "))}
 }
-

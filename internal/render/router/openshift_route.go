@@ -176,4 +176,3 @@ func RouteVerdict(routes []*routev1.Route) Verdict {
 	}
 	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAdmitted, fmt.Sprintf("admitted: %s", strings.Join(dedupe(admitted), ", "))}
 }
-
