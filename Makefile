@@ -53,8 +53,8 @@ test: manifests generate vet envtest-assets kustomize helm ## Run unit and envte
 	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files are out of date.
-	git diff --exit-code -- api config
+verify: manifests generate ## Fail when generated files (CRDs, RBAC, DeepCopy, the chart's copies) are out of date.
+	@if [ -n "$$(git status --porcelain -- api config)" ]; then git status --short -- api config; git diff -- api config | head -50; echo "generated files are out of date: run make manifests generate and commit"; exit 1; fi
 
 .PHONY: bench-scale
 bench-scale: envtest-assets ## Scale benchmark on a local control plane: BENCH_ARGS="-tenants 20 -exposures 1000" (see hack/benchscale).
