@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -93,8 +96,10 @@ func (s HAProxySettings) shards() int {
 // the whole configuration.
 type HAProxyReconciler struct {
 	client.Client
-	Recorder record.EventRecorder
-	Settings HAProxySettings
+	// APIReader reads managedFields before a write that may drop fields.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Settings  HAProxySettings
 	// Legacy moves tenant status fields written by earlier versions to server-side apply.
 	Legacy *legacyStatusMigration
 }
@@ -263,15 +268,22 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 		if err := r.Get(ctx, key, exp); err != nil {
 			continue
 		}
-		patch := client.MergeFromWithOptions(exp.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		status := exp.Status.DeepCopy()
 		if msg, ok := want[key]; ok {
-			setCondition(r.Recorder, exp, &exp.Status.Conditions, exp.Generation, exposurev1alpha1.ConditionHAProxyFrontend, metav1.ConditionFalse,
+			setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionHAProxyFrontend, metav1.ConditionFalse,
 				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg, true)
 		} else {
-			meta.RemoveStatusCondition(&exp.Status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
+			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
 		}
-		if err := r.Status().Patch(ctx, exp, patch, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, err) // a conflict: the next render tries again
+		if equality.Semantic.DeepEqual(&exp.Status, status) {
+			continue
+		}
+		if err := r.Legacy.migrate(ctx, exp); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := applyStatus(ctx, r.Client, exp, &exp.Status, status, HAProxyStatusManager); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err) // the next render tries again
 		}
 	}
 	return errors.Join(errs...)
@@ -314,35 +326,42 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*
 	}
 	cm := &corev1.ConfigMap{}
 	err := r.Get(ctx, key, cm)
-	if apierrors.IsNotFound(err) {
-		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
-		setData(cm, f)
-		if err := r.Create(ctx, cm, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
-			return r.refused(key, err)
-		}
-		metrics.HAProxyRenders.WithLabelValues("written").Inc()
-		return nil, nil
-	}
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
 		return &fileFailure{retry: true}, fmt.Errorf("reading ConfigMap %s: %w", key, err)
-	}
-	if cm.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
+	case cm.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue:
 		return &fileFailure{reason: exposurev1alpha1.ReasonConfigMapNotManaged, msg: fmt.Sprintf(
 			"ConfigMap %s exists and is not managed by the operator (label %s=%s missing); it is left alone: delete it or choose another name with --haproxy-configmap-name",
 			key, exposurev1alpha1.LabelManagedBy, exposurev1alpha1.ManagedByValue)}, nil
 	}
-	updated := cm.DeepCopy()
-	setData(updated, f)
-	if equality.Semantic.DeepEqual(cm, updated) {
+	desired := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+			Labels:      map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue},
+			Annotations: map[string]string{exposurev1alpha1.AnnotationChecksum: haproxy.Checksum(f.data)}},
+		Data: map[string]string{f.key: f.data},
+	}
+	var live client.Object
+	if cm != nil {
+		live = cm
+		if stray := strayKeys(cm.Data, f.key); len(stray) > 0 {
+			// HAProxy loads every file of the directory: a key someone else added to the
+			// operator's ConfigMap would be loaded too. The operator owns the whole data, so
+			// it replaces it (an apply would keep others' keys).
+			return r.replaceData(ctx, cm, desired, stray)
+		}
+	}
+	_, wrote, err := (&childApplier{Client: r.Client, APIReader: r.APIReader}).apply(ctx, live, desired)
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		// Created meanwhile (the cache is behind): the watch on the ConfigMap brings another render.
+		return &fileFailure{retry: true}, nil
+	case err != nil:
+		return r.refused(key, err)
+	case !wrote:
 		metrics.HAProxyRenders.WithLabelValues("unchanged").Inc()
 		return nil, nil
-	}
-	if err := r.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil {
-		if apierrors.IsConflict(err) {
-			// The cache is behind: the watch on the ConfigMap brings another render.
-			return &fileFailure{retry: true}, nil
-		}
-		return r.refused(key, err)
 	}
 	metrics.HAProxyRenders.WithLabelValues("written").Inc()
 	return nil, nil
@@ -417,20 +436,6 @@ func ReadHAProxyConfig(ctx context.Context, c client.Reader, s HAProxySettings) 
 		b.WriteString(files[k])
 	}
 	return b.String(), nil
-}
-
-// setData makes cm hold exactly f: the operator owns the whole data of its ConfigMaps, so a key
-// left by an older layout (haproxy.cfg) goes.
-func setData(cm *corev1.ConfigMap, f configFile) {
-	if cm.Labels == nil {
-		cm.Labels = map[string]string{}
-	}
-	cm.Labels[exposurev1alpha1.LabelManagedBy] = exposurev1alpha1.ManagedByValue
-	if cm.Annotations == nil {
-		cm.Annotations = map[string]string{}
-	}
-	cm.Annotations[exposurev1alpha1.AnnotationChecksum] = haproxy.Checksum(f.data)
-	cm.Data = map[string]string{f.key: f.data}
 }
 
 // BuildHAProxyInput turns the cluster's tenants, exposures and nodes into the renderer's input.
@@ -577,4 +582,45 @@ func exposureChangedForHAProxy(e event.UpdateEvent) bool {
 		return true
 	}
 	return a.Generation != b.Generation || a.Status.Tenant != b.Status.Tenant || !equality.Semantic.DeepEqual(a.Status.NodePorts, b.Status.NodePorts)
+}
+
+// strayKeys are the data keys of a ConfigMap other than key.
+func strayKeys(data map[string]string, key string) []string {
+	var out []string
+	for k := range data {
+		if k != key {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// replaceData writes desired's data over cm's whole data with an update, keeping others'
+// labels and annotations, and the hash of the apply body so that the next render is quiet.
+func (r *HAProxyReconciler) replaceData(ctx context.Context, cm, desired *corev1.ConfigMap, stray []string) (*fileFailure, error) {
+	gvk, err := r.GroupVersionKindFor(desired)
+	if err != nil {
+		return nil, err
+	}
+	_, hash, err := applyBody(desired, gvk.String())
+	if err != nil {
+		return nil, err
+	}
+	updated := cm.DeepCopy()
+	updated.Data = desired.Data
+	if updated.Annotations == nil {
+		updated.Annotations = map[string]string{}
+	}
+	maps.Copy(updated.Annotations, desired.Annotations)
+	updated.Annotations[exposurev1alpha1.AnnotationApplied] = hash
+	logf.FromContext(ctx).Info("removing keys the operator did not write from its ConfigMap", "configMap", cm.Name, "keys", stray)
+	if err := r.Update(ctx, updated, client.FieldOwner(FieldManager)); err != nil {
+		if apierrors.IsConflict(err) {
+			return &fileFailure{retry: true}, nil // the watch on the ConfigMap brings another render
+		}
+		return r.refused(types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}, err)
+	}
+	metrics.HAProxyRenders.WithLabelValues("written").Inc()
+	return nil, nil
 }

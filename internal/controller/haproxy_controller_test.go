@@ -208,6 +208,14 @@ func TestHAProxyConfigMap(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitConfig(t, opNS, "repaired", func(cfg string) bool { return strings.Contains(cfg, "bind 10.0.100.10:8001") })
+		// HAProxy would load the stray key as a file of its configuration: it goes.
+		eventually(t, "only the operator's key left", func() (bool, string) {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
+				return false, err.Error()
+			}
+			_, stray := cm.Data["haproxy.cfg"]
+			return !stray && len(cm.Data) == 1, fmt.Sprint(len(cm.Data), " keys")
+		})
 	})
 
 	t.Run("a tenant binding the same VIP and port is rejected, the other kept", func(t *testing.T) {
@@ -400,6 +408,14 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	e := waitExposureCondition(t, offenderNS, "grab", "HAProxyFrontend", "False/BindConflict")
 	if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, victimNS+"/llm") {
 		t.Fatalf("the exposure is not told who holds the port: %s", msg)
+	}
+	// Two writers of the exposure's status, each owning only its fields.
+	f := statusManagersOf(e)
+	if hp := f[HAProxyStatusManager+"/Apply"]; !strings.Contains(hp, "HAProxyFrontend") || strings.Contains(hp, `\"Ready\"`) {
+		t.Errorf("HAProxy manager fields: %s", hp)
+	}
+	if own := f[StatusManager+"/Apply"]; strings.Contains(own, "HAProxyFrontend") || !strings.Contains(own, `\"Ready\"`) {
+		t.Errorf("status manager fields: %s", own)
 	}
 	eventually(t, "an Event on the offending exposure", func() (bool, string) {
 		ev := events(t, offenderNS, "grab")

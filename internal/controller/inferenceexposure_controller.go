@@ -41,7 +41,8 @@ import (
 // tenant's port block.
 type ExposureReconciler struct {
 	client.Client
-	// APIReader reads Secrets for inline Route certificates without caching every Secret.
+	// APIReader reads what the cache does not hold: Secrets for inline Route certificates,
+	// and managedFields before a write that may drop fields.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	// APIs says which routing kinds the cluster serves.
@@ -49,6 +50,8 @@ type ExposureReconciler struct {
 	// Ports says which Service holds which node port, from the cache.
 	Ports *nodePortView
 	Options
+	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
+	Legacy *legacyStatusMigration
 
 	controller controller.Controller
 	reserved   portReservations
@@ -367,16 +370,17 @@ func (r *ExposureReconciler) removeService(ctx context.Context, exp *exposurev1a
 	return nil
 }
 
+// writeStatus applies the exposure's status (all but the HAProxy conditions) when it changed.
+// The first write of an exposure in this process moves what earlier versions wrote to the
+// apply managers (one read; nothing at all while the status does not change, e.g. on restart).
 func (r *ExposureReconciler) writeStatus(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) error {
 	if equality.Semantic.DeepEqual(&exp.Status, status) {
 		return nil
 	}
-	exp = exp.DeepCopy()
-	exp.Status = *status
-	if err := r.Status().Update(ctx, exp, client.FieldOwner(FieldManager)); err != nil {
-		return fmt.Errorf("writing exposure status: %w", err)
+	if err := r.Legacy.migrate(ctx, exp); err != nil {
+		return err
 	}
-	return nil
+	return applyStatus(ctx, r.Client, exp, &exp.Status, status, StatusManager)
 }
 
 var portFieldRE = regexp.MustCompile(`^spec\.ports\[(\d+)\]\.nodePort$`)

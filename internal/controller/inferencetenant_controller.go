@@ -125,7 +125,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	summarize(&status.Conditions, gen, r.readyTypes(tenant)...)
 	status.ObservedGeneration = gen
-	if err := applyTenantStatus(ctx, r.Client, tenant, status, TenantStatusManager); apierrors.IsConflict(err) {
+	if err := applyTenantStatus(ctx, r.Client, tenant, status, StatusManager); apierrors.IsConflict(err) {
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil // the tenant was recreated meanwhile: recompute
 	} else if err != nil {
 		return ctrl.Result{}, err
@@ -444,7 +444,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 		status.ObservedGeneration = gen
 		// The Service events that wake this reconcile and the node-port view it reads are
 		// separate handlers: look again shortly rather than trust their order.
-		err := applyTenantStatus(ctx, r.Client, tenant, status, TenantStatusManager)
+		err := applyTenantStatus(ctx, r.Client, tenant, status, StatusManager)
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			err = nil
 		}

@@ -186,6 +186,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&ExposureReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Legacy:    legacy,
 		Recorder:  mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
 		APIs:      apis,
 		Ports:     ports,
@@ -204,10 +205,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	})
 	if opts.HAProxy != nil {
 		if err := (&HAProxyReconciler{
-			Client:   mgr.GetClient(),
-			Recorder: mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above
-			Settings: *opts.HAProxy,
-			Legacy:   legacy,
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Recorder:  mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above
+			Settings:  *opts.HAProxy,
+			Legacy:    legacy,
 		}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up haproxy controller: %w", err)
 		}

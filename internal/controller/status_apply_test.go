@@ -13,11 +13,15 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
 
-// statusFields returns, per manager and operation of the status subresource, the FieldsV1 text.
-func statusFields(t *testing.T, name string) map[string]string {
+// managedStatusFields returns, per manager and operation of the status subresource, the FieldsV1 text.
+func managedStatusFields(t *testing.T, name string) map[string]string {
 	t.Helper()
+	return statusManagersOf(getTenant(t, name))
+}
+
+func statusManagersOf(obj client.Object) map[string]string {
 	out := map[string]string{}
-	for _, e := range getTenant(t, name).ManagedFields {
+	for _, e := range obj.GetManagedFields() {
 		if e.Subresource == "status" && e.FieldsV1 != nil {
 			out[e.Manager+"/"+string(e.Operation)] = string(e.FieldsV1.Raw)
 		}
@@ -29,8 +33,8 @@ func statusFields(t *testing.T, name string) map[string]string {
 // owning HAProxyConfigured alone, and no whole-status Update entry.
 func checkStatusManagers(t *testing.T, name string) {
 	t.Helper()
-	f := statusFields(t, name)
-	hp, tn := f[HAProxyStatusManager+"/Apply"], f[TenantStatusManager+"/Apply"]
+	f := managedStatusFields(t, name)
+	hp, tn := f[HAProxyStatusManager+"/Apply"], f[StatusManager+"/Apply"]
 	switch {
 	case !strings.Contains(hp, `HAProxyConfigured`) || strings.Contains(hp, `\"Ready\"`) || strings.Contains(hp, "portBlock"):
 		t.Errorf("HAProxy manager fields: %s", hp)
@@ -58,7 +62,7 @@ func TestSplitLegacyStatusEntry(t *testing.T) {
 			changed: true,
 			want: map[string]string{
 				"kubectl/Update":                `{"f:spec":{}}`,
-				TenantStatusManager + "/Apply":  `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`,
+				StatusManager + "/Apply":        `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`,
 				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
 			},
 		},
@@ -66,11 +70,11 @@ func TestSplitLegacyStatusEntry(t *testing.T) {
 			name: "merged into an apply entry that exists",
 			in: []metav1.ManagedFieldsEntry{
 				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(legacy)}},
-				{Manager: TenantStatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:portsUsed":{}}}`)}},
+				{Manager: StatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:portsUsed":{}}}`)}},
 			},
 			changed: true,
 			want: map[string]string{
-				TenantStatusManager + "/Apply":  `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{},"f:portsUsed":{}}}`,
+				StatusManager + "/Apply":        `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{},"f:portsUsed":{}}}`,
 				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
 			},
 		},
@@ -122,7 +126,7 @@ func TestLegacyStatusTakenOver(t *testing.T) {
 	if err := k8s.Status().Update(ctx, tn, client.FieldOwner(FieldManager)); err != nil {
 		t.Fatal(err)
 	}
-	if f := statusFields(t, "legacy"); f[FieldManager+"/Update"] == "" {
+	if f := managedStatusFields(t, "legacy"); f[FieldManager+"/Update"] == "" {
 		t.Fatalf("the old code path left no Update entry: %v", f)
 	}
 
@@ -132,8 +136,42 @@ func TestLegacyStatusTakenOver(t *testing.T) {
 		return st.PortBlock != nil && len(st.ForeignPorts) == 0 && condition(st.Conditions, "HAProxyConfigured") == "" &&
 			strings.HasPrefix(condition(st.Conditions, "Ready"), "True"), condition(st.Conditions, "HAProxyConfigured") + " " + condition(st.Conditions, "Ready")
 	})
-	f := statusFields(t, "legacy")
-	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[TenantStatusManager+"/Apply"], "f:portBlock") {
+	f := managedStatusFields(t, "legacy")
+	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[StatusManager+"/Apply"], "f:portBlock") {
+		t.Fatalf("managers after the takeover: %v", f)
+	}
+}
+
+// TestLegacyExposureStatusTakenOver: an exposure whose status an earlier version wrote with a
+// whole-status Update (a stale URL, a stale HAProxyFrontend) is taken over by the two apply
+// managers on its next status change; what neither writes any more disappears.
+func TestLegacyExposureStatusTakenOver(t *testing.T) {
+	ctx := context.Background()
+	ns, opNS := newNamespace(t, "legacy-exp"), newNamespace(t, "operator")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "legacy-exp")
+	create(t, newTenant("legacy-exp", nil, ptr.To[int32](10), ns))
+	e := newExposure(ns, "triton", ptr.To[int32](8000), nil, nil)
+	create(t, e)
+	e.Status = exposurev1alpha1.InferenceExposureStatus{
+		URL: "https://stale.example.com/",
+		Conditions: []metav1.Condition{
+			{Type: "Ready", Status: metav1.ConditionFalse, Reason: "NotReady", Message: "old", LastTransitionTime: metav1.Now()},
+			{Type: "HAProxyFrontend", Status: metav1.ConditionFalse, Reason: "BindConflict", Message: "old", LastTransitionTime: metav1.Now()},
+		},
+	}
+	if err := k8s.Status().Update(ctx, e, client.FieldOwner(FieldManager)); err != nil {
+		t.Fatal(err)
+	}
+
+	startManager(t, Options{Pool: mustPool(t, 32700, 32799), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: haproxySettings(opNS)})
+	eventually(t, "the stale fields gone", func() (bool, string) {
+		st := getExposure(t, ns, "triton").Status
+		return st.URL == "" && condition(st.Conditions, "HAProxyFrontend") == "" && strings.HasPrefix(condition(st.Conditions, "Ready"), "True"),
+			st.URL + " " + condition(st.Conditions, "HAProxyFrontend") + " " + condition(st.Conditions, "Ready")
+	})
+	f := statusManagersOf(getExposure(t, ns, "triton"))
+	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[StatusManager+"/Apply"], "f:nodePorts") || strings.Contains(f[StatusManager+"/Apply"], "HAProxyFrontend") {
 		t.Fatalf("managers after the takeover: %v", f)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 
@@ -17,23 +18,24 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
 
-// A tenant's status has two writers, each with a field manager of its own: the tenant
-// controller (block, usage, namespaces and every condition but one) and the HAProxy controller
-// (HAProxyConfigured). Each applies only its fields with server-side apply, so neither undoes
-// the other's.
+// The status of tenants and exposures has two writers, each with a field manager of its own:
+// the object's own controller (everything but the HAProxy conditions) and the HAProxy
+// controller (HAProxyConfigured on tenants, HAProxyFrontend on exposures). Each applies only
+// its fields with server-side apply, so neither undoes the other's.
 const (
-	// TenantStatusManager writes everything in a tenant's status but HAProxyConfigured.
-	TenantStatusManager = FieldManager
-	// HAProxyStatusManager writes a tenant's HAProxyConfigured condition.
+	// StatusManager writes the status of tenants and exposures, but the HAProxy conditions.
+	StatusManager = FieldManager
+	// HAProxyStatusManager writes the HAProxy conditions.
 	HAProxyStatusManager = FieldManager + "-haproxy"
 )
 
-// haproxyTenantConditions are the tenant condition types the HAProxy controller writes.
-var haproxyTenantConditions = []string{exposurev1alpha1.ConditionHAProxyConfigured}
+// haproxyConditions are the condition types the HAProxy controller writes.
+var haproxyConditions = []string{exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ConditionHAProxyFrontend}
 
-// tenantStatusFields is the part of status that manager owns, as an apply body: the HAProxy
-// manager owns its conditions, the tenant manager every other field and condition.
-func tenantStatusFields(status *exposurev1alpha1.InferenceTenantStatus, manager string) (map[string]any, error) {
+// statusFields is the part of a status (InferenceTenantStatus or InferenceExposureStatus) that
+// manager owns, as an apply body: the HAProxy manager owns its conditions, the status manager
+// every other field and condition.
+func statusFields(status any, manager string) (map[string]any, error) {
 	all, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
 	if err != nil {
 		return nil, err
@@ -47,43 +49,55 @@ func tenantStatusFields(status *exposurev1alpha1.InferenceTenantStatus, manager 
 			}
 		}
 	}
-	var conds []any
-	for i, c := range status.Conditions {
-		if slices.Contains(haproxyTenantConditions, c.Type) == haproxy {
-			conds = append(conds, all["conditions"].([]any)[i])
+	conds, _ := all["conditions"].([]any)
+	var mine []any
+	for _, c := range conds {
+		typ, _ := c.(map[string]any)["type"].(string)
+		if slices.Contains(haproxyConditions, typ) == haproxy {
+			mine = append(mine, c)
 		}
 	}
-	if len(conds) > 0 {
-		out["conditions"] = conds
+	if len(mine) > 0 {
+		out["conditions"] = mine
 	}
 	return out, nil
 }
 
-// applyTenantStatus writes manager's part of status with server-side apply, unless it equals
-// what the tenant already shows (the quiet steady state: no request at all). The tenant's UID
-// is part of the body, so a tenant deleted and recreated under the same name is not written.
-func applyTenantStatus(ctx context.Context, c client.Client, t *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus, manager string) error {
-	have, err := tenantStatusFields(&t.Status, manager)
+// applyStatus writes manager's part of the status of obj (have is its status now, want the
+// new one) with server-side apply, unless that part is unchanged (the quiet steady state: no
+// request at all). The object's UID is part of the body, so an object deleted and recreated
+// under the same name is not written (Conflict).
+func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, want any, manager string) error {
+	h, err := statusFields(have, manager)
 	if err != nil {
 		return err
 	}
-	want, err := tenantStatusFields(status, manager)
+	w, err := statusFields(want, manager)
 	if err != nil {
 		return err
 	}
-	if equalJSON(have, want) {
+	if equalJSON(h, w) {
 		return nil
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": exposurev1alpha1.GroupVersion.String(),
-		"kind":       "InferenceTenant",
-		"metadata":   map[string]any{"name": t.Name, "uid": string(t.UID)},
-		"status":     want,
-	}}
+	gvk, err := c.GroupVersionKindFor(obj)
+	if err != nil {
+		return err
+	}
+	meta := map[string]any{"name": obj.GetName(), "uid": string(obj.GetUID())}
+	if obj.GetNamespace() != "" {
+		meta["namespace"] = obj.GetNamespace()
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"metadata": meta, "status": w}}
+	u.SetGroupVersionKind(gvk)
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying tenant status: %w", err)
+		return fmt.Errorf("applying %s status: %w", gvk.Kind, err)
 	}
 	return nil
+}
+
+// applyTenantStatus applies manager's part of a tenant's status.
+func applyTenantStatus(ctx context.Context, c client.Client, t *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus, manager string) error {
+	return applyStatus(ctx, c, t, &t.Status, status, manager)
 }
 
 func equalJSON(a, b any) bool {
@@ -94,34 +108,36 @@ func equalJSON(a, b any) bool {
 
 // legacyStatusMigration moves the status fields written by earlier versions (a whole-status
 // Update, recorded as an Update entry of FieldManager) to the two apply managers, once per
-// tenant and process, before either controller applies. Without it that Update entry would keep co-owning every field, and a
-// field the operator stops writing would never go away.
+// object and process, before either controller applies. Without it that Update entry would
+// keep co-owning every field, and a field the operator stops writing would never go away.
 type legacyStatusMigration struct {
 	reader client.Reader
 	writer client.Client
-	done   sync.Map // tenant UID -> struct{}
+	done   sync.Map // object UID -> struct{}
 }
 
-func (m *legacyStatusMigration) migrate(ctx context.Context, t *exposurev1alpha1.InferenceTenant) error {
+// migrate reads the object's managedFields (the cache strips them) the first time it is asked
+// about an object in this process, and moves a legacy entry if there is one.
+func (m *legacyStatusMigration) migrate(ctx context.Context, obj client.Object) error {
 	if m == nil {
 		return nil
 	}
-	if _, ok := m.done.Load(t.UID); ok {
+	if _, ok := m.done.Load(obj.GetUID()); ok {
 		return nil
 	}
-	// The cache strips managedFields: read them from the API server, once per process.
-	live := &exposurev1alpha1.InferenceTenant{}
-	if err := m.reader.Get(ctx, types.NamespacedName{Name: t.Name}, live); err != nil {
+	live := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
+	if err := m.reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}, live); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	entries, changed, err := splitLegacyStatusEntry(live.ManagedFields)
+	entries, changed, err := splitLegacyStatusEntry(live.GetManagedFields())
 	if err != nil {
 		return err
 	}
 	if changed {
+		// Replacing the resourceVersion makes a concurrent write a Conflict (retried).
 		patch, err := json.Marshal([]map[string]any{
-			{"op": "test", "path": "/metadata/resourceVersion", "value": live.ResourceVersion},
 			{"op": "replace", "path": "/metadata/managedFields", "value": entries},
+			{"op": "replace", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()},
 		})
 		if err != nil {
 			return err
@@ -133,12 +149,12 @@ func (m *legacyStatusMigration) migrate(ctx context.Context, t *exposurev1alpha1
 			return fmt.Errorf("moving the status fields of earlier versions to server-side apply: %w", err)
 		}
 	}
-	m.done.Store(t.UID, struct{}{})
+	m.done.Store(obj.GetUID(), struct{}{})
 	return nil
 }
 
 // splitLegacyStatusEntry turns FieldManager's Update entry of the status subresource into
-// Apply entries: HAProxyConfigured to HAProxyStatusManager, the rest to TenantStatusManager
+// Apply entries: the HAProxy conditions to HAProxyStatusManager, the rest to StatusManager
 // (merged into Apply entries that already exist). changed is false when there is none.
 func splitLegacyStatusEntry(in []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, bool, error) {
 	idx := slices.IndexFunc(in, func(e metav1.ManagedFieldsEntry) bool {
@@ -155,7 +171,7 @@ func splitLegacyStatusEntry(in []metav1.ManagedFieldsEntry) ([]metav1.ManagedFie
 	haproxy := map[string]any{}
 	if status, ok := fields["f:status"].(map[string]any); ok {
 		if conds, ok := status["f:conditions"].(map[string]any); ok {
-			for _, typ := range haproxyTenantConditions {
+			for _, typ := range haproxyConditions {
 				key := fmt.Sprintf(`k:{"type":%q}`, typ)
 				if v, ok := conds[key]; ok {
 					haproxy[key] = v
@@ -189,7 +205,7 @@ func splitLegacyStatusEntry(in []metav1.ManagedFieldsEntry) ([]metav1.ManagedFie
 		}
 		return nil
 	}
-	if err := add(TenantStatusManager, fields); err != nil {
+	if err := add(StatusManager, fields); err != nil {
 		return nil, false, err
 	}
 	if len(haproxy) > 0 {
