@@ -1,5 +1,8 @@
 // Package controller holds the reconcilers: the glue between the API server and the pure
-// allocator and renderers. Each file reconciles one kind.
+// allocator and renderers. One file per reconciler (inferencetenant_controller.go,
+// inferenceexposure_controller.go with routing.go for its routing phase, haproxy_controller.go),
+// plus what they share: how children and status are written (apply.go, status_apply.go),
+// indexes, the node-port view and port reservations.
 package controller
 
 import (
@@ -35,20 +38,63 @@ type Options struct {
 	InlineCertificates bool
 }
 
-// setCondition sets a condition and emits an Event when its status, reason or message changed,
-// so a steady state never repeats Events.
-func setCondition(rec record.EventRecorder, obj runtime.Object, conds *[]metav1.Condition, gen int64, typ string, status metav1.ConditionStatus, reason, msg string, warnOnFalse bool) {
-	old := meta.FindStatusCondition(*conds, typ)
+// conditionSet sets the conditions of one object's status and tells people about changes:
+// Failed (something a person must fix) sends a Warning Event, True after not being True a
+// Normal one; Waiting and Unknown are quiet, since they only wait for something else. An Event
+// goes out only when status, reason or message changed, so a steady state repeats nothing.
+type conditionSet struct {
+	rec  record.EventRecorder // nil: no Events
+	obj  runtime.Object
+	list *[]metav1.Condition
+	gen  int64
+}
+
+func conditionsOf(rec record.EventRecorder, obj runtime.Object, list *[]metav1.Condition, gen int64) conditionSet {
+	return conditionSet{rec: rec, obj: obj, list: list, gen: gen}
+}
+
+// True sets the condition True.
+func (c conditionSet) True(typ, reason, msg string) {
+	c.set(typ, metav1.ConditionTrue, reason, msg, true)
+}
+
+// Failed sets the condition False for something a person must act on (Warning Event).
+func (c conditionSet) Failed(typ, reason, msg string) {
+	c.set(typ, metav1.ConditionFalse, reason, msg, true)
+}
+
+// Waiting sets the condition False while it waits for something that comes by itself.
+func (c conditionSet) Waiting(typ, reason, msg string) {
+	c.set(typ, metav1.ConditionFalse, reason, msg, false)
+}
+
+// Unknown sets the condition Unknown.
+func (c conditionSet) Unknown(typ, reason, msg string) {
+	c.set(typ, metav1.ConditionUnknown, reason, msg, false)
+}
+
+// Verdict sets the condition to what another controller said (False is Failed).
+func (c conditionSet) Verdict(typ string, st metav1.ConditionStatus, reason, msg string) {
+	c.set(typ, st, reason, msg, true)
+}
+
+// Remove drops the condition.
+func (c conditionSet) Remove(typ string) {
+	meta.RemoveStatusCondition(c.list, typ)
+}
+
+func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg string, notify bool) {
+	old := meta.FindStatusCondition(*c.list, typ)
 	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != msg
-	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
-	if !changed || rec == nil {
+	meta.SetStatusCondition(c.list, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: c.gen})
+	if !changed || c.rec == nil || !notify {
 		return
 	}
 	switch {
-	case status == metav1.ConditionFalse && warnOnFalse:
-		rec.Event(obj, corev1.EventTypeWarning, reason, msg)
+	case status == metav1.ConditionFalse:
+		c.rec.Event(c.obj, corev1.EventTypeWarning, reason, msg)
 	case status == metav1.ConditionTrue && old != nil && old.Status != metav1.ConditionTrue:
-		rec.Event(obj, corev1.EventTypeNormal, reason, msg)
+		c.rec.Event(c.obj, corev1.EventTypeNormal, reason, msg)
 	}
 }
 

@@ -203,12 +203,12 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		case t.Spec.HAProxy == nil:
 			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
 		case e != nil:
-			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionFalse, e.Reason, e.Msg, true)
+			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, e.Reason, e.Msg)
 		case fail != nil:
-			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionFalse, fail.reason, fail.msg, true)
+			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, fail.reason, fail.msg)
 		default:
-			setCondition(r.Recorder, t, &status.Conditions, t.Generation, exposurev1alpha1.ConditionHAProxyConfigured, metav1.ConditionTrue, exposurev1alpha1.ReasonHAProxyRendered,
-				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))), true)
+			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).True(exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ReasonHAProxyRendered,
+				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))))
 		}
 		if err := r.Legacy.migrate(ctx, t); err != nil {
 			errs = append(errs, err)
@@ -270,8 +270,8 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 		}
 		status := exp.Status.DeepCopy()
 		if msg, ok := want[key]; ok {
-			setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionHAProxyFrontend, metav1.ConditionFalse,
-				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg, true)
+			conditionsOf(r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend,
+				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg)
 		} else {
 			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
 		}

@@ -73,7 +73,40 @@ const maxPortRetries = 8
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // The rights on routing objects are next to each kind, in internal/render/router.
 
-// Reconcile resolves the tenant, allocates node ports and applies the Service.
+// exposureScope is what the phases of one exposure reconcile share: the exposure, the status
+// being built with its condition setter, and what earlier phases found.
+type exposureScope struct {
+	exp    *exposurev1alpha1.InferenceExposure
+	status *exposurev1alpha1.InferenceExposureStatus
+	conds  conditionSet
+	// tenant owns the namespace (resolveTenant); service is the live Service of the
+	// exposure's name, nil when there is none (ownServiceName).
+	tenant  *exposurev1alpha1.InferenceTenant
+	service *corev1.Service
+	// result collects the phases' requeues; stop ends the reconcile after the current phase.
+	result ctrl.Result
+	stop   bool
+}
+
+func (s *exposureScope) requeue(res ctrl.Result) { s.result = earliest(s.result, res) }
+
+// exposurePhase is one named step of the exposure reconcile.
+type exposurePhase struct {
+	name string
+	run  func(context.Context, *exposureScope) error
+}
+
+// phases are the exposure reconcile, in order; the status is written after them.
+func (r *ExposureReconciler) phases() []exposurePhase {
+	return []exposurePhase{
+		{"resolving the tenant", r.resolveTenantPhase},
+		{"owning the Service name", r.ownServiceName},
+		{"allocating node ports and applying the Service", r.servicePhase},
+		{"routing", r.routingPhase},
+	}
+}
+
+// Reconcile runs the phases over the exposure and then writes its status once.
 func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	exp := &exposurev1alpha1.InferenceExposure{}
 	if err := r.Get(ctx, req.NamespacedName, exp); err != nil {
@@ -82,80 +115,97 @@ func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !exp.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // the Service goes with it through its owner reference
 	}
-	status := exp.Status.DeepCopy()
-	gen := exp.Generation
-	status.ServiceName = exp.Name
-	result, err := r.reconcile(ctx, exp, status)
-	summarizeExposure(exp, status)
-	if err == nil {
-		status.ObservedGeneration = gen
+	s := &exposureScope{exp: exp, status: exp.Status.DeepCopy()}
+	s.conds = conditionsOf(r.Recorder, exp, &s.status.Conditions, exp.Generation)
+	s.status.ServiceName = exp.Name
+	var err error
+	for _, p := range r.phases() {
+		if err = p.run(ctx, s); err != nil {
+			err = fmt.Errorf("%s: %w", p.name, err)
+			break
+		}
+		if s.stop {
+			break
+		}
 	}
-	if serr := r.writeStatus(ctx, exp, status); serr != nil {
+	// The status phase: Ready summarises, observedGeneration only after a full success.
+	summarizeExposure(exp, s.status)
+	if err == nil {
+		s.status.ObservedGeneration = exp.Generation
+	}
+	if serr := r.writeStatus(ctx, exp, s.status); serr != nil {
 		if apierrors.IsConflict(serr) && err == nil {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil // someone else wrote first: recompute
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil // the exposure was recreated meanwhile
 		}
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	return result, err
+	return s.result, err
 }
 
-func (r *ExposureReconciler) reconcile(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
-	gen := exp.Generation
-	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
-		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
-	}
-	unknown := func(msg string) {
-		for _, t := range []string{exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady} {
-			setCondition(nil, exp, &status.Conditions, gen, t, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, msg, false)
-		}
-	}
-
-	// Phase 1: which tenant owns the namespace.
-	tenant, reason, msg, err := r.resolveTenant(ctx, exp)
+// resolveTenantPhase finds the tenant owning the namespace. Without one (or while it is
+// deleted) nothing is exposed: the routing objects and the Service go, and the reconcile ends.
+func (r *ExposureReconciler) resolveTenantPhase(ctx context.Context, s *exposureScope) error {
+	tenant, reason, msg, err := r.resolveTenant(ctx, s.exp)
 	if err != nil {
-		return ctrl.Result{}, err
+		return err
 	}
 	if tenant == nil || !tenant.DeletionTimestamp.IsZero() {
-		cond(exposurev1alpha1.ConditionTenantResolved, metav1.ConditionFalse, reason, msg)
-		unknown("nothing is exposed until a tenant owns the namespace")
-		status.NodePorts = nil
-		status.Tenant = ""
-		clearRouting(status, true)
-		if err := r.removeRouting(ctx, exp, nil); err != nil {
-			return ctrl.Result{}, err
+		s.conds.Failed(exposurev1alpha1.ConditionTenantResolved, reason, msg)
+		for _, t := range []string{exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady} {
+			s.conds.Unknown(t, exposurev1alpha1.ReasonNotReady, "nothing is exposed until a tenant owns the namespace")
 		}
-		return ctrl.Result{}, r.removeService(ctx, exp)
+		s.status.NodePorts = nil
+		s.status.Tenant = ""
+		clearRouting(s.status, true)
+		s.stop = true
+		if err := r.removeRouting(ctx, s.exp, nil); err != nil {
+			return err
+		}
+		return r.removeService(ctx, s.exp)
 	}
-	status.Tenant = tenant.Name
-	cond(exposurev1alpha1.ConditionTenantResolved, metav1.ConditionTrue, exposurev1alpha1.ReasonTenantFound, msg)
+	s.tenant = tenant
+	s.status.Tenant = tenant.Name
+	s.conds.True(exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ReasonTenantFound, msg)
+	return nil
+}
 
-	// Phase 2: the Service must be ours to touch.
+// ownServiceName reads the Service of the exposure's name: one the exposure does not control
+// is left alone and reported, and the reconcile ends.
+func (r *ExposureReconciler) ownServiceName(ctx context.Context, s *exposureScope) error {
 	existing := &corev1.Service{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}, existing); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: s.exp.Namespace, Name: s.exp.Name}, existing); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("reading service: %w", err)
+			return fmt.Errorf("reading service: %w", err)
 		}
-		existing = nil
+		return nil
 	}
-	if existing != nil && !render.IsControlledBy(existing, exp) {
-		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse, exposurev1alpha1.ReasonServiceConflict,
-			fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", namespacedName(existing)))
-		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for the Service name to be free", false)
-		status.NodePorts = nil
-		if exp.Spec.Router != nil {
-			setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionRouted, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "routing waits until the Service name is free", false)
-		}
-		return ctrl.Result{}, nil
+	if render.IsControlledBy(existing, s.exp) {
+		s.service = existing
+		return nil
 	}
+	s.conds.Failed(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceConflict,
+		fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", namespacedName(existing)))
+	s.conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady, "waiting for the Service name to be free")
+	s.status.NodePorts = nil
+	if s.exp.Spec.Router != nil {
+		s.conds.Unknown(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonNotReady, "routing waits until the Service name is free")
+	}
+	s.stop = true
+	return nil
+}
 
-	// Phase 3: node ports and the Service.
-	svcResult, err := r.reconcileService(ctx, exp, tenant, existing, status)
-	if err != nil {
-		return svcResult, err
-	}
-	// Phase 4: the HTTPS path (Ingress, Route or Gateway API routes).
-	routeResult, err := r.reconcileRouting(ctx, exp, tenant, status)
-	return earliest(svcResult, routeResult), err
+// servicePhase allocates node ports from the tenant's block and applies the Service.
+func (r *ExposureReconciler) servicePhase(ctx context.Context, s *exposureScope) error {
+	res, err := r.reconcileService(ctx, s)
+	s.requeue(res)
+	return err
+}
+
+// routingPhase applies the HTTPS path (Ingress, Route or Gateway API objects).
+func (r *ExposureReconciler) routingPhase(ctx context.Context, s *exposureScope) error {
+	res, err := r.reconcileRouting(ctx, s)
+	s.requeue(res)
+	return err
 }
 
 // earliest combines two results: the sooner requeue wins.
@@ -167,18 +217,15 @@ func earliest(a, b ctrl.Result) ctrl.Result {
 }
 
 // reconcileService allocates node ports and applies the Service.
-func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, tenant *exposurev1alpha1.InferenceTenant, existing *corev1.Service, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
-	gen := exp.Generation
-	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
-		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
-	}
+func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureScope) (ctrl.Result, error) {
+	exp, tenant, existing, status, conds := s.exp, s.tenant, s.service, s.status, s.conds
 	if !render.NodePortEnabled(exp) {
-		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionTrue, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
+		conds.True(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
 		if err := r.apply(ctx, existing, render.Service(exp, tenant.Name, nil)); err != nil {
-			return r.serviceFailed(exp, status, err)
+			return r.serviceFailed(conds, err)
 		}
 		status.NodePorts = nil
-		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionTrue, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("ClusterIP Service %s is in place", exp.Name))
+		conds.True(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("ClusterIP Service %s is in place", exp.Name))
 		return ctrl.Result{}, nil
 	}
 
@@ -189,8 +236,8 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 	if !ok {
 		// Waiting for the tenant's block is no Warning of its own: when a person must act (the
 		// pool is exhausted, a pinned block is taken) the tenant says so with its own Warning.
-		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, exposurev1alpha1.ReasonBlockPending, msg, false)
-		setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
+		conds.Waiting(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonBlockPending, msg)
+		conds.Unknown(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonNotReady, "waiting for node ports")
 		return ctrl.Result{}, nil
 	}
 
@@ -204,8 +251,8 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 		ports, err := r.reserved.assign(self, block, portReq, used)
 		var ae *allocator.Error
 		if errors.As(err, &ae) {
-			cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionFalse, string(ae.Reason), ae.Message)
-			setCondition(nil, exp, &status.Conditions, gen, exposurev1alpha1.ConditionServiceReady, metav1.ConditionUnknown, exposurev1alpha1.ReasonNotReady, "waiting for node ports", false)
+			conds.Failed(exposurev1alpha1.ConditionPortsAllocated, string(ae.Reason), ae.Message)
+			conds.Unknown(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonNotReady, "waiting for node ports")
 			// Freed ports wake it at once (blockFullWaiters); this is the safety net.
 			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
@@ -232,15 +279,15 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, exp *exposure
 			continue
 		}
 		if err != nil {
-			return r.serviceFailed(exp, status, err)
+			return r.serviceFailed(conds, err)
 		}
 		newPorts := toStatusPorts(ports)
 		if !equality.Semantic.DeepEqual(status.NodePorts, newPorts) {
 			r.Recorder.Eventf(exp, corev1.EventTypeNormal, "PortsAllocated", "node ports %s from block %s", formatPorts(ports), block)
 		}
 		status.NodePorts = newPorts
-		cond(exposurev1alpha1.ConditionPortsAllocated, metav1.ConditionTrue, exposurev1alpha1.ReasonPortsAllocated, fmt.Sprintf("node ports %s from the tenant's block %s", formatPorts(ports), block))
-		cond(exposurev1alpha1.ConditionServiceReady, metav1.ConditionTrue, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("NodePort Service %s is in place", exp.Name))
+		conds.True(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonPortsAllocated, fmt.Sprintf("node ports %s from the tenant's block %s", formatPorts(ports), block))
+		conds.True(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("NodePort Service %s is in place", exp.Name))
 		return ctrl.Result{}, nil
 	}
 }
@@ -335,23 +382,25 @@ func (r *ExposureReconciler) children() *childApplier {
 	return &childApplier{Client: r.Client, APIReader: r.APIReader}
 }
 
-func (r *ExposureReconciler) serviceFailed(exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus, err error) (ctrl.Result, error) {
+func (r *ExposureReconciler) serviceFailed(conds conditionSet, err error) (ctrl.Result, error) {
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 		// The cache is behind a write (ours or another process's): look again shortly.
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	if apierrors.IsInvalid(err) {
 		// The API server refused what the spec asks for: the user has to change the spec.
-		setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse,
-			exposurev1alpha1.ReasonServiceInvalid, fmt.Sprintf("the API server refused the Service: %v", err), true)
+		conds.Failed(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceInvalid, fmt.Sprintf("the API server refused the Service: %v", err))
 		return ctrl.Result{}, nil
 	}
 	// Anything else (the Service IP range is full, a webhook refused it, the API server is
 	// overloaded) is reported in the condition too, and retried with backoff. Only what
 	// does not pass by itself is a Warning.
-	transient := apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err)
-	setCondition(r.Recorder, exp, &status.Conditions, exp.Generation, exposurev1alpha1.ConditionServiceReady, metav1.ConditionFalse,
-		exposurev1alpha1.ReasonServiceApplyFailed, fmt.Sprintf("writing the Service failed, retrying: %v", err), !transient)
+	msg := fmt.Sprintf("writing the Service failed, retrying: %v", err)
+	if apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) {
+		conds.Waiting(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceApplyFailed, msg)
+	} else {
+		conds.Failed(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceApplyFailed, msg)
+	}
 	return ctrl.Result{}, fmt.Errorf("applying service: %w", err)
 }
 

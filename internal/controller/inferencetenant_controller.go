@@ -79,6 +79,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	status := tenant.Status.DeepCopy()
 	gen := tenant.Generation
+	conds := conditionsOf(r.Recorder, tenant, &status.Conditions, gen)
 
 	if err := r.reconcileNamespaces(ctx, tenant, status); err != nil {
 		return ctrl.Result{}, err
@@ -103,10 +104,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if reason != exposurev1alpha1.ReasonBlockAllocated && (prev == nil || prev.Reason != reason) {
 			r.Recorder.Event(tenant, corev1.EventTypeWarning, reason, msg)
 		}
-		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionTrue, reason, msg, true)
+		conds.True(exposurev1alpha1.ConditionBlockAllocated, reason, msg)
 	case errors.As(allocErr, &userErr):
-		setCondition(r.Recorder, tenant, &status.Conditions, gen, exposurev1alpha1.ConditionBlockAllocated, metav1.ConditionFalse,
-			string(userErr.Reason), userErr.Message, true)
+		conds.Failed(exposurev1alpha1.ConditionBlockAllocated, string(userErr.Reason), userErr.Message)
 	case errors.Is(allocErr, errRaceLost):
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	default:
@@ -154,6 +154,7 @@ func (r *TenantReconciler) ownClaims(ctx context.Context, tenant *exposurev1alph
 
 // reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
 func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
+	conds := conditionsOf(r.Recorder, tenant, &status.Conditions, tenant.Generation)
 	var owned, problems []string
 	for _, ns := range tenant.Spec.Namespaces {
 		var tl exposurev1alpha1.InferenceTenantList
@@ -176,12 +177,10 @@ func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *expo
 	sort.Strings(owned)
 	status.Namespaces = owned
 	if len(problems) == 0 {
-		setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionTrue,
-			exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces", true)
+		conds.True(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces")
 		return nil
 	}
-	setCondition(r.Recorder, tenant, &status.Conditions, tenant.Generation, exposurev1alpha1.ConditionNamespacesExclusive, metav1.ConditionFalse,
-		exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "), true)
+	conds.Failed(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "))
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,11 +57,8 @@ func (r *ExposureReconciler) resolveRouterType(exp *exposurev1alpha1.InferenceEx
 
 // reconcileRouting applies the exposure's routing objects and removes the ones it no longer
 // needs. Decisions the user has to act on become conditions; errors are for the API server.
-func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceExposureStatus) (ctrl.Result, error) {
-	gen := exp.Generation
-	cond := func(typ string, st metav1.ConditionStatus, reason, msg string) {
-		setCondition(r.Recorder, exp, &status.Conditions, gen, typ, st, reason, msg, true)
-	}
+func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ctrl.Result, error) {
+	exp, tenant, status, conds := s.exp, s.tenant, s.status, s.conds
 	spec := exp.Spec.Router
 	if spec == nil || spec.Type == exposurev1alpha1.RouterNone {
 		if err := r.removeRouting(ctx, exp, nil); err != nil {
@@ -70,7 +66,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		}
 		clearRouting(status, spec == nil)
 		if spec != nil {
-			cond(exposurev1alpha1.ConditionRouted, metav1.ConditionTrue, exposurev1alpha1.ReasonRouterNone, "router.type is None: no routing objects")
+			conds.True(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouterNone, "router.type is None: no routing objects")
 		}
 		return ctrl.Result{}, nil
 	}
@@ -81,7 +77,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		if !errors.As(err, &re) {
 			return ctrl.Result{}, err
 		}
-		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, re.Reason, re.Message)
+		conds.Failed(exposurev1alpha1.ConditionRouted, re.Reason, re.Message)
 		return ctrl.Result{}, nil
 	}
 
@@ -105,7 +101,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 			return ctrl.Result{}, err
 		}
 		clearRouting(status, false)
-		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, exposurev1alpha1.ReasonHostConflict, conflict.Message())
+		conds.Failed(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonHostConflict, conflict.Message())
 		return ctrl.Result{}, nil
 	}
 
@@ -133,11 +129,11 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	refused = append(refused, router.Overridden(in, desired)...)
 	switch {
 	case len(refused) > 0:
-		cond(exposurev1alpha1.ConditionAnnotationsApplied, metav1.ConditionFalse, exposurev1alpha1.ReasonAnnotationsRefused, router.RefusalMessage(refused))
+		conds.Failed(exposurev1alpha1.ConditionAnnotationsApplied, exposurev1alpha1.ReasonAnnotationsRefused, router.RefusalMessage(refused))
 	case len(spec.Annotations) > 0:
-		cond(exposurev1alpha1.ConditionAnnotationsApplied, metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, "every router.annotations key is applied")
+		conds.True(exposurev1alpha1.ConditionAnnotationsApplied, exposurev1alpha1.ReasonApplied, "every router.annotations key is applied")
 	default:
-		meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
+		conds.Remove(exposurev1alpha1.ConditionAnnotationsApplied)
 	}
 	// Keys before applying: the client clears a typed object's kind when it decodes a response.
 	keys := router.Keys(desired)
@@ -165,7 +161,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		case errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonRouterConflict:
 			conflicts = append(conflicts, re.Message)
 			inUse[c] = true
-			cond(c, metav1.ConditionFalse, re.Reason, re.Message)
+			conds.Failed(c, re.Reason, re.Message)
 			continue
 		case err != nil:
 			return fail(err)
@@ -182,11 +178,11 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 		}
 		inUse[c] = true
 		v := kinds[c].Verdict(exp, objs)
-		setCondition(r.Recorder, exp, &status.Conditions, gen, c, v.Status, v.Reason, v.Message, true)
+		conds.Verdict(c, v.Status, v.Reason, v.Message)
 	}
 	for _, c := range router.Conditions() {
 		if !inUse[c] {
-			meta.RemoveStatusCondition(&status.Conditions, c)
+			conds.Remove(c)
 		}
 	}
 
@@ -194,14 +190,14 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, exp *exposure
 	status.URL = router.URL(in)
 	status.GRPCAddress = router.GRPCAddress(in)
 	if len(conflicts) > 0 {
-		cond(exposurev1alpha1.ConditionRouted, metav1.ConditionFalse, exposurev1alpha1.ReasonRouterConflict, strings.Join(conflicts, "; "))
+		conds.Failed(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouterConflict, strings.Join(conflicts, "; "))
 		return result, nil
 	}
 	msg := fmt.Sprintf("%s routing in place: %s", typ, strings.Join(keys, ", "))
 	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
 		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
 	}
-	cond(exposurev1alpha1.ConditionRouted, metav1.ConditionTrue, exposurev1alpha1.ReasonRouted, msg)
+	conds.True(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouted, msg)
 	return result, nil
 }
 
