@@ -48,8 +48,8 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
-	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/service"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -376,7 +376,7 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		e := e.DeepCopy()
 		e.Namespace = "direct" + strings.TrimPrefix(e.Namespace, "bench")
 		base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
-		svc := render.Service(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
+		svc := service.Build(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
 		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
 		if err != nil {
 			return 0, err

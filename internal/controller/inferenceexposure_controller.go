@@ -34,6 +34,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/service"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
@@ -221,7 +222,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 	exp, tenant, existing, status, conds := s.exp, s.tenant, s.service, s.status, s.conds
 	if !render.NodePortEnabled(exp) {
 		conds.True(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
-		if err := r.apply(ctx, existing, render.Service(exp, tenant.Name, nil)); err != nil {
+		if err := r.apply(ctx, existing, service.Build(exp, tenant.Name, nil)); err != nil {
 			return r.serviceFailed(conds, err)
 		}
 		status.NodePorts = nil
@@ -244,7 +245,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 	used := r.portsInUse(block, exp)
 	// The ports the exposure holds stay when its tenant had to move to another block; they
 	// move only with the namespace, to another tenant.
-	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: render.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts),
+	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: service.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts),
 		KeepLive: exp.Status.Tenant == tenant.Name}
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	for attempt := 0; ; attempt++ {
@@ -256,7 +257,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 			// Freed ports wake it at once (blockFullWaiters); this is the safety net.
 			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
-		desired := render.Service(exp, tenant.Name, ports)
+		desired := service.Build(exp, tenant.Name, ports)
 		err = r.apply(ctx, existing, desired)
 		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt >= maxPortRetries {
 			// Other Services keep taking the ports the cache shows free: a race the operator

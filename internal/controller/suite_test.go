@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cfg = env.Config
-	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8s, err = env.Client(scheme)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -254,7 +254,8 @@ func condition(conds []metav1.Condition, typ string) string {
 	return fmt.Sprintf("%s/%s: %s", c.Status, c.Reason, c.Message)
 }
 
-// waitCondition waits until the condition starts with want ("True/Allocated" or "False").
+// waitExposureCondition waits until the condition starts with want ("True/Allocated" or
+// "False") and the status is of the exposure's current generation.
 func waitExposureCondition(t *testing.T, ns, name, typ, want string) *exposurev1alpha1.InferenceExposure {
 	t.Helper()
 	var e *exposurev1alpha1.InferenceExposure

@@ -118,15 +118,7 @@ func TestChartDefaults(t *testing.T) {
 	}
 
 	// Server-side dry-run against a real API server (the CRDs come from the chart itself).
-	env, err := testenv.Start(false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c, err := client.New(env.Config, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := testenv.StartForTest(t, false, nil)
 	ctx := context.Background()
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace}}}
 	if err := c.Create(ctx, ns); err != nil {

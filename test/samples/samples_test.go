@@ -24,15 +24,7 @@ func readObjects(t *testing.T, pattern string) []*unstructured.Unstructured {
 // startControlPlane starts kube-apiserver and etcd for one test and returns a client.
 func startControlPlane(t *testing.T, withCRDs bool) client.Client {
 	t.Helper()
-	env, err := testenv.Start(withCRDs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c, err := client.New(env.Config, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := testenv.StartForTest(t, withCRDs, nil)
 	return c
 }
 

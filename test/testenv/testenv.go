@@ -10,8 +10,11 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"testing"
 
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	// The CRDs installed below ship inside these modules; importing their API packages keeps
@@ -109,6 +112,27 @@ func StartWith(withCRDs bool, apiServerFlags map[string]string) (*Env, error) {
 		return nil, fmt.Errorf("starting envtest from %s: %w", assets, err)
 	}
 	return &Env{Environment: env, Config: cfg}, nil
+}
+
+// Client is a client of the control plane for scheme (nil: client-go's).
+func (e *Env) Client(scheme *k8sruntime.Scheme) (client.Client, error) {
+	return client.New(e.Config, client.Options{Scheme: scheme})
+}
+
+// StartForTest starts a control plane for one test, stopped when the test ends, and returns
+// it with a client of scheme (nil: client-go's).
+func StartForTest(t testing.TB, withCRDs bool, scheme *k8sruntime.Scheme) (*Env, client.Client) {
+	t.Helper()
+	env, err := Start(withCRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := env.Client(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, c
 }
 
 // WriteKubeconfig writes a kubeconfig of a cluster-admin user (system:masters) named user, for

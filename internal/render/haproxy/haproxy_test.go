@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"flag"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -9,9 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
+)
 
 func node(name, ip string) Node { return Node{Name: name, IP: netip.MustParseAddr(ip)} }
 
@@ -43,23 +42,6 @@ func twoTenants() Input {
 	return in
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./internal/render/haproxy -update creates it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n%s", name, got)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	for name, in := range map[string]Input{
 		"seed-alpha.cfg":  seedInput(),
@@ -76,7 +58,7 @@ func TestGolden(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("unexpected errors: %v", errs)
 			}
-			golden(t, name, cfg)
+			golden.Check(t, name, cfg)
 		})
 	}
 }

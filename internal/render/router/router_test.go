@@ -2,9 +2,6 @@ package router
 
 import (
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	goldenfile "github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 const domain = "alpha.apps.gpu-cluster.example.com"
 
@@ -57,28 +52,11 @@ func build(t *testing.T, e *exposurev1alpha1.InferenceExposure, typ exposurev1al
 
 func golden(t *testing.T, name string, objs []client.Object) {
 	t.Helper()
-	var docs []string
-	for _, o := range objs {
-		b, err := yaml.Marshal(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs = append(docs, string(b))
+	docs := make([]any, len(objs))
+	for i, o := range objs {
+		docs[i] = o
 	}
-	got := strings.Join(docs, "---\n")
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/render/router -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	goldenfile.Check(t, name, goldenfile.YAML(t, docs...))
 }
 
 func TestGolden(t *testing.T) {

@@ -1,19 +1,14 @@
-package render
+package service
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func triton() *exposurev1alpha1.InferenceExposure {
 	return &exposurev1alpha1.InferenceExposure{
@@ -22,27 +17,6 @@ func triton() *exposurev1alpha1.InferenceExposure {
 			Selector: map[string]exposurev1alpha1.LabelValue{"app": "triton-inference"},
 			Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000), GRPC: ptr.To[int32](8001), Metrics: ptr.To[int32](8002)},
 		},
-	}
-}
-
-func golden(t *testing.T, name string, obj any) {
-	t.Helper()
-	got, err := yaml.Marshal(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
 
@@ -64,7 +38,7 @@ func TestServiceGolden(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			e := triton()
 			tc.mod(e)
-			golden(t, tc.file, Service(e, "alpha", ports))
+			golden.Check(t, tc.file, golden.YAML(t, Build(e, "alpha", ports)))
 		})
 	}
 }
