@@ -67,23 +67,22 @@ build: manifests generate vet ## Build the manager binary.
 	go build -o bin/manager ./cmd
 
 .PHONY: run
-run: manifests generate ## Run the operator: against the kubeconfig's cluster when one answers, else on a local control plane with config/samples applied.
-	@if command -v kubectl >/dev/null && kubectl version --request-timeout=3s >/dev/null 2>&1; then \
-		echo "==> cluster found through the kubeconfig: installing the CRDs and running the operator against it"; \
-		kubectl apply --server-side -f config/crd/bases; \
-		go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0 --haproxy-configmap-namespace=default $(RUN_ARGS); \
-	else \
-		echo "==> no cluster in the kubeconfig: running on a local control plane"; \
-		hack/build-envtest-assets.sh >/dev/null; \
-		go build -o bin/localrun ./hack/localrun; \
-		exec bin/localrun; \
-	fi
-
-.PHONY: run-local
-run-local: manifests generate ## Always run on a local control plane, even when a kubeconfig points at a cluster.
+run: manifests generate ## Run the operator on a local control plane (kube-apiserver + etcd) with the samples. Never touches your kubeconfig's cluster.
 	hack/build-envtest-assets.sh >/dev/null
 	go build -o bin/localrun ./hack/localrun
 	exec bin/localrun
+
+.PHONY: run-local
+run-local: run ## Same as run (kept for habit).
+
+.PHONY: run-cluster
+run-cluster: manifests generate ## Run the operator against the cluster of the current kubeconfig context (installs the CRDs there). Names the context first.
+	@ctx="$$(kubectl config current-context 2>/dev/null)"; \
+	if [ -z "$$ctx" ]; then echo "no current context in the kubeconfig: nothing to run against (make run uses a local control plane)"; exit 1; fi; \
+	server="$$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"; \
+	echo "==> using kubeconfig context $$ctx ($$server): installing the CRDs and running the operator there"; \
+	kubectl --context "$$ctx" apply --server-side -f config/crd/bases && \
+	exec go run ./cmd --health-probe-bind-address=:8081 --metrics-bind-address=0 --haproxy-configmap-namespace=default $(RUN_ARGS)
 
 .PHONY: install
 install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
@@ -94,13 +93,16 @@ uninstall: manifests ## Remove the CRDs (and every tenant and exposure) from the
 	kubectl delete --ignore-not-found -f config/crd/bases
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy the operator (config/default) to the cluster of the current kubeconfig.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+deploy: manifests kustomize ## Deploy the operator (config/default) with IMG to the cluster of the current kubeconfig; the tree stays clean.
+	@mkdir -p $(LOCALBIN)/deploy; img="$(IMG)"; name="$${img%:*}"; tag="$${img##*:}"; \
+	case "$$tag" in */*|"$$img") name="$$img"; tag=latest;; esac; \
+	printf 'resources: [../../config/default]\nimages: [{name: inference-exposure-operator, newName: %s, newTag: %s}]\n' "$$name" "$$tag" > $(LOCALBIN)/deploy/kustomization.yaml; \
+	echo "==> deploying $(IMG) to kubeconfig context $$(kubectl config current-context)"; \
+	$(KUSTOMIZE) build $(LOCALBIN)/deploy | kubectl apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator; CRDs go too, and with them every tenant and exposure.
-	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found --wait=false -f -
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -61,6 +61,8 @@ func run() error {
 	if err := env.WriteKubeconfig("local-admin", kubeconfig); err != nil {
 		return err
 	}
+	// The control plane goes with this process: so does the kubeconfig that points at it.
+	defer func() { _ = os.Remove(kubeconfig) }()
 	say("kubeconfig written: export KUBECONFIG=%s", kubeconfig)
 
 	scheme := runtime.NewScheme()
