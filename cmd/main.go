@@ -16,6 +16,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -43,8 +44,11 @@ func run(args []string) error {
 		burst                            int
 		syncTimeout                      time.Duration
 		inlineCerts                      bool
+		metricsSecure, showVersion       bool
 	)
-	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to authenticated and authorized clients only (a TokenReview and a SubjectAccessReview for get on /metrics, e.g. the metrics-reader ClusterRole); false serves plain HTTP to anyone.")
+	fs.BoolVar(&showVersion, "version", false, "Print the version and exit.")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	fs.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
@@ -62,6 +66,10 @@ func run(args []string) error {
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if showVersion {
+		fmt.Println(versionLine())
+		return nil
 	}
 	if qps <= 0 || burst <= 0 || syncTimeout <= 0 {
 		return fmt.Errorf("--kube-api-qps, --kube-api-burst and --cache-sync-timeout must be positive")
@@ -97,7 +105,7 @@ func run(args []string) error {
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                 metricsOptions(metricsAddr, metricsSecure),
 		HealthProbeBindAddress:  probeAddr,
 		PprofBindAddress:        pprofAddr,
 		Controller:              ctrlconfig.Controller{CacheSyncTimeout: syncTimeout},
@@ -121,8 +129,24 @@ func run(args []string) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "nodePortPool", pool.Range.String(), "blockSize", blockSize, "leaderElection", leaderElect)
+	ver, commit, goVersion := buildInfo()
+	ctrl.Log.WithName("setup").Info("starting manager", "version", ver, "commit", commit, "go", goVersion, "settings", effectiveSettings(fs))
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// The secure metrics filter asks the API server to review the caller's token and whether it
+// may get /metrics.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// metricsOptions serves metrics over HTTPS behind controller-runtime's authentication and
+// authorization filter when secure (kubebuilder's default), plain HTTP otherwise.
+func metricsOptions(addr string, secure bool) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: addr, SecureServing: secure}
+	if secure {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
 }
 
 func parsePool(s string) (allocator.Pool, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,23 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		if err := run(args); err == nil {
 			t.Errorf("run(%v) accepted", args)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if err := run([]string{"--version"}); err != nil {
+		t.Fatal(err)
+	}
+	if v := versionLine(); !strings.HasPrefix(v, "inference-exposure-operator ") || !strings.Contains(v, "commit ") {
+		t.Fatalf("version line %q", v)
+	}
+}
+
+func TestMetricsOptions(t *testing.T) {
+	if o := metricsOptions(":8443", true); !o.SecureServing || o.FilterProvider == nil {
+		t.Errorf("secure metrics: %+v", o)
+	}
+	if o := metricsOptions(":8080", false); o.SecureServing || o.FilterProvider != nil {
+		t.Errorf("plain metrics: %+v", o)
 	}
 }

@@ -667,7 +667,7 @@ func freePort() string {
 func startOperator(kubeconfig, bin, extra, name string) (*operator, error) {
 	op := &operator{metricsAddr: freePort(), logPath: filepath.Join(filepath.Dir(kubeconfig), "operator-"+name+".log"), done: make(chan struct{})}
 	args := []string{
-		"--metrics-bind-address=" + op.metricsAddr, "--health-probe-bind-address=" + freePort(), "--pprof-bind-address=" + pprofAddr(op),
+		"--metrics-bind-address=" + op.metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=" + freePort(), "--pprof-bind-address=" + pprofAddr(op),
 		fmt.Sprintf("--node-port-range=%d-%d", poolStart, poolEnd), "--haproxy-configmap-namespace=" + haproxyNS,
 		"--haproxy-backend-node-selector=nvidia.com/gpu.present=true",
 	}

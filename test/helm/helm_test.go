@@ -111,7 +111,7 @@ func TestChartDefaults(t *testing.T) {
 		"max-concurrent-reconciles", "api-poll-interval", "zap-log-level", "zap-encoder", "haproxy", "haproxy-configmap-namespace",
 		"haproxy-configmap-name", "haproxy-backend-node-selector", "haproxy-ingress-node-selector", "haproxy-ingress-port",
 		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-timeout", "haproxy-hard-stop-after",
-		"haproxy-shards", "kube-api-qps", "kube-api-burst", "cache-sync-timeout", "inline-route-certificates"} {
+		"haproxy-shards", "kube-api-qps", "kube-api-burst", "cache-sync-timeout", "inline-route-certificates", "metrics-secure"} {
 		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+f+"=") }) {
 			t.Errorf("no --%s in %v", f, args)
 		}
@@ -185,6 +185,10 @@ func TestChartToggles(t *testing.T) {
 		{"--set", "haproxy.timeout=forever"},
 		{"--set", "metrics.port=70000"},
 		{"--set", "operatr.blockSize=100"},
+		{"--set", "resources.limit.memory=1Gi"},
+		{"--set", "resources.limits.memory=lots"},
+		{"--set", "operator.nodePortRange=30000-99999"},
+		{"--set", "operator.logLevel=verbose"},
 	} {
 		cmd := exec.Command(helmBin(t), append([]string{"template", "ieo", chart}, bad...)...)
 		if out, err := cmd.CombinedOutput(); err == nil {
@@ -192,6 +196,35 @@ func TestChartToggles(t *testing.T) {
 		} else if !strings.Contains(string(out), "schema") && !strings.Contains(string(out), "values don't meet") {
 			t.Errorf("%v: unclear refusal: %s", bad, out)
 		}
+	}
+	// A range whose start is not below its end fails the render with a message.
+	if out, err := exec.Command(helmBin(t), "template", "ieo", chart, "--set", "operator.nodePortRange=32767-30000").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "the start must be below the end") {
+		t.Errorf("reversed nodePortRange: %v %s", err, out)
+	}
+	// As a subchart: an umbrella chart's global values pass the schema.
+	if out, err := exec.Command(helmBin(t), "template", "ieo", chart, "--set", "global.imageRegistry=registry.example.com").CombinedOutput(); err != nil {
+		t.Errorf("global values refused: %s", out)
+	}
+	// A PodDisruptionBudget with more than one replica, none with one; secure metrics by default
+	// with a metrics-reader ClusterRole.
+	if n := len(byKind(render(t), "PodDisruptionBudget")); n != 1 {
+		t.Errorf("%d PodDisruptionBudgets with 2 replicas", n)
+	}
+	if n := len(byKind(render(t, "--set", "replicas=1"), "PodDisruptionBudget")); n != 0 {
+		t.Errorf("%d PodDisruptionBudgets with 1 replica", n)
+	}
+	if args := managerArgs(t, render(t)); !slices.Contains(args, "--metrics-secure=true") || !slices.Contains(args, "--metrics-bind-address=:8443") {
+		t.Errorf("metrics not secure by default: %v", args)
+	}
+	readers := 0
+	for _, o := range byKind(render(t), "ClusterRole") {
+		if strings.HasSuffix(o.GetName(), "-metrics-reader") {
+			readers++
+		}
+	}
+	if readers != 1 {
+		t.Errorf("%d metrics-reader ClusterRoles", readers)
 	}
 }
 
