@@ -269,3 +269,55 @@ func TestDockerfileTarget(t *testing.T) {
 		t.Fatalf("the chart's arguments were refused:\n%s", out)
 	}
 }
+
+// TestInstallOverExistingCRDs installs the chart with the real helm into a real API server where
+// the CRDs already exist (make install): refused with "invalid ownership metadata" until the
+// documented adoption script ran, then installed; uninstall keeps the CRDs (crds.keep) and a
+// reinstall of the same release takes them again.
+func TestInstallOverExistingCRDs(t *testing.T) {
+	h := helmBin(t)
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl not found: the adoption script needs it")
+	}
+	env, c := testenv.StartForTest(t, false, nil)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.WriteKubeconfig("helm-test", kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) (string, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// What make install does.
+	if out, err := run("kubectl", "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")); err != nil {
+		t.Fatalf("installing the CRDs: %v\n%s", err, out)
+	}
+	install := []string{"install", "ieo", chart, "--namespace", "ieo-system", "--create-namespace", "--set", "replicas=1"}
+	if out, err := run(h, install...); err == nil || !strings.Contains(out, "invalid ownership metadata") {
+		t.Fatalf("install over unowned CRDs: %v\n%s", err, out)
+	}
+	if out, err := run(filepath.Join(testenv.RepoRoot(), "hack", "helm-adopt-crds.sh"), "ieo", "ieo-system"); err != nil {
+		t.Fatalf("adopting: %v\n%s", err, out)
+	}
+	out, err := run(h, install...)
+	if err != nil {
+		t.Fatalf("install after adoption: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "is installed in namespace ieo-system") || !strings.Contains(out, "kubectl get inferencetenants") {
+		t.Errorf("NOTES do not say what was installed and what to run next:\n%s", out)
+	}
+	if out, err := run(h, "uninstall", "ieo", "--namespace", "ieo-system"); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	if err := c.Get(context.Background(), client.ObjectKey{Name: "inferencetenants.exposure.inference.dev"}, crd); err != nil {
+		t.Fatalf("the CRDs went with the release: %v", err)
+	}
+	if out, err := run(h, install...); err != nil {
+		t.Fatalf("reinstall over the kept CRDs: %v\n%s", err, out)
+	}
+}
