@@ -6,16 +6,20 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -39,18 +43,25 @@ type Options struct {
 }
 
 // conditionSet sets the conditions of one object's status and tells people about changes:
-// Failed (something a person must fix) sends a Warning Event, True after not being True a
-// Normal one; Waiting and Unknown are quiet, since they only wait for something else. An Event
+// Failed (something a person must fix) sends a Warning Event, True after False (fixed) a Normal
+// one; Waiting and Unknown are quiet, since they only wait for something else. An Event
 // goes out only when status, reason or message changed, so a steady state repeats nothing.
 type conditionSet struct {
+	log  logr.Logger
 	rec  record.EventRecorder // nil: no Events
 	obj  runtime.Object
 	list *[]metav1.Condition
 	gen  int64
 }
 
-func conditionsOf(rec record.EventRecorder, obj runtime.Object, list *[]metav1.Condition, gen int64) conditionSet {
-	return conditionSet{rec: rec, obj: obj, list: list, gen: gen}
+// conditionsOf sets conditions on list, the status of obj. Every condition that turns False
+// (or changes while False) is also logged once at info level, with the object.
+func conditionsOf(ctx context.Context, rec record.EventRecorder, obj runtime.Object, list *[]metav1.Condition, gen int64) conditionSet {
+	log := logf.FromContext(ctx)
+	if m, ok := obj.(metav1.Object); ok {
+		log = log.WithValues("object", klog.KObj(m), "kind", fmt.Sprintf("%T", obj))
+	}
+	return conditionSet{log: log, rec: rec, obj: obj, list: list, gen: gen}
 }
 
 // True sets the condition True.
@@ -84,16 +95,27 @@ func (c conditionSet) Remove(typ string) {
 }
 
 func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg string, notify bool) {
-	old := meta.FindStatusCondition(*c.list, typ)
+	// A copy: SetStatusCondition changes the listed condition in place.
+	var old *metav1.Condition
+	if found := meta.FindStatusCondition(*c.list, typ); found != nil {
+		o := *found
+		old = &o
+	}
 	changed := old == nil || old.Status != status || old.Reason != reason || old.Message != msg
 	meta.SetStatusCondition(c.list, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: c.gen})
-	if !changed || c.rec == nil || !notify {
+	if !changed {
+		return
+	}
+	if status == metav1.ConditionFalse {
+		c.log.Info("condition is False", "type", typ, "reason", reason, "message", msg)
+	}
+	if c.rec == nil || !notify {
 		return
 	}
 	switch {
 	case status == metav1.ConditionFalse:
 		c.rec.Event(c.obj, corev1.EventTypeWarning, reason, msg)
-	case status == metav1.ConditionTrue && old != nil && old.Status != metav1.ConditionTrue:
+	case status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
 		c.rec.Event(c.obj, corev1.EventTypeNormal, reason, msg)
 	}
 }

@@ -203,11 +203,11 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		case t.Spec.HAProxy == nil:
 			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
 		case e != nil:
-			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, e.Reason, e.Msg)
+			conditionsOf(ctx, r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, e.Reason, e.Msg)
 		case fail != nil:
-			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, fail.reason, fail.msg)
+			conditionsOf(ctx, r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, fail.reason, fail.msg)
 		default:
-			conditionsOf(r.Recorder, t, &status.Conditions, t.Generation).True(exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ReasonHAProxyRendered,
+			conditionsOf(ctx, r.Recorder, t, &status.Conditions, t.Generation).True(exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ReasonHAProxyRendered,
 				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))))
 		}
 		if err := r.Legacy.migrate(ctx, t); err != nil {
@@ -270,7 +270,7 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 		}
 		status := exp.Status.DeepCopy()
 		if msg, ok := want[key]; ok {
-			conditionsOf(r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend,
+			conditionsOf(ctx, r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend,
 				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg)
 		} else {
 			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)

@@ -117,7 +117,7 @@ func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, nil // the Service goes with it through its owner reference
 	}
 	s := &exposureScope{exp: exp, status: exp.Status.DeepCopy()}
-	s.conds = conditionsOf(r.Recorder, exp, &s.status.Conditions, exp.Generation)
+	s.conds = conditionsOf(ctx, r.Recorder, exp, &s.status.Conditions, exp.Generation)
 	s.status.ServiceName = exp.Name
 	var err error
 	for _, p := range r.phases() {

@@ -79,7 +79,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	status := tenant.Status.DeepCopy()
 	gen := tenant.Generation
-	conds := conditionsOf(r.Recorder, tenant, &status.Conditions, gen)
+	conds := conditionsOf(ctx, r.Recorder, tenant, &status.Conditions, gen)
 
 	if err := r.reconcileNamespaces(ctx, tenant, status); err != nil {
 		return ctrl.Result{}, err
@@ -154,7 +154,7 @@ func (r *TenantReconciler) ownClaims(ctx context.Context, tenant *exposurev1alph
 
 // reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
 func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
-	conds := conditionsOf(r.Recorder, tenant, &status.Conditions, tenant.Generation)
+	conds := conditionsOf(ctx, r.Recorder, tenant, &status.Conditions, tenant.Generation)
 	var owned, problems []string
 	for _, ns := range tenant.Spec.Namespaces {
 		var tl exposurev1alpha1.InferenceTenantList

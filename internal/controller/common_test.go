@@ -1,0 +1,46 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr/funcr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// TestConditionSet: Events and log lines go out once per change; a False condition is logged
+// with the object, Failed warns, Waiting and Unknown are quiet, True after False is Normal.
+func TestConditionSet(t *testing.T) {
+	var lines []string
+	ctx := logf.IntoContext(context.Background(), funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{}))
+	rec := record.NewFakeRecorder(10)
+	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "triton"}}
+	var list []metav1.Condition
+	c := conditionsOf(ctx, rec, exp, &list, 1)
+
+	c.Waiting("PortsAllocated", "BlockPending", "waiting")
+	c.Failed("Routed", "HostConflict", "host taken")
+	c.Failed("Routed", "HostConflict", "host taken") // no change: nothing again
+	c.Unknown("ServiceReady", "NotReady", "later")
+	c.True("Routed", "Routed", "in place")
+
+	var events []string
+	for len(rec.Events) > 0 {
+		events = append(events, <-rec.Events)
+	}
+	if strings.Join(events, "|") != "Warning HostConflict host taken|Normal Routed in place" {
+		t.Errorf("events = %q", events)
+	}
+	if len(lines) != 2 || !strings.Contains(lines[0], `"reason"="BlockPending"`) || !strings.Contains(lines[1], `"reason"="HostConflict"`) ||
+		!strings.Contains(lines[1], `"name"="triton"`) {
+		t.Errorf("log lines = %q", lines)
+	}
+	if len(list) != 3 {
+		t.Errorf("conditions = %v", list)
+	}
+}
