@@ -30,6 +30,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
@@ -102,6 +103,10 @@ type HAProxyReconciler struct {
 	Settings  HAProxySettings
 	// Legacy moves tenant status fields written by earlier versions to server-side apply.
 	Legacy *legacyStatusMigration
+	// Writer says whether this operator process writes the ConfigMaps (nil: always).
+	Writer *haproxyWriter
+
+	standbyFor string // the other writer last reported
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -136,6 +141,19 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			return ctrl.Result{}, fmt.Errorf("listing: %w", err)
 		}
 	}
+	if holding, holder := r.Writer.state(); !holding {
+		// Another operator writes these ConfigMaps: stay off them (and off the tenants'
+		// HAProxyConfigured, which that operator reports), and say so once per holder.
+		if holder != r.standbyFor {
+			r.standbyFor = holder
+			cm := &corev1.ConfigMap{}
+			if err := r.Get(ctx, types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}, cm); err == nil {
+				r.Writer.standbyEvent(cm, holder)
+			}
+		}
+		return ctrl.Result{RequeueAfter: writerLeaseDuration}, nil
+	}
+	r.standbyFor = ""
 	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
 	parts, rejected := haproxy.RenderParts(in)
 	files := r.files(parts)
@@ -550,8 +568,19 @@ func (r *HAProxyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		_, shard := r.shardIndex(o.GetName())
 		return o.GetName() == r.Settings.Name || shard
 	})
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("haproxy").
+	b := ctrl.NewControllerManagedBy(mgr).Named("haproxy")
+	if r.Writer != nil {
+		// Winning or losing the writer Lease is a reason to render (or to say why not).
+		wake := make(chan event.GenericEvent, 1)
+		r.Writer.wake = func() {
+			select {
+			case wake <- event.GenericEvent{Object: &corev1.ConfigMap{}}:
+			default:
+			}
+		}
+		b = b.WatchesRawSource(source.Channel(wake, all))
+	}
+	return b.
 		Watches(&exposurev1alpha1.InferenceTenant{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForHAProxy})).
 		Watches(&exposurev1alpha1.InferenceExposure{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: exposureChangedForHAProxy})).
 		Watches(&corev1.Node{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: nodeChanged})).

@@ -437,3 +437,39 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	})
 	waitTenantCondition(t, "hp-aaa-offender", "HAProxyConfigured", "True")
 }
+
+// TestTwoOperatorsDoNotFight: two operators with different settings and no shared leader
+// election point at the same HAProxy ConfigMaps. One holds the writer Lease and writes; the
+// other writes nothing, says why on the ConfigMap, and takes over when the first stops.
+func TestTwoOperatorsDoNotFight(t *testing.T) {
+	ctx := context.Background()
+	opNS := newNamespace(t, "operator")
+	cleanupTenants(t, "hp-two")
+	a, b := haproxySettings(opNS), haproxySettings(opNS)
+	a.Globals.Timeout, b.Globals.Timeout = 300*time.Second, 301*time.Second
+	stopA := startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: a})
+	tn := newTenant("hp-two", nil, ptr.To[int32](10), "hp-two-ns")
+	tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.70"}
+	create(t, tn)
+	waitConfig(t, opNS, "operator A's configuration", func(cfg string) bool { return strings.Contains(cfg, "timeout client 5m") })
+
+	stopB, rec := startRecordedManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: b})
+	eventually(t, "operator B reports that it stands by", func() (bool, string) {
+		ev := events(t, opNS, "haproxy")
+		return strings.Contains(ev, "Warning WrittenByAnotherOperator"), ev
+	})
+	for _, w := range rec.writeList() {
+		if strings.Contains(w, "ConfigMap") {
+			t.Errorf("the standby operator wrote: %s", w)
+		}
+	}
+	if cfg := fullConfig(t, opNS); !strings.Contains(cfg, "timeout client 5m") {
+		t.Fatalf("operator A's configuration was overwritten:\n%s", cfg)
+	}
+
+	// A stops (and releases the Lease): B takes over and writes its own.
+	stopA()
+	waitConfig(t, opNS, "operator B's configuration", func(cfg string) bool { return strings.Contains(cfg, "timeout client 301s") })
+	stopB()
+	_ = ctx
+}

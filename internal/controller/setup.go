@@ -204,7 +204,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return countConditions(el.Items)
 	})
 	if opts.HAProxy != nil {
+		writer, err := newHAProxyWriter(mgr.GetConfig(), *opts.HAProxy, mgr.GetEventRecorderFor("haproxy-controller")) //nolint:staticcheck // see above
+		if err != nil {
+			return fmt.Errorf("haproxy writer lease: %w", err)
+		}
+		if err := mgr.Add(writer); err != nil {
+			return fmt.Errorf("adding the haproxy writer: %w", err)
+		}
 		if err := (&HAProxyReconciler{
+			Writer:    writer,
 			Client:    mgr.GetClient(),
 			APIReader: mgr.GetAPIReader(),
 			Recorder:  mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above

@@ -65,7 +65,7 @@ func (exposureCollector) Collect(ch chan<- prometheus.Metric) {
 func CountExposuresWith(f func() map[ConditionKey]int) { exposureCounter.Store(&f) }
 
 func init() {
-	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants, exposureCollector{})
+	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants, haproxyWriter, exposureCollector{})
 }
 
 // SetBlock records a tenant's block usage.
@@ -78,4 +78,22 @@ func SetBlock(tenant string, used, free, foreign int) {
 // ForgetTenant drops a deleted tenant's series.
 func ForgetTenant(tenant string) {
 	BlockPorts.DeletePartialMatch(prometheus.Labels{"tenant": tenant})
+}
+
+// haproxyWriter is 1 for the state this operator is in: writing the HAProxy ConfigMaps, or
+// standing by while another operator holds their writer Lease.
+var haproxyWriter = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "inference_exposure_haproxy_writer",
+	Help: "1 for this operator's state towards the HAProxy ConfigMaps: writing, or standby (another operator holds the writer Lease).",
+}, []string{"state"})
+
+// SetHAProxyWriter records whether this operator writes the HAProxy ConfigMaps.
+func SetHAProxyWriter(state string) {
+	for _, s := range []string{"writing", "standby"} {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		haproxyWriter.WithLabelValues(s).Set(v)
+	}
 }
