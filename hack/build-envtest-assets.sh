@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd for envtest from the Go module proxy and caches them in
-# bin/k8s/<version>/. Prints the asset directory on stdout (everything else goes to stderr), so
+# Builds kube-apiserver, etcd and kube-controller-manager (garbage collector, namespace
+# controller, ...) for envtest and the local control plane from the Go module proxy and caches
+# them in bin/k8s/<version>/. Prints the asset directory on stdout (everything else goes to stderr), so
 # callers can do: export KUBEBUILDER_ASSETS=$(hack/build-envtest-assets.sh)
 #
 # Why: setup-envtest downloads prebuilt binaries from a bucket that is not reachable everywhere;
@@ -15,7 +16,7 @@ STAGING_VERSION="v0${K8S_VERSION#v1}" # v1.37.2 -> v0.37.2
 
 log() { echo "build-envtest-assets: $*" >&2; }
 
-if [[ -x "${DEST}/kube-apiserver" && -x "${DEST}/etcd" ]]; then
+if [[ -x "${DEST}/kube-apiserver" && -x "${DEST}/etcd" && -x "${DEST}/kube-controller-manager" ]]; then
   echo "${DEST}"
   exit 0
 fi
@@ -41,9 +42,10 @@ if [[ ! -x "${DEST}/etcd" ]]; then
   )
 fi
 
-if [[ ! -x "${DEST}/kube-apiserver" ]]; then
-  log "building kube-apiserver ${K8S_VERSION} (first time only, about 5-10 minutes)..."
-  cd "${WORK}"
+# kube-apiserver and kube-controller-manager come from one throw-away module.
+k8s_module() {
+  [[ -f "${WORK}/k8s/go.mod" ]] && return 0
+  mkdir -p "${WORK}/k8s" && cd "${WORK}/k8s"
   go mod init envtest-assets >&2 2>/dev/null
   go mod download "k8s.io/kubernetes@${K8S_VERSION}" >&2
   gomod="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/${K8S_VERSION}.mod"
@@ -58,15 +60,32 @@ if [[ ! -x "${DEST}/kube-apiserver" ]]; then
   cat > main.go <<'GO'
 package main
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
 
 func main() {}
 GO
   go mod tidy >&2
   rm main.go
-  go build -o "${DEST}/kube-apiserver" \
+}
+
+k8s_build() { # binary name
+  k8s_module
+  cd "${WORK}/k8s"
+  go build -o "${DEST}/$1" \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "${STAGING_VERSION}" | cut -d. -f2)" \
-    k8s.io/kubernetes/cmd/kube-apiserver >&2
+    "k8s.io/kubernetes/cmd/$1" >&2
+}
+
+if [[ ! -x "${DEST}/kube-apiserver" ]]; then
+  log "building kube-apiserver ${K8S_VERSION} (first time only, about 5-10 minutes)..."
+  k8s_build kube-apiserver
+fi
+if [[ ! -x "${DEST}/kube-controller-manager" ]]; then
+  log "building kube-controller-manager ${K8S_VERSION} (first time only, a few minutes)..."
+  k8s_build kube-controller-manager
 fi
 log "assets ready in ${DEST}"
 echo "${DEST}"

@@ -65,6 +65,22 @@ func run() error {
 	defer func() { _ = os.Remove(kubeconfig) }()
 	say("kubeconfig written: export KUBECONFIG=%s", kubeconfig)
 
+	// kube-controller-manager makes the local control plane behave like a cluster: deleting an
+	// exposure takes its Service and routing objects with it (garbage collector), deleting a
+	// namespace finishes (namespace controller).
+	kcmLog, err := os.Create(filepath.Join(filepath.Dir(kubeconfig), "kube-controller-manager.log"))
+	if err != nil {
+		return err
+	}
+	defer kcmLog.Close()
+	kcm, err := env.StartControllerManager(filepath.Dir(kubeconfig), testenv.LocalControllers, kcmLog)
+	if err != nil {
+		say("no garbage collector or namespace controller (%v): deleted exposures leave their Services behind here", err)
+	} else {
+		say("kube-controller-manager running (garbage collector, namespace controller; logs: %s)", kcmLog.Name())
+		defer kcm.Stop()
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(controller.AddToScheme(scheme))
 	c, err := client.New(env.Config, client.Options{Scheme: scheme})

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -188,4 +189,33 @@ func TestServiceNotOwned(t *testing.T) {
 	if ev := events(t, ns, "triton"); !strings.Contains(ev, "Warning ServiceConflict") {
 		t.Fatalf("no warning event: %q", ev)
 	}
+}
+
+// TestDeletingAnExposureCascades: with a garbage collector running (kube-controller-manager, as
+// in a cluster), deleting an exposure takes its Service and routing objects with it, through
+// the owner references the operator sets; deleting its namespace finishes.
+func TestDeletingAnExposureCascades(t *testing.T) {
+	requireGarbageCollector(t)
+	ctx := context.Background()
+	ns := routingSetup(t, "cascade")
+	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, GRPC: ptr.To(true)}))
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	getService(t, ns, "triton")
+	if _, ok := get(t, ns, "triton-grpc", &networkingv1.Ingress{}); !ok {
+		t.Fatal("no gRPC Ingress")
+	}
+	if err := k8s.Delete(ctx, getExposure(t, ns, "triton")); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "triton", &corev1.Service{})
+	waitGone(t, ns, "triton", &networkingv1.Ingress{})
+	waitGone(t, ns, "triton-grpc", &networkingv1.Ingress{})
+
+	if err := k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the namespace gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 }

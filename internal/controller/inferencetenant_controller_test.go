@@ -334,9 +334,14 @@ func TestLabelsAreNotIdentity(t *testing.T) {
 	create(t, newExposure(victimNS, "triton", ptr.To[int32](8000), nil, nil))
 	waitExposureCondition(t, victimNS, "triton", "Ready", "True")
 
+	// The decoy's controller is a real exposure of the other namespace (a garbage collector
+	// would remove a Service whose owner does not exist).
+	owner := newExposure(otherNS, "owner", ptr.To[int32](8000), nil, nil)
+	owner.Spec.NodePort.Enabled = ptr.To(false)
+	create(t, owner)
 	decoy := foreignNodePortService(otherNS, "decoy", 31505)
 	decoy.Labels = map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: "lbl-victim"}
-	decoy.OwnerReferences = []metav1.OwnerReference{{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: "decoy", UID: "0a0a0a0a-0000-0000-0000-000000000000", Controller: ptr.To(true)}}
+	decoy.OwnerReferences = []metav1.OwnerReference{{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}
 	create(t, decoy)
 	eventually(t, "the decoy counted as foreign", func() (bool, string) {
 		tn := getTenant(t, "lbl-victim")

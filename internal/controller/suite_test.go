@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,8 @@ import (
 )
 
 var (
+	kcm     *testenv.ControllerManager
+	kcmErr  error
 	cfg     *rest.Config
 	k8s     client.Client
 	scheme  = runtime.NewScheme()
@@ -51,9 +54,27 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// kube-controller-manager, as in a cluster: owner references cascade, namespaces go.
+	// Where it is not available (setup-envtest ships none), the tests that need it skip.
+	var kcmLog io.Writer = io.Discard
+	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
+		kcmLog = os.Stderr
+	}
+	dir, _ := os.MkdirTemp("", "kcm-")
+	kcm, kcmErr = env.StartControllerManager(dir, testenv.CascadeControllers, kcmLog)
 	code := m.Run()
+	kcm.Stop()
+	_ = os.RemoveAll(dir)
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+// requireGarbageCollector skips a test that needs kube-controller-manager when there is none.
+func requireGarbageCollector(t *testing.T) {
+	t.Helper()
+	if kcmErr != nil {
+		t.Skipf("needs kube-controller-manager: %v", kcmErr)
+	}
 }
 
 func zapLevel() zapcore.Level {
