@@ -35,8 +35,9 @@ func ControllerManagerPath() (string, error) {
 
 // ControllerManager is a running kube-controller-manager.
 type ControllerManager struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd        *exec.Cmd
+	done       chan struct{}
+	kubeconfig string
 }
 
 // LocalControllers are kube-controller-manager's default controllers but those that need a
@@ -77,16 +78,17 @@ func (e *Env) StartControllerManager(dir, controllers string, logTo io.Writer) (
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	cm := &ControllerManager{cmd: cmd, done: make(chan struct{})}
+	cm := &ControllerManager{cmd: cmd, done: make(chan struct{}), kubeconfig: kubeconfig}
 	go func() { _ = cmd.Wait(); close(cm.done) }()
 	return cm, nil
 }
 
-// Stop terminates it, and kills it if it has not exited within 10 s.
+// Stop terminates it, and kills it if it has not exited within 10 s; its kubeconfig goes too.
 func (c *ControllerManager) Stop() {
 	if c == nil {
 		return
 	}
+	defer func() { _ = os.Remove(c.kubeconfig) }()
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
