@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -190,46 +189,11 @@ func TestFlagsDoNotResizeTenants(t *testing.T) {
 // invalid spec (here an admission policy answering Forbidden) is reported in ServiceReady,
 // not only in the log.
 func TestServiceErrorsReachTheCondition(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t, "refused")
 	cleanupServices(t, ns)
 	cleanupTenants(t, "refused")
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "test-no-services-" + ns},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: "false", Message: "no Services in this namespace", Reason: ptr.To(metav1.StatusReasonForbidden),
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        policy.Name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
-			}},
-		},
-	}
-	create(t, policy, binding)
-	t.Cleanup(func() { _ = k8s.Delete(ctx, binding); _ = k8s.Delete(ctx, policy) })
-	// The API server loads policies asynchronously: wait until it refuses a Service here.
-	eventually(t, "the policy in force", func() (bool, string) {
-		err := k8s.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}})
-		if err == nil {
-			_ = k8s.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"}})
-		}
-		return apierrors.IsForbidden(err), fmt.Sprint(err)
-	})
+	denyingPolicy(t, "test-no-services-"+ns, ns, "services", "false", "no Services in this namespace", metav1.StatusReasonForbidden,
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}})
 
 	startManager(t, Options{Pool: mustPool(t, 32600, 32699), DefaultBlockSize: 10, MaxConcurrent: 2})
 	create(t, newTenant("refused", nil, nil, ns), newExposure(ns, "triton", ptr.To[int32](8000), nil, nil))

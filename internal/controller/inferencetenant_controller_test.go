@@ -72,6 +72,23 @@ func (h hidingClient) List(ctx context.Context, list client.ObjectList, opts ...
 	return nil
 }
 
+// tenantWithBlock creates a tenant owning ns with the 10-port block at start, given by hand (no
+// manager runs in the tests that use it), as the tenant controller would.
+func tenantWithBlock(t *testing.T, name, ns string, start int32) *exposurev1alpha1.InferenceTenant {
+	t.Helper()
+	tn := newTenant(name, ptr.To(start), ptr.To[int32](10), ns)
+	create(t, tn)
+	create(t, &exposurev1alpha1.PortClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ports-%d-%d", start, start+9), Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
+		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: start, End: start + 9},
+	})
+	tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: start, End: start + 9, Size: 10}
+	if err := k8s.Status().Update(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
 // TestPortAlreadyAllocated: when the API server answers "provided port is already allocated"
 // (a Service the cache has not shown yet), the reconciler picks another port.
 func TestPortAlreadyAllocated(t *testing.T) {
@@ -79,19 +96,7 @@ func TestPortAlreadyAllocated(t *testing.T) {
 	ns := newNamespace(t, "stale")
 	cleanupServices(t, ns)
 	cleanupTenants(t, "stale-test")
-	tn := newTenant("stale-test", ptr.To[int32](31100), ptr.To[int32](10), ns)
-	create(t, tn)
-	// Give the tenant its block by hand (no manager runs here), as the tenant controller would.
-	for _, g := range []int32{31100} {
-		create(t, &exposurev1alpha1.PortClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ports-%d-%d", g, g+9), Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
-			Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: g, End: g + 9},
-		})
-	}
-	tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: 31100, End: 31109, Size: 10}
-	if err := k8s.Status().Update(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	tn := tenantWithBlock(t, "stale-test", ns, 31100)
 	hidden := foreignNodePortService(ns, "sneaky", 31100, 31101)
 	create(t, hidden)
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
@@ -369,16 +374,7 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 	ns := newNamespace(t, "race")
 	cleanupServices(t, ns)
 	cleanupTenants(t, "race-test")
-	tn := newTenant("race-test", ptr.To[int32](31120), ptr.To[int32](10), ns)
-	create(t, tn)
-	create(t, &exposurev1alpha1.PortClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "ports-31120-31129", Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
-		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: 31120, End: 31129},
-	})
-	tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: 31120, End: 31129, Size: 10}
-	if err := k8s.Status().Update(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	tn := tenantWithBlock(t, "race-test", ns, 31120)
 	// More racing Services than the reconciler retries, none of them in its view.
 	for i := range int32(maxPortRetries + 1) {
 		create(t, foreignNodePortService(ns, fmt.Sprintf("racer-%d", i), 31120+i))

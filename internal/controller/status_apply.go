@@ -65,8 +65,8 @@ func statusFields(status any, manager string) (map[string]any, error) {
 
 // applyStatus writes manager's part of the status of obj (have is its status now, want the
 // new one) with server-side apply, unless that part is unchanged (the quiet steady state: no
-// request at all). The object's UID is part of the body, so an object deleted and recreated
-// under the same name is not written (Conflict).
+// request at all). The object's UID and resourceVersion are part of the body: an object
+// recreated under the same name, or changed since it was read, is not written (Conflict).
 func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, want any, manager string) error {
 	h, err := statusFields(have, manager)
 	if err != nil {
@@ -83,7 +83,10 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, 
 	if err != nil {
 		return err
 	}
-	meta := map[string]any{"name": obj.GetName(), "uid": string(obj.GetUID())}
+	// The resourceVersion the decision was made from: a status computed from a stale cache
+	// (another operator process wrote meanwhile, or the other manager) is refused with a
+	// Conflict and recomputed, as an update would be.
+	meta := map[string]any{"name": obj.GetName(), "uid": string(obj.GetUID()), "resourceVersion": obj.GetResourceVersion()}
 	if obj.GetNamespace() != "" {
 		meta["namespace"] = obj.GetNamespace()
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -324,4 +325,60 @@ func (nopRecorder) AnnotatedEventf(runtime.Object, map[string]string, string, st
 
 func reqFor(o client.Object) ctrl.Request {
 	return ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o)}
+}
+
+// denyingPolicy installs a ValidatingAdmissionPolicy that refuses creates and updates of
+// resource (core group) in namespace ns unless expression holds, answering message with
+// reason (empty: Invalid), and removes it when the test ends. It returns once the API server
+// enforces it (probe, dry-run, is refused).
+func denyingPolicy(t *testing.T, name, ns, resource, expression, message string, reason metav1.StatusReason, probe client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	v := admissionregistrationv1.Validation{Expression: expression, Message: message}
+	if reason != "" {
+		v.Reason = &reason
+	}
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{v},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	create(t, policy, binding)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, binding); _ = k8s.Delete(ctx, policy) })
+	// The API server loads policies asynchronously: wait until it refuses the probe.
+	eventually(t, "the policy in force", func() (bool, string) {
+		err := k8s.Create(ctx, probe.DeepCopyObject().(client.Object), client.DryRunAll)
+		return err != nil, fmt.Sprint(err)
+	})
+}
+
+// liftPolicy removes a policy installed by denyingPolicy and waits until probe passes.
+func liftPolicy(t *testing.T, name string, probe client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	if err := k8s.Delete(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the policy to be lifted", func() (bool, string) {
+		err := k8s.Create(ctx, probe.DeepCopyObject().(client.Object), client.DryRunAll)
+		return err == nil, fmt.Sprint(err)
+	})
 }
