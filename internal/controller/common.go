@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -76,8 +77,16 @@ func (c conditionSet) Failed(typ, reason, msg string) {
 
 // Waiting sets the condition False while it waits for something that comes by itself.
 func (c conditionSet) Waiting(typ, reason, msg string) {
+	waitingReasons.Store(reason, true)
 	c.set(typ, metav1.ConditionFalse, reason, msg, false)
 }
+
+// waitingReasons are the reasons Waiting was used with (BlockPending from the start, so that a
+// restarted process knows it too): the end of a wait is no news worth a Normal Event, the end of
+// a failure someone fixed is.
+var waitingReasons sync.Map
+
+func init() { waitingReasons.Store(exposurev1alpha1.ReasonBlockPending, true) }
 
 // Unknown sets the condition Unknown.
 func (c conditionSet) Unknown(typ, reason, msg string) {
@@ -92,6 +101,11 @@ func (c conditionSet) Verdict(typ string, st metav1.ConditionStatus, reason, msg
 // Remove drops the condition.
 func (c conditionSet) Remove(typ string) {
 	meta.RemoveStatusCondition(c.list, typ)
+}
+
+func isWaitingReason(r string) bool {
+	_, ok := waitingReasons.Load(r)
+	return ok
 }
 
 func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg string, notify bool) {
@@ -115,7 +129,7 @@ func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg
 	switch {
 	case status == metav1.ConditionFalse:
 		c.rec.Event(c.obj, corev1.EventTypeWarning, reason, msg)
-	case status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse:
+	case status == metav1.ConditionTrue && old != nil && old.Status == metav1.ConditionFalse && !isWaitingReason(old.Reason):
 		c.rec.Event(c.obj, corev1.EventTypeNormal, reason, msg)
 	}
 }

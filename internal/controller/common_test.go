@@ -28,6 +28,7 @@ func TestConditionSet(t *testing.T) {
 	c.Failed("Routed", "HostConflict", "host taken") // no change: nothing again
 	c.Unknown("ServiceReady", "NotReady", "later")
 	c.True("Routed", "Routed", "in place")
+	c.True("PortsAllocated", "Allocated", "ports") // the end of a wait: no Event
 
 	var events []string
 	for len(rec.Events) > 0 {
