@@ -3,13 +3,15 @@
 FROM golang:1.26 AS builder
 ARG TARGETOS
 ARG TARGETARCH
+# VERSION is what --version and the startup log line print (make docker-build passes the image tag).
+ARG VERSION=devel
 WORKDIR /workspace
 COPY go.mod go.sum ./
 RUN go mod download
 COPY cmd/ cmd/
 COPY api/ api/
 COPY internal/ internal/
-RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags="-s -w" -o manager ./cmd
+RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o manager ./cmd
 
 FROM gcr.io/distroless/static:nonroot
 WORKDIR /

@@ -105,8 +105,8 @@ undeploy: kustomize ## Remove the operator; CRDs go too, and with them every ten
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found --wait=false -f -
 
 .PHONY: docker-build
-docker-build: ## Build the container image (needs a Docker engine).
-	docker build -t $(IMG) .
+docker-build: ## Build the container image (needs a Docker engine); --version prints the image tag.
+	docker build --build-arg VERSION=$(lastword $(subst :, ,$(IMG))) -t $(IMG) .
 
 ##@ Tools
 

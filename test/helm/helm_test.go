@@ -235,13 +235,13 @@ func TestDockerfileTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "gcr.io/distroless/static:nonroot", "USER 65532:65532", "go build"} {
+	for _, want := range []string{"CGO_ENABLED=0", "gcr.io/distroless/static:nonroot", "USER 65532:65532", "go build", "-X main.version=${VERSION}"} {
 		if !strings.Contains(string(dockerfile), want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
 	bin := filepath.Join(t.TempDir(), "manager")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -X main.version=v9.9.9-test", "-o", bin, "./cmd")
 	build.Dir = testenv.RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -258,6 +258,10 @@ func TestDockerfileTarget(t *testing.T) {
 	}
 	_ = f.Close()
 
+	// The version stamped as the Dockerfile stamps it.
+	if out, err := exec.Command(bin, "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "inference-exposure-operator v9.9.9-test (commit ") {
+		t.Errorf("--version: %v %q", err, out)
+	}
 	helmHome := t.TempDir() // no kubeconfig anywhere: the binary must stop right after its flags
 	run := exec.Command(bin, managerArgs(t, render(t))...)
 	run.Env = []string{"HOME=" + helmHome, "KUBECONFIG=" + filepath.Join(helmHome, "none"), "POD_NAMESPACE=" + namespace}
