@@ -43,7 +43,7 @@ vet: ## go vet
 	go vet ./...
 
 .PHONY: envtest-assets
-envtest-assets: ## Build kube-apiserver and etcd for the tests into bin/k8s (cached; skipped when KUBEBUILDER_ASSETS is set).
+envtest-assets: ## Build kube-apiserver, etcd and kube-controller-manager into bin/k8s (cached; the tests skip this when KUBEBUILDER_ASSETS is set).
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then hack/build-envtest-assets.sh >/dev/null; fi
 
 .PHONY: test
@@ -67,7 +67,7 @@ build: manifests generate vet ## Build the manager binary.
 	go build -o bin/manager ./cmd
 
 .PHONY: run
-run: manifests generate ## Run the operator on a local control plane (kube-apiserver + etcd) with the samples. Never touches your kubeconfig's cluster.
+run: manifests generate ## Run the operator on a local control plane (kube-apiserver, etcd, kube-controller-manager) with the samples. Never touches your kubeconfig's cluster.
 	hack/build-envtest-assets.sh >/dev/null
 	go build -o bin/localrun ./hack/localrun
 	exec bin/localrun
