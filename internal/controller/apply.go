@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -130,20 +131,30 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 	return out, true, nil
 }
 
-// takeOver moves the fields FieldManager set with create and update (earlier versions) to
-// its apply entry.
+// takenOver remembers, by UID, the objects whose create/update fields this process has moved
+// to the apply entry already: after that, only applies write them, and no read is needed.
+var takenOver sync.Map
+
+// takeOver moves the fields FieldManager set with create and update (earlier versions, or this
+// version's create) to its apply entry, once per object and process.
 func (a *childApplier) takeOver(ctx context.Context, cached client.Object) error {
+	if _, done := takenOver.Load(cached.GetUID()); done {
+		return nil
+	}
 	live := reflect.New(reflect.TypeOf(cached).Elem()).Interface().(client.Object)
 	if err := a.APIReader.Get(ctx, types.NamespacedName{Namespace: cached.GetNamespace(), Name: cached.GetName()}, live); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(FieldManager), FieldManager)
-	if err != nil || patch == nil {
+	if err != nil {
 		return err
 	}
-	if err := a.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("taking over the fields an earlier version set on %s: %w", cached.GetName(), err)
+	if patch != nil {
+		if err := a.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("taking over the fields an earlier version set on %s: %w", cached.GetName(), err)
+		}
 	}
+	takenOver.Store(cached.GetUID(), struct{}{})
 	return nil
 }
 

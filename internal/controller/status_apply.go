@@ -128,6 +128,12 @@ func (m *legacyStatusMigration) migrate(ctx context.Context, obj client.Object) 
 	if _, ok := m.done.Load(obj.GetUID()); ok {
 		return nil
 	}
+	if neverWritten(obj) {
+		// Nobody wrote this status yet, so no earlier version did: nothing to move, and no
+		// read (every new exposure's first status write would cost one).
+		m.done.Store(obj.GetUID(), struct{}{})
+		return nil
+	}
 	live := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
 	if err := m.reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}, live); err != nil {
 		return client.IgnoreNotFound(err)
@@ -154,6 +160,17 @@ func (m *legacyStatusMigration) migrate(ctx context.Context, obj client.Object) 
 	}
 	m.done.Store(obj.GetUID(), struct{}{})
 	return nil
+}
+
+// neverWritten reports whether the object's status is still empty.
+func neverWritten(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *exposurev1alpha1.InferenceExposure:
+		return len(o.Status.Conditions) == 0 && o.Status.ObservedGeneration == 0
+	case *exposurev1alpha1.InferenceTenant:
+		return len(o.Status.Conditions) == 0 && o.Status.ObservedGeneration == 0
+	}
+	return false
 }
 
 // splitLegacyStatusEntry turns FieldManager's Update entry of the status subresource into
