@@ -232,7 +232,7 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			errs = append(errs, err)
 			continue
 		}
-		if err := applyTenantStatus(ctx, r.Client, t, status, HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		if err := applyStatus(ctx, r.Client, t, &t.Status, status, HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return ctrl.Result{RequeueAfter: conflictRetry}, errors.Join(errs...)
 		} else if err != nil {
 			errs = append(errs, fmt.Errorf("writing tenant status: %w", err))

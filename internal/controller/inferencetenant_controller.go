@@ -125,7 +125,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	summarize(&status.Conditions, gen, r.readyTypes(tenant)...)
 	status.ObservedGeneration = gen
-	if err := applyTenantStatus(ctx, r.Client, tenant, status, StatusManager); apierrors.IsConflict(err) {
+	if err := applyStatus(ctx, r.Client, tenant, &tenant.Status, status, StatusManager); apierrors.IsConflict(err) {
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil // the tenant was recreated meanwhile: recompute
 	} else if err != nil {
 		return ctrl.Result{}, err
@@ -221,21 +221,21 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 			keep = &run
 		}
 	}
-	if keep != nil && (recorded == nil || keep.Start == recorded.Start || !r.claimable(recorded, req)) {
+	if keep != nil && (recorded == nil || keep.Start == recorded.Start || !claimable(recorded, req)) {
 		return *keep, "", r.releaseExtra(ctx, claims, *keep, owned)
 	}
 
 	log := logf.FromContext(ctx)
 	// The recorded block first, exactly: a claim lost (deleted by hand, by a backup restore)
 	// is taken back, and no live port moves.
-	if recorded != nil && r.claimable(recorded, req) {
+	if recorded != nil && claimable(recorded, req) {
 		rb := allocator.Range{Start: recorded.Start, End: recorded.End}
 		ok, holder, err := r.claim(ctx, tenant, rb)
 		if err != nil {
 			return allocator.Range{}, "", err
 		}
 		if ok {
-			if !r.holdsAll(own, rb) {
+			if !holdsAll(own, rb) {
 				log.Info("claimed the recorded port block back", "block", rb.String())
 				r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReclaimed", "claimed node ports %s back: a PortClaim of the block had been deleted", rb)
 			}
@@ -294,12 +294,12 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 }
 
 // claimable reports whether the recorded block still answers the request (same size, same pin).
-func (r *TenantReconciler) claimable(recorded *exposurev1alpha1.PortBlockStatus, req allocator.BlockRequest) bool {
+func claimable(recorded *exposurev1alpha1.PortBlockStatus, req allocator.BlockRequest) bool {
 	return recorded.Size == req.Size && recorded.End-recorded.Start+1 == recorded.Size && (req.Start == nil || *req.Start == recorded.Start)
 }
 
 // holdsAll reports whether the claims in own cover every granule of b.
-func (r *TenantReconciler) holdsAll(own []allocator.Range, b allocator.Range) bool {
+func holdsAll(own []allocator.Range, b allocator.Range) bool {
 	for _, g := range allocator.Granules(b) {
 		if !slices.Contains(own, g) {
 			return false
@@ -443,7 +443,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 		status.ObservedGeneration = gen
 		// The Service events that wake this reconcile and the node-port view it reads are
 		// separate handlers: look again shortly rather than trust their order.
-		err := applyTenantStatus(ctx, r.Client, tenant, status, StatusManager)
+		err := applyStatus(ctx, r.Client, tenant, &tenant.Status, status, StatusManager)
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			err = nil
 		}

@@ -98,11 +98,6 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, 
 	return nil
 }
 
-// applyTenantStatus applies manager's part of a tenant's status.
-func applyTenantStatus(ctx context.Context, c client.Client, t *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus, manager string) error {
-	return applyStatus(ctx, c, t, &t.Status, status, manager)
-}
-
 func equalJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)

@@ -178,7 +178,7 @@ func newNamespace(t *testing.T, prefix string) string {
 }
 
 // cleanupTenants removes tenants (finalizers included) and their claims after a test, so the
-// next test's pool starts empty. envtest runs no garbage collector.
+// next test's pool starts empty. Claims go by hand: the suite may run without a garbage collector.
 func cleanupTenants(t *testing.T, names ...string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
