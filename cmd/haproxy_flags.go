@@ -18,7 +18,7 @@ type haproxyFlags struct {
 	namespace, name             string
 	backendSelector, ingressSel string
 	ingressPort, httpsPort      int
-	shards                      int
+	shards, slots               int
 	ingressCA, statsBind        string
 	timeout, hardStopAfter      time.Duration
 }
@@ -40,7 +40,11 @@ func (h *haproxyFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&h.statsBind, "haproxy-stats-bind", ":8404", "Address of HAProxy's stats page (/stats) and Prometheus endpoint (/metrics).")
 	fs.DurationVar(&h.timeout, "haproxy-timeout", 300*time.Second, "Client and server timeout of the frontends: long enough for LLM token streams.")
 	fs.DurationVar(&h.hardStopAfter, "haproxy-hard-stop-after", 30*time.Minute, "How long an old HAProxy process keeps open streams after a reload.")
+	fs.IntVar(&h.slots, "haproxy-server-slots", haproxy.DefaultSlots, fmt.Sprintf("Least number of server slots per backend (1-%d). Nodes that join, leave or turn NotReady take or free a slot, which the HAProxy agent applies without a reload; past the slots the table grows (node count plus a quarter) and HAProxy reloads once.", maxServerSlots))
 }
+
+// maxServerSlots bounds --haproxy-server-slots: every slot is a server line in every backend.
+const maxServerSlots = 1024
 
 func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if !h.enabled {
@@ -71,6 +75,9 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if h.timeout > haproxy.MaxTimer || h.hardStopAfter > haproxy.MaxTimer {
 		return nil, fmt.Errorf("--haproxy-timeout and --haproxy-hard-stop-after must be at most %s (HAProxy's timers overflow past it)", haproxy.MaxTimer)
 	}
+	if h.slots < 1 || h.slots > maxServerSlots {
+		return nil, fmt.Errorf("--haproxy-server-slots %d must be within 1-%d", h.slots, maxServerSlots)
+	}
 	if h.timeout < 0 || h.hardStopAfter <= 0 {
 		return nil, fmt.Errorf("--haproxy-timeout must not be negative and --haproxy-hard-stop-after must be positive")
 	}
@@ -78,7 +85,7 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 		Namespace: h.namespace, Name: h.name, Shards: h.shards, BackendNodes: backend, IngressNodes: ingress,
 		Globals: haproxy.Globals{
 			IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
-			StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter,
+			StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter, ServerSlots: h.slots,
 		},
 	}, nil
 }

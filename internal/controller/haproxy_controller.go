@@ -155,6 +155,14 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	}
 	r.standbyFor = ""
 	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
+	// Nodes keep their server slots across renders and restarts: the previous tables are read
+	// back from the global part, so that node churn stays a runtime change for the agent.
+	prev := &corev1.ConfigMap{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}, prev); err == nil {
+		in.BackendSlots, in.IngressSlots = haproxy.ParseSlots(prev.Data[GlobalKey])
+	} else if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("reading the previous configuration: %w", err)
+	}
 	parts, rejected := haproxy.RenderParts(in)
 	files := r.files(parts)
 	metrics.HAProxyRejectedTenants.Set(float64(len(rejected)))
@@ -499,12 +507,13 @@ func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTe
 	return in
 }
 
-// selectNodes returns the Ready nodes matching sel, by their InternalIP.
+// selectNodes returns the nodes matching sel, by their InternalIP; nodes that are not Ready are
+// marked Down (they keep their server slot, disabled), nodes being deleted are left out.
 func selectNodes(nodes []corev1.Node, sel labels.Selector) []haproxy.Node {
 	var out []haproxy.Node
 	for i := range nodes {
 		n := &nodes[i]
-		if !sel.Matches(labels.Set(n.Labels)) || !nodeReady(n) || !n.DeletionTimestamp.IsZero() {
+		if !sel.Matches(labels.Set(n.Labels)) || !n.DeletionTimestamp.IsZero() {
 			continue
 		}
 		for _, a := range n.Status.Addresses {
@@ -512,7 +521,7 @@ func selectNodes(nodes []corev1.Node, sel labels.Selector) []haproxy.Node {
 				continue
 			}
 			if ip, err := netip.ParseAddr(a.Address); err == nil {
-				out = append(out, haproxy.Node{Name: n.Name, IP: ip})
+				out = append(out, haproxy.Node{Name: n.Name, IP: ip, Down: !nodeReady(n)})
 				break
 			}
 		}

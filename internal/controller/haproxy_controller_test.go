@@ -125,8 +125,8 @@ func TestHAProxyConfigMap(t *testing.T) {
 	create(t, tn, exp)
 
 	cfg := waitConfig(t, opNS, "tenant alpha rendered", func(cfg string) bool {
-		return strings.Contains(cfg, "bind 10.0.100.10:8001  # "+ns+"/triton") && strings.Contains(cfg, "server gpu-1 10.0.1.101:+22800 check port 30801") &&
-			strings.Contains(cfg, "server gpu-2 10.0.1.102:+22800 check port 30801") && strings.Contains(cfg, "server ingress-2 10.0.1.202:443 ssl") &&
+		return strings.Contains(cfg, "bind 10.0.100.10:8001  # "+ns+"/triton") && strings.Contains(cfg, "server s1 10.0.1.101:+22800 check port 30801  # gpu-1\n") &&
+			strings.Contains(cfg, "server s2 10.0.1.102:+22800 check port 30801  # gpu-2\n") && strings.Contains(cfg, "server s2 10.0.1.202:443 ssl") &&
 			strings.Contains(cfg, "bind 10.0.100.10:443 ssl crt /etc/haproxy/certs/alpha.pem")
 	})
 	if strings.Contains(cfg, "10.0.1.50") {
@@ -188,14 +188,27 @@ func TestHAProxyConfigMap(t *testing.T) {
 	})
 
 	t.Run("nodes turning NotReady, joining and leaving", func(t *testing.T) {
+		// A node that is not Ready keeps its slot, disabled; one that joins takes the lowest
+		// free slot; one that leaves frees its slot; the others never move (the agent then
+		// changes one server per backend at runtime, no reload).
 		setNodeReady(t, "gpu-2", "10.0.1.102", false)
-		waitConfig(t, opNS, "gpu-2 gone", func(cfg string) bool { return !strings.Contains(cfg, "gpu-2") })
+		waitConfig(t, opNS, "gpu-2 disabled", func(cfg string) bool {
+			return strings.Contains(cfg, "server s2 10.0.1.102:+22800 disabled check port 30801  # gpu-2 (not ready)\n")
+		})
 		createNode(t, "gpu-3", "10.0.1.103", true, gpu)
-		waitConfig(t, opNS, "gpu-3 added", func(cfg string) bool { return strings.Contains(cfg, "server gpu-3 10.0.1.103:+22800 check port 30801") })
-		if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-3"}}); err != nil {
+		waitConfig(t, opNS, "gpu-3 added", func(cfg string) bool { return strings.Contains(cfg, "server s3 10.0.1.103:+22800 check port 30801  # gpu-3\n") })
+		if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-1"}}); err != nil {
 			t.Fatal(err)
 		}
-		waitConfig(t, opNS, "gpu-3 removed", func(cfg string) bool { return !strings.Contains(cfg, "gpu-3") })
+		cfg := waitConfig(t, opNS, "gpu-1 removed", func(cfg string) bool { return !strings.Contains(cfg, "gpu-1") })
+		if !strings.Contains(cfg, "server s1 0.0.0.0:+22800 disabled check port 30801\n") || !strings.Contains(cfg, "server s3 10.0.1.103:+22800 check port 30801  # gpu-3\n") {
+			t.Fatalf("slots moved:\n%s", cfg)
+		}
+		setNodeReady(t, "gpu-2", "10.0.1.102", true)
+		createNode(t, "gpu-1", "10.0.1.101", true, gpu)
+		waitConfig(t, opNS, "gpu-1 back in its free slot", func(cfg string) bool {
+			return strings.Contains(cfg, "server s1 10.0.1.101:+22800 check port 30801  # gpu-1\n") && strings.Contains(cfg, "server s2 10.0.1.102:+22800 check port 30801  # gpu-2\n")
+		})
 	})
 
 	t.Run("edits to the ConfigMap are repaired", func(t *testing.T) {

@@ -85,9 +85,13 @@ func TestCompact(t *testing.T) {
 		t.Fatal(errs)
 	}
 	cfg := parts.Tenants[0].Config
-	// Two timeouts among the exposures: two backends, each listing every node once.
-	if n := strings.Count(cfg, "\n    server gpu-"); n != 2*len(in.BackendNodes) {
-		t.Errorf("%d GPU server lines for 100 exposures in 2 timeout groups on %d nodes, want 2 per node", n, len(in.BackendNodes))
+	// Two timeouts among the exposures: two backends, each listing every node once, in the
+	// slots: 50 nodes take 64 (50 plus a quarter, rounded up to 8), plus 4 ingress slots' worth.
+	if n := strings.Count(cfg, " check port "); n != 2*64 {
+		t.Errorf("%d GPU server lines for 100 exposures in 2 timeout groups on %d nodes, want 2 x 64 slots", n, len(in.BackendNodes))
+	}
+	if n := strings.Count(cfg, "  # gpu-"); n != 2*len(in.BackendNodes) {
+		t.Errorf("%d GPU nodes in the slots, want 2 per node", n)
 	}
 	if n := strings.Count(cfg, "\n    bind "); n != 101 {
 		t.Errorf("%d bind lines, want 100 gRPC + 1 HTTPS", n)
