@@ -24,7 +24,12 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	run := run
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "haproxy-agent" {
+		run, args = runHAProxyAgent, args[1:]
+	}
+	if err := run(args); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
