@@ -22,38 +22,9 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
-)
 
-// freePort finds a TCP port that is free on every given loopback address.
-func freePort(t *testing.T, addrs ...string) int32 {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", addrs[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		var others []net.Listener
-		for _, a := range addrs[1:] {
-			o, err := net.Listen("tcp", fmt.Sprintf("%s:%d", a, port))
-			if err != nil {
-				ok = false
-				break
-			}
-			others = append(others, o)
-		}
-		_ = l.Close()
-		for _, o := range others {
-			_ = o.Close()
-		}
-		if ok {
-			return int32(port)
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
+)
 
 // grpcNode stands in for a GPU node's NodePort: a gRPC server that names itself in a header.
 func grpcNode(t *testing.T, name, addr string) *grpc.Server {
@@ -74,7 +45,7 @@ func grpcNode(t *testing.T, name, addr string) *grpc.Server {
 
 // ingressNode stands in for an ingress controller node: HTTPS, answering with its name, the
 // SNI it was asked for and the forwarded protocol.
-func ingressNode(t *testing.T, p *pki, name, addr string) *http.Server {
+func ingressNode(t *testing.T, p *testsupport.PKI, name, addr string) *http.Server {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -84,25 +55,12 @@ func ingressNode(t *testing.T, p *pki, name, addr string) *http.Server {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "node=%s sni=%s proto=%s path=%s", name, r.TLS.ServerName, r.Header.Get("X-Forwarded-Proto"), r.URL.Path)
 		}),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{p.tlsCert(t, "inference-alpha.example.com", strings.Split(addr, ":")[0])}, NextProtos: []string{"h2", "http/1.1"}},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{p.TLSCert(t, "inference-alpha.example.com", strings.Split(addr, ":")[0])}, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	go func() { _ = srv.ServeTLS(l, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for range 100 {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never listened", addr)
 }
 
 // TestEndToEnd runs the real haproxy on loopback with a rendered configuration, in front of
@@ -115,23 +73,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping the end-to-end test")
 	}
 	dir := t.TempDir()
-	p := newPKI(t)
+	p := testsupport.NewPKI(t)
 	certPath := filepath.Join(dir, "alpha.pem")
 	caPath := filepath.Join(dir, "ingress-ca.pem")
-	p.writeServerPEM(t, certPath, "inference-alpha.example.com")
-	p.writeCA(t, caPath)
+	p.WriteServerPEM(t, certPath, "inference-alpha.example.com")
+	p.WriteCA(t, caPath)
 
-	nodePort := freePort(t, "127.0.0.2", "127.0.0.3")
-	ingressPort := freePort(t, "127.0.0.4", "127.0.0.5")
-	grpcPort := freePort(t, "127.0.0.1")
-	httpsPort := freePort(t, "127.0.0.1")
-	statsPort := freePort(t, "127.0.0.1")
+	nodePort := testsupport.FreePort(t, "127.0.0.2", "127.0.0.3")
+	ingressPort := testsupport.FreePort(t, "127.0.0.4", "127.0.0.5")
+	grpcPort := testsupport.FreePort(t, "127.0.0.1")
+	httpsPort := testsupport.FreePort(t, "127.0.0.1")
+	statsPort := testsupport.FreePort(t, "127.0.0.1")
 
 	gpu1 := grpcNode(t, "gpu-1", fmt.Sprintf("127.0.0.2:%d", nodePort))
 	grpcNode(t, "gpu-2", fmt.Sprintf("127.0.0.3:%d", nodePort))
 	// A second exposure keeps its nodePort on the VIP: its servers carry no port, so HAProxy
 	// connects to the port the client used.
-	samePort := freePort(t, "127.0.0.1", "127.0.0.2", "127.0.0.3")
+	samePort := testsupport.FreePort(t, "127.0.0.1", "127.0.0.2", "127.0.0.3")
 	grpcNode(t, "gpu-1", fmt.Sprintf("127.0.0.2:%d", samePort))
 	grpcNode(t, "gpu-2", fmt.Sprintf("127.0.0.3:%d", samePort))
 	ing1 := ingressNode(t, p, "ingress-1", fmt.Sprintf("127.0.0.4:%d", ingressPort))
@@ -171,8 +129,8 @@ func TestEndToEnd(t *testing.T) {
 			logMu.Unlock()
 		}
 	})
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", grpcPort))
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort))
+	testsupport.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", grpcPort))
+	testsupport.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", httpsPort))
 
 	// gRPC: each new connection goes to a node; both nodes serve while both are up.
 	callGRPCPort := func(port int32) (string, error) {
@@ -194,7 +152,7 @@ func TestEndToEnd(t *testing.T) {
 		return strings.Join(md.Get("x-node"), ","), nil
 	}
 	callGRPC := func() (string, error) { return callGRPCPort(grpcPort) }
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", samePort))
+	testsupport.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", samePort))
 	for range 4 {
 		if _, err := callGRPCPort(samePort); err != nil {
 			t.Fatalf("gRPC through the shared, port-less backend: %v", err)
@@ -217,7 +175,7 @@ func TestEndToEnd(t *testing.T) {
 	client := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: p.pool(), ServerName: "inference-alpha.example.com"},
+			TLSClientConfig:   &tls.Config{RootCAs: p.Pool(), ServerName: "inference-alpha.example.com"},
 			ForceAttemptHTTP2: true,
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", httpsPort))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
+	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
 )
 
 func node(name, ip string) Node { return Node{Name: name, IP: netip.MustParseAddr(ip)} }
@@ -212,13 +213,13 @@ func haproxyCheck(t *testing.T, cfg string) {
 // certificates at the referenced paths and has the real haproxy check them.
 func TestHAProxyAcceptsRenderedConfigs(t *testing.T) {
 	dir := t.TempDir()
-	pki := newPKI(t)
+	pki := testsupport.NewPKI(t)
 	alphaPEM := filepath.Join(dir, "alpha.pem")
 	betaPEM := filepath.Join(dir, "beta.pem")
 	caPEM := filepath.Join(dir, "ingress-ca.pem")
-	pki.writeServerPEM(t, alphaPEM, "inference-alpha.example.com")
-	pki.writeServerPEM(t, betaPEM, "inference-beta.example.com")
-	pki.writeCA(t, caPEM)
+	pki.WriteServerPEM(t, alphaPEM, "inference-alpha.example.com")
+	pki.WriteServerPEM(t, betaPEM, "inference-beta.example.com")
+	pki.WriteCA(t, caPEM)
 
 	for name, in := range map[string]Input{
 		"seed":        seedInput(),
@@ -291,6 +292,6 @@ func TestIsDNSLabel(t *testing.T) {
 func writeCert(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cert.pem")
-	newPKI(t).writeServerPEM(t, path, "inference.example.com")
+	testsupport.NewPKI(t).WriteServerPEM(t, path, "inference.example.com")
 	return path
 }

@@ -1,4 +1,6 @@
-package haproxy
+// Package testsupport holds helpers for tests that run real processes on loopback: a
+// throw-away certificate authority, free ports, waiting for a listener.
+package testsupport
 
 import (
 	"crypto/ecdsa"
@@ -15,14 +17,15 @@ import (
 	"time"
 )
 
-// pki is a throw-away certificate authority for tests.
-type pki struct {
+// PKI is a throw-away certificate authority for tests.
+type PKI struct {
 	caCert *x509.Certificate
 	caKey  *ecdsa.PrivateKey
 	caDER  []byte
 }
 
-func newPKI(t *testing.T) *pki {
+// NewPKI makes a CA valid for an hour.
+func NewPKI(t testing.TB) *PKI {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -38,10 +41,10 @@ func newPKI(t *testing.T) *pki {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	return &pki{caCert: cert, caKey: key, caDER: der}
+	return &PKI{caCert: cert, caKey: key, caDER: der}
 }
 
-func (p *pki) issue(t *testing.T, names ...string) (certDER []byte, key *ecdsa.PrivateKey) {
+func (p *PKI) issue(t testing.TB, names ...string) (certDER []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -66,8 +69,8 @@ func (p *pki) issue(t *testing.T, names ...string) (certDER []byte, key *ecdsa.P
 	return der, key
 }
 
-// writeServerPEM writes certificate and key in one file, as HAProxy's `crt` wants them.
-func (p *pki) writeServerPEM(t *testing.T, path string, names ...string) {
+// WriteServerPEM writes certificate and key in one file, as HAProxy's `crt` wants them.
+func (p *PKI) WriteServerPEM(t testing.TB, path string, names ...string) {
 	t.Helper()
 	der, key := p.issue(t, names...)
 	kb, err := x509.MarshalECPrivateKey(key)
@@ -81,20 +84,23 @@ func (p *pki) writeServerPEM(t *testing.T, path string, names ...string) {
 	}
 }
 
-func (p *pki) writeCA(t *testing.T, path string) {
+// WriteCA writes the CA certificate.
+func (p *PKI) WriteCA(t testing.TB, path string) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.caDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (p *pki) tlsCert(t *testing.T, names ...string) tls.Certificate {
+// TLSCert issues a server certificate for names.
+func (p *PKI) TLSCert(t testing.TB, names ...string) tls.Certificate {
 	t.Helper()
 	der, key := p.issue(t, names...)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func (p *pki) pool() *x509.CertPool {
+// Pool is a pool holding the CA.
+func (p *PKI) Pool() *x509.CertPool {
 	cp := x509.NewCertPool()
 	cp.AddCert(p.caCert)
 	return cp
