@@ -122,6 +122,13 @@ func (a *Agent) Ready() error {
 	return nil
 }
 
+// Handled is the checksum of the last configuration the agent applied or refused.
+func (a *Agent) Handled() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seenSum
+}
+
 // Run syncs every interval until ctx ends.
 func (a *Agent) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
@@ -207,9 +214,12 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		a.Log.Info("applied at runtime, no reload", "commands", out.Commands, "checksum", sum)
 	}
 	a.live, a.liveSum, a.certSum, a.seenSum = desired, sum, certSum, sum
-	a.ready, a.lastFail = true, ""
 	a.Metrics.Applied(sum)
 	a.Metrics.ApplySeconds.Observe(time.Since(start).Seconds())
+	// Ready means the next node change can be applied without a reload.
+	if err := a.probe(ctx); err != nil {
+		a.Log.Info("applied, but not ready: the master CLI does not answer", "error", err.Error())
+	}
 	return out, nil
 }
 
@@ -279,7 +289,7 @@ func (a *Agent) validateAndSwap(ctx context.Context, files []File) error {
 	if err := writeFiles(next, files); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, a.HAProxy, "-c", "-q", "-f", next)
+	cmd := exec.CommandContext(ctx, a.HAProxy, "-c", "-f", next)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
