@@ -13,6 +13,13 @@ COPY api/ api/
 COPY internal/ internal/
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o manager ./cmd
 
+# The HAProxy agent (make docker-build-agent): haproxy 2.6, which validates a configuration
+# with haproxy -c before a reload, and this binary's haproxy-agent subcommand.
+FROM haproxy:2.6 AS haproxy-agent
+COPY --from=builder /workspace/manager /usr/local/bin/inference-exposure-operator
+ENTRYPOINT ["/usr/local/bin/inference-exposure-operator", "haproxy-agent"]
+
+# The operator (the default target).
 FROM gcr.io/distroless/static:nonroot
 WORKDIR /
 COPY --from=builder /workspace/manager .

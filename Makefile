@@ -12,6 +12,8 @@ CHART := config/helm/inference-exposure-operator
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 IMG ?= inference-exposure-operator:dev
+# AGENT_IMG is the HAProxy agent's image: haproxy 2.6 with this binary (config/samples/haproxy).
+AGENT_IMG ?= inference-exposure-haproxy-agent:dev
 GO_TEST_FLAGS ?=
 
 .PHONY: all
@@ -107,6 +109,10 @@ undeploy: kustomize ## Remove the operator; CRDs go too, and with them every ten
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine); --version prints the image tag.
 	docker build --build-arg VERSION=$(lastword $(subst :, ,$(IMG))) -t $(IMG) .
+
+.PHONY: docker-build-agent
+docker-build-agent: ## Build the HAProxy agent image (haproxy 2.6 plus this binary's haproxy-agent subcommand).
+	docker build --target haproxy-agent --build-arg VERSION=$(lastword $(subst :, ,$(AGENT_IMG))) -t $(AGENT_IMG) .
 
 ##@ Tools
 

@@ -196,7 +196,9 @@ func TestHAProxyConfigMap(t *testing.T) {
 			return strings.Contains(cfg, "server s2 10.0.1.102:+22800 disabled check port 30801  # gpu-2 (not ready)\n")
 		})
 		createNode(t, "gpu-3", "10.0.1.103", true, gpu)
-		waitConfig(t, opNS, "gpu-3 added", func(cfg string) bool { return strings.Contains(cfg, "server s3 10.0.1.103:+22800 check port 30801  # gpu-3\n") })
+		waitConfig(t, opNS, "gpu-3 added", func(cfg string) bool {
+			return strings.Contains(cfg, "server s3 10.0.1.103:+22800 check port 30801  # gpu-3\n")
+		})
 		if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-1"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -256,7 +256,9 @@ func TestHitlessChanges(t *testing.T) {
 		eventually(t, name+": applied by the agent", func() bool { return agent.Handled() == sum })
 		steps = append(steps, step{name, time.Since(written)})
 	}
-	reloads := func() float64 { return testutil.ToFloat64(metrics.Reloads.WithLabelValues(ReasonFrontend)) + otherReloads(metrics) }
+	reloads := func() float64 {
+		return testutil.ToFloat64(metrics.Reloads.WithLabelValues(ReasonFrontend)) + otherReloads(metrics)
+	}
 	// reaches opens connections, and holds them, until one reaches node: balance leastconn
 	// sends a new connection to the server with the fewest, so a node that holds one of the long
 	// streams gets new ones only once the others hold as many.
@@ -456,7 +458,6 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
-
 
 // TestFallbacks: when the master CLI does not answer, a node change is applied by a validated
 // reload through SIGUSR2 (reason runtime-unreachable); a configuration haproxy -c refuses is

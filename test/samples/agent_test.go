@@ -3,7 +3,9 @@ package samples
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,28 +18,43 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 )
 
-// reloaderScript extracts the reloader's shell script from the HAProxy sample, pointed at dir.
-func reloaderScript(t *testing.T, dir string) string {
+// sampleAgent reads the HAProxy sample's install init container, haproxy command and agent
+// arguments, with its paths moved under dir.
+func sampleAgent(t *testing.T, dir string) (install, haproxy, agent []string) {
 	t.Helper()
+	move := func(args []any) []string {
+		var out []string
+		for _, a := range args {
+			s := a.(string)
+			for _, p := range []string{"/config", "/live", "/run/haproxy"} {
+				s = strings.ReplaceAll(s, "="+p, "="+dir+p)
+				if strings.HasPrefix(s, p) {
+					s = dir + s
+				}
+			}
+			out = append(out, s)
+		}
+		return out
+	}
 	for _, o := range readObjects(t, "config/samples/haproxy/deployment.yaml") {
+		inits, _, _ := unstructuredSlice(o.Object, "spec", "template", "spec", "initContainers")
 		containers, _, _ := unstructuredSlice(o.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
+		for _, c := range append(inits, containers...) {
 			cm := c.(map[string]any)
-			if cm["name"] != "reloader" {
-				continue
+			switch cm["name"] {
+			case "install":
+				install = move(cm["args"].([]any))
+			case "haproxy":
+				haproxy = move(cm["command"].([]any))
+			case "agent":
+				agent = move(cm["args"].([]any))
 			}
-			cmd := cm["command"].([]any)
-			s := cmd[len(cmd)-1].(string)
-			if !strings.Contains(s, "CONFIG=/config\n") || !strings.Contains(s, "LIVE=/live\n") {
-				t.Fatal("the reloader no longer sets CONFIG and LIVE")
-			}
-			s = strings.ReplaceAll(s, "CONFIG=/config\n", "CONFIG="+dir+"/config\n")
-			s = strings.ReplaceAll(s, "LIVE=/live\n", "LIVE="+dir+"/live\n")
-			return strings.ReplaceAll(s, "sleep 5", "sleep 0.2")
 		}
 	}
-	t.Fatal("no reloader container in the sample")
-	return ""
+	if install == nil || haproxy == nil || agent == nil {
+		t.Fatal("the sample lacks the install init container, the haproxy container or the agent")
+	}
+	return install, haproxy, agent
 }
 
 func unstructuredSlice(obj map[string]any, path ...string) ([]any, bool, error) {
@@ -88,20 +105,30 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// TestSampleReloader runs the HAProxy sample's reloader against the real haproxy: an invalid
-// configuration is refused and the last good one keeps serving; a valid one is reloaded.
-func TestSampleReloader(t *testing.T) {
+// TestSampleAgent runs the HAProxy sample as written (its install init container, haproxy
+// command and agent arguments, paths moved to a temporary directory) against the real haproxy
+// and this repository's binary: the kubelet's symlinked layout is read, /readyz turns ready, an
+// invalid configuration is refused while the last good one keeps serving, and a valid one is
+// reloaded and counted.
+func TestSampleAgent(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping")
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"config", "live", "live/cfg", "config/..2026_11_22"} {
+	operator := filepath.Join(dir, "inference-exposure-operator")
+	build := exec.Command("go", "build", "-o", operator, "./cmd")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, d := range []string{"config", "live", "run", "run/haproxy", "config/..2026_11_22"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	first, second := freeLocalPort(t), freeLocalPort(t)
+	metricsPort := freeLocalPort(t)
 	write := func(rel, content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, rel), []byte(content), 0o644); err != nil {
@@ -109,7 +136,7 @@ func TestSampleReloader(t *testing.T) {
 		}
 	}
 	// The kubelet's layout of a projected volume: files are symlinks into a hidden, dated
-	// directory, swapped all at once.
+	// directory.
 	for _, f := range []string{"00-global.cfg", "shard-00.cfg", "shard-01.cfg"} {
 		if err := os.Symlink(filepath.Join("..2026_11_22", f), filepath.Join(dir, "config", f)); err != nil {
 			t.Fatal(err)
@@ -118,11 +145,12 @@ func TestSampleReloader(t *testing.T) {
 	write("config/..2026_11_22/00-global.cfg", globalPart)
 	write("config/..2026_11_22/shard-00.cfg", tenantPart(first))
 	write("config/..2026_11_22/shard-01.cfg", "# an empty shard\n")
-	write("live/cfg/00-global.cfg", globalPart)
-	write("live/cfg/shard-00.cfg", tenantPart(first))
-	write("live/cfg/shard-01.cfg", "# an empty shard\n")
 
-	hp := exec.Command(bin, "-W", "-db", "-f", filepath.Join(dir, "live", "cfg"))
+	installArgs, hpArgs, agentArgs := sampleAgent(t, dir)
+	if out, err := exec.Command(operator, append([]string{"haproxy-agent"}, installArgs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	hp := exec.Command(bin, hpArgs[1:]...)
 	var hpOut syncBuf
 	hp.Stdout, hp.Stderr = &hpOut, &hpOut
 	if err := hp.Start(); err != nil {
@@ -131,16 +159,40 @@ func TestSampleReloader(t *testing.T) {
 	defer func() { _ = hp.Process.Kill(); _ = hp.Wait() }()
 	waitFor(t, "haproxy listening", func() bool { return listening(first) })
 
-	rl := exec.Command("/bin/sh", "-c", reloaderScript(t, dir))
-	var rlOut syncBuf
-	rl.Stdout, rl.Stderr = &rlOut, &rlOut
-	if err := rl.Start(); err != nil {
+	for i, a := range agentArgs {
+		if strings.HasPrefix(a, "--metrics-bind-address=") {
+			agentArgs[i] = fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort)
+		}
+	}
+	agent := exec.Command(operator, append([]string{"haproxy-agent", "--interval=200ms", "--haproxy=" + bin}, agentArgs...)...)
+	var agentOut syncBuf
+	agent.Stdout, agent.Stderr = &agentOut, &agentOut
+	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = rl.Process.Kill(); _ = rl.Wait() }()
+	defer func() {
+		_ = agent.Process.Kill()
+		_ = agent.Wait()
+		if t.Failed() {
+			t.Logf("haproxy: %s\nagent: %s", hpOut.String(), agentOut.String())
+		}
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", metricsPort, path))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	waitFor(t, "the agent ready", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
 
 	write("config/..2026_11_22/shard-01.cfg", "frontend g\n    this-is-not-a-directive\n")
-	waitFor(t, "refusal", func() bool { return strings.Contains(rlOut.String(), "refused an invalid configuration") })
+	waitFor(t, "refusal", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `inference_exposure_haproxy_agent_failures_total{stage="validate"} 1`)
+	})
 	live, _ := os.ReadFile(filepath.Join(dir, "live", "cfg", "shard-01.cfg"))
 	if string(live) != "# an empty shard\n" || !listening(first) {
 		t.Fatalf("the last good configuration was not kept:\n%s", live)
@@ -150,15 +202,25 @@ func TestSampleReloader(t *testing.T) {
 	write("config/..2026_11_22/shard-00.cfg", tenantPart(second))
 	waitFor(t, "reload onto the new port", func() bool { return listening(second) })
 	waitFor(t, "old port released", func() bool { return !listening(first) })
-	waitFor(t, "the reloader to report", func() bool { return strings.Contains(rlOut.String(), "reloaded") })
-	if t.Failed() {
-		t.Logf("haproxy: %s\nreloader: %s", hpOut.String(), rlOut.String())
+	_, m := get("/metrics")
+	if !strings.Contains(m, `inference_exposure_haproxy_agent_reloads_total{reason="frontend"} 1`) {
+		t.Fatalf("the reload is not counted:\n%s", m)
 	}
+}
+
+// repoRoot is the repository's top directory (where go.mod is).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	for range 100 {
+	for range 300 {
 		if ok() {
 			return
 		}
