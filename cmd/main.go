@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,7 +30,9 @@ func main() {
 	if len(args) > 0 && args[0] == "haproxy-agent" {
 		run, args = runHAProxyAgent, args[1:]
 	}
-	if err := run(args); err != nil {
+	if err := run(args); errors.Is(err, flag.ErrHelp) {
+		return // the usage is printed
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
