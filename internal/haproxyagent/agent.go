@@ -165,6 +165,12 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 	sum := Checksum(files)
 	desired := Parse(files)
 	certSum := fileSum(desired.Files)
+	if a.seenSum == "" && sum == a.liveSum && certSum == a.certSum {
+		// Started (or restarted) on what HAProxy already runs: the live directory is kept
+		// equal to the running state, so there is nothing to apply.
+		a.seenSum = sum
+		a.Metrics.Applied(sum)
+	}
 	if sum == a.seenSum && certSum == a.certSum {
 		if err := a.probe(ctx); err != nil {
 			return Outcome{}, err
@@ -253,7 +259,21 @@ func (a *Agent) loadLive() error {
 
 // applyRuntime takes the running servers to the desired ones and checks that they got there.
 func (a *Agent) applyRuntime(ctx context.Context, desired Config) (int, string, error) {
-	running, err := a.Runtime.ServersState(ctx)
+	// The master CLI may be restarting (during a reload) or not yet up: a few tries first.
+	var running map[string]ServerState
+	var err error
+	for try := range 5 {
+		if running, err = a.Runtime.ServersState(ctx); err == nil {
+			break
+		}
+		if try < 4 {
+			select {
+			case <-ctx.Done():
+				return 0, ReasonRuntimeUnreachable, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
 	if err != nil {
 		return 0, ReasonRuntimeUnreachable, err
 	}
