@@ -131,8 +131,8 @@ func writeConfig(t *testing.T, dir string, files []File) {
 
 // TestHitlessChanges runs the real haproxy (master-worker, on loopback only) with the agent and
 // keeps a gRPC server stream and an HTTP/1.1 chunked stream open for over a minute while, under
-// them, a node joins, another leaves, a third turns NotReady and back, and another tenant gets a
-// new exposure. The streams see no error and no stall; new connections reach the new node;
+// them, a node joins, another leaves, a third turns NotReady and back, a fourth changes its
+// address, and another tenant gets a new exposure. The streams see no error and no stall; new connections reach the new node;
 // only the new exposure (a new bind) reloads HAProxy.
 func TestHitlessChanges(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
@@ -148,11 +148,13 @@ func TestHitlessChanges(t *testing.T) {
 	p.WriteServerPEM(t, certPath, "inference-alpha.example.com")
 
 	gpus := map[string]string{"gpu-a": "127.0.0.2", "gpu-b": "127.0.0.3", "gpu-c": "127.0.0.4", "gpu-d": "127.0.0.5"}
+	// gpu-c moves to another address during the test; its server there names itself so.
+	const gpuCMoved = "127.0.0.8"
 	ingresses := map[string]string{"ingress-a": "127.0.0.6", "ingress-b": "127.0.0.7"}
 	alphaVIP, betaVIP := "127.0.0.10", "127.0.0.11"
-	alphaPort := testsupport.FreePort(t, alphaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
-	betaPort := testsupport.FreePort(t, betaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
-	betaNewPort := testsupport.FreePort(t, betaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+	alphaPort := testsupport.FreePort(t, alphaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", gpuCMoved)
+	betaPort := testsupport.FreePort(t, betaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", gpuCMoved)
+	betaNewPort := testsupport.FreePort(t, betaVIP, "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", gpuCMoved)
 	ingressPort := testsupport.FreePort(t, "127.0.0.6", "127.0.0.7")
 	httpsPort := testsupport.FreePort(t, alphaVIP)
 	statsPort := testsupport.FreePort(t, "127.0.0.1")
@@ -160,6 +162,9 @@ func TestHitlessChanges(t *testing.T) {
 		for _, port := range []int32{alphaPort, betaPort, betaNewPort} {
 			serveGRPC(t, name, fmt.Sprintf("%s:%d", ip, port))
 		}
+	}
+	for _, port := range []int32{alphaPort, betaPort, betaNewPort} {
+		serveGRPC(t, "gpu-c-moved", fmt.Sprintf("%s:%d", gpuCMoved, port))
 	}
 	for name, ip := range ingresses {
 		serveIngress(t, p, name, fmt.Sprintf("%s:%d", ip, ingressPort))
@@ -316,6 +321,9 @@ func TestHitlessChanges(t *testing.T) {
 	in.BackendNodes[0].Down = false
 	apply("gpu-b Ready again")
 	reaches(alpha, "gpu-b")
+	in.BackendNodes[1].IP = netip.MustParseAddr(gpuCMoved) // gpu-c
+	apply("gpu-c changes its address")
+	reaches(alpha, "gpu-c-moved")
 	if n := reloads(); n != 0 {
 		t.Fatalf("%v reloads for node changes, want none", n)
 	}
