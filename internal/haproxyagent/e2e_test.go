@@ -2,7 +2,6 @@ package haproxyagent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,23 +201,7 @@ func TestHitlessChanges(t *testing.T) {
 	if err := agent.Install(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	cmd := exec.Command(bin, "-W", "-db", "-S", agent.Runtime.Socket, "-p", agent.PIDFile, "-f", agent.LiveDir)
-	cmd.Stdout = lockedWriter{&logs, &logMu}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("haproxy output:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
+	testsupport.Start(t, bin, "-W", "-db", "-S", agent.Runtime.Socket, "-p", agent.PIDFile, "-f", agent.LiveDir)
 	testsupport.WaitListening(t, fmt.Sprintf("%s:%d", alphaVIP, alphaPort))
 	testsupport.WaitListening(t, fmt.Sprintf("%s:%d", alphaVIP, httpsPort))
 	agentDone := make(chan struct{})
@@ -456,17 +438,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // TestFallbacks: when the master CLI does not answer, a node change is applied by a validated
 // reload through SIGUSR2 (reason runtime-unreachable); a configuration haproxy -c refuses is
 // never loaded and the running one keeps serving.
@@ -500,23 +471,7 @@ func TestFallbacks(t *testing.T) {
 	if err := agent.Install(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-W", "-db", "-p", agent.PIDFile, "-f", agent.LiveDir)
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	cmd.Stdout = lockedWriter{&logs, &logMu}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("haproxy output:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
+	testsupport.Start(t, bin, "-W", "-db", "-p", agent.PIDFile, "-f", agent.LiveDir)
 	addr := fmt.Sprintf("%s:%d", vip, port)
 	testsupport.WaitListening(t, addr)
 	eventually(t, "the PID file", func() bool { _, err := os.Stat(agent.PIDFile); return err == nil })

@@ -1,7 +1,6 @@
 package samples
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
 )
 
 // sampleAgent reads the HAProxy sample's install init container, haproxy command and agent
@@ -97,13 +96,6 @@ func listening(port int) bool {
 	return true
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestSampleAgent runs the HAProxy sample as written (its install init container, haproxy
 // command and agent arguments, paths moved to a temporary directory) against the real haproxy
@@ -150,13 +142,7 @@ func TestSampleAgent(t *testing.T) {
 	if out, err := exec.Command(operator, append([]string{"haproxy-agent"}, installArgs...)...).CombinedOutput(); err != nil {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
-	hp := exec.Command(bin, hpArgs[1:]...)
-	var hpOut syncBuf
-	hp.Stdout, hp.Stderr = &hpOut, &hpOut
-	if err := hp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = hp.Process.Kill(); _ = hp.Wait() }()
+	testsupport.Start(t, bin, hpArgs[1:]...)
 	waitFor(t, "haproxy listening", func() bool { return listening(first) })
 
 	for i, a := range agentArgs {
@@ -164,19 +150,7 @@ func TestSampleAgent(t *testing.T) {
 			agentArgs[i] = fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort)
 		}
 	}
-	agent := exec.Command(operator, append([]string{"haproxy-agent", "--interval=200ms", "--haproxy=" + bin}, agentArgs...)...)
-	var agentOut syncBuf
-	agent.Stdout, agent.Stderr = &agentOut, &agentOut
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = agent.Process.Kill()
-		_ = agent.Wait()
-		if t.Failed() {
-			t.Logf("haproxy: %s\nagent: %s", hpOut.String(), agentOut.String())
-		}
-	}()
+	testsupport.Start(t, operator, append([]string{"haproxy-agent", "--interval=200ms", "--haproxy=" + bin}, agentArgs...)...)
 	get := func(path string) (int, string) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", metricsPort, path))
 		if err != nil {

@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,21 +110,10 @@ func TestEndToEnd(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	cmd := exec.Command(bin, "-db", "-f", cfgPath)
-	cmd.Stdout = lockedWriter{&logs, &logMu}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	logs := testsupport.Start(t, bin, "-db", "-f", cfgPath)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			logMu.Lock()
-			t.Logf("haproxy output:\n%s\nconfig:\n%s", logs.String(), cfg)
-			logMu.Unlock()
+			t.Logf("config:\n%s", cfg)
 		}
 	})
 	testsupport.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", grpcPort))
@@ -243,20 +230,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(string(body), `haproxy_frontend_connections_total{proxy="ft_alpha_grpc_`) {
 		t.Fatalf("metrics lack the tenant frontend:\n%.2000s", body)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	if !strings.Contains(logs.String(), "tenant=alpha ") {
 		t.Fatalf("logs do not name the tenant:\n%s", logs.String())
 	}
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
