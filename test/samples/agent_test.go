@@ -96,7 +96,6 @@ func listening(port int) bool {
 	return true
 }
 
-
 // TestSampleAgent runs the HAProxy sample as written (its install init container, haproxy
 // command and agent arguments, paths moved to a temporary directory) against the real haproxy
 // and this repository's binary: the kubelet's symlinked layout is read, /readyz turns ready, an
