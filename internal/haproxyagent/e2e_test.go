@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -21,11 +20,9 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
@@ -371,14 +368,18 @@ func runGRPCStream(addr string) streamResult {
 	if md, err := s.Header(); err == nil {
 		r.node = strings.Join(md.Get("x-node"), ",")
 	}
+	return r.count(ctx, func() error { _, err := s.Recv(); return err })
+}
+
+// count receives messages with next until it fails, noting the longest gap between two. A
+// failure once ctx has ended is the stream having run its full time; any other is an error.
+func (r streamResult) count(ctx context.Context, next func() error) streamResult {
 	last := time.Now()
 	for {
-		_, err := s.Recv()
-		if err != nil {
-			if status.Code(err) == codes.DeadlineExceeded && ctx.Err() != nil {
-				return r // ran its full time
+		if err := next(); err != nil {
+			if ctx.Err() == nil {
+				r.err = err
 			}
-			r.err = err
 			return r
 		}
 		r.messages++
@@ -410,20 +411,7 @@ func runChunkedStream(p *testsupport.PKI, vip string, port int32) streamResult {
 		return streamResult{err: fmt.Errorf("want an HTTP/1.1 chunked response, got %s %v", resp.Proto, resp.TransferEncoding)}
 	}
 	br := bufio.NewReader(resp.Body)
-	last := time.Now()
-	for {
-		_, err := br.ReadString('\n')
-		if err != nil {
-			if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "context deadline exceeded")) {
-				return r // ran its full time
-			}
-			r.err = err
-			return r
-		}
-		r.messages++
-		r.maxGap = max(r.maxGap, time.Since(last))
-		last = time.Now()
-	}
+	return r.count(ctx, func() error { _, err := br.ReadString('\n'); return err })
 }
 
 // eventually polls cond until it holds, for at most 30 s.
