@@ -41,6 +41,7 @@ type Agent struct {
 	liveSum  string // checksum of the files in LiveDir
 	certSum  string // checksum of the certificate files the live configuration names
 	seenSum  string // the last desired configuration handled (applied or refused)
+	seenCert string // the certificates' checksum when it was handled
 	ready    bool
 	loaded   bool
 	lastFail string
@@ -168,10 +169,10 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 	if a.seenSum == "" && sum == a.liveSum && certSum == a.certSum {
 		// Started (or restarted) on what HAProxy already runs: the live directory is kept
 		// equal to the running state, so there is nothing to apply.
-		a.seenSum = sum
+		a.seenSum, a.seenCert = sum, certSum
 		a.Metrics.Applied(sum)
 	}
-	if sum == a.seenSum && certSum == a.certSum {
+	if sum == a.seenSum && certSum == a.seenCert {
 		if err := a.probe(ctx); err != nil {
 			return Outcome{}, err
 		}
@@ -203,7 +204,7 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		if err := a.validateAndSwap(ctx, files); err != nil {
 			var invalid *InvalidError
 			if errors.As(err, &invalid) {
-				a.seenSum = sum // refused until it changes again; the running one keeps serving
+				a.seenSum, a.seenCert = sum, certSum // refused until it changes again; the running one keeps serving
 				out.Refused = true
 				a.Metrics.Failures.WithLabelValues("validate").Inc()
 				a.Log.Error(err, "refused an invalid configuration; still serving the last good one", "checksum", sum)
@@ -219,7 +220,8 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 	} else {
 		a.Log.Info("applied at runtime, no reload", "commands", out.Commands, "checksum", sum)
 	}
-	a.live, a.liveSum, a.certSum, a.seenSum = desired, sum, certSum, sum
+	a.live, a.liveSum, a.certSum = desired, sum, certSum
+	a.seenSum, a.seenCert = sum, certSum
 	a.Metrics.Applied(sum)
 	a.Metrics.ApplySeconds.Observe(time.Since(start).Seconds())
 	// Ready means the next node change can be applied without a reload.

@@ -439,10 +439,13 @@ func TestFallbacks(t *testing.T) {
 	port := testsupport.FreePort(t, vip, "127.0.0.21", "127.0.0.22")
 	serveGRPC(t, "gpu-a", fmt.Sprintf("127.0.0.21:%d", port))
 	serveGRPC(t, "gpu-b", fmt.Sprintf("127.0.0.22:%d", port))
+	pki := testsupport.NewPKI(t)
+	certPath := filepath.Join(dir, "alpha.pem")
+	pki.WriteServerPEM(t, certPath, "inference-alpha.example.com")
 	in := haproxy.Input{
-		Tenants:      []haproxy.Tenant{{Name: "alpha", VIP: vip, GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: port, NodePort: port}}}},
+		Tenants:      []haproxy.Tenant{{Name: "alpha", VIP: vip, CertificatePath: certPath, GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: port, NodePort: port}}}},
 		BackendNodes: []haproxy.Node{{Name: "gpu-a", IP: netip.MustParseAddr("127.0.0.21")}},
-		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
+		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: testsupport.FreePort(t, vip), StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
 			Timeout: 30 * time.Second, HardStopAfter: time.Minute, ServerSlots: 4},
 	}
 	configDir := filepath.Join(dir, "config")
@@ -512,5 +515,12 @@ func TestFallbacks(t *testing.T) {
 	// Refused once, not again on every tick.
 	if out, _ := agent.Sync(ctx); out.Changed || testutil.ToFloat64(metrics.Failures.WithLabelValues("validate")) != 1 {
 		t.Fatalf("the refused configuration was handled again: %+v", out)
+	}
+
+	// A renewed certificate (same path, new content) needs a reload: HAProxy reads it then.
+	writeConfig(t, configDir, files)
+	pki.WriteServerPEM(t, certPath, "inference-alpha.example.com")
+	if out, err := agent.Sync(ctx); err != nil || out.Reload != ReasonCertificate {
+		t.Fatalf("after a certificate renewal: %+v, %v; want a reload for %s", out, err, ReasonCertificate)
 	}
 }
