@@ -58,6 +58,7 @@ type config struct {
 	steady, settle                     time.Duration
 	skipDirect, skipRestart            bool
 	operatorArgs                       string
+	operatorMemLimit                   string
 	cpuProfile, heapProfile            string
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.BoolVar(&c.skipDirect, "skip-direct", false, "skip the direct-create baseline")
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
+	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 150MiB), as the chart sets it from the container's memory limit; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
 	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
 	flag.Parse()
@@ -166,7 +168,7 @@ func run(c config) error {
 	}
 
 	// The operator.
-	op, err := startOperator(kubeconfig, bin, c.operatorArgs, "first")
+	op, err := startOperator(kubeconfig, bin, c.operatorArgs, c.operatorMemLimit, "first")
 	if err != nil {
 		return err
 	}
@@ -278,7 +280,7 @@ func run(c config) error {
 		say("restarting the operator")
 		op.stop()
 		r0, _ := scrapeAPIServer(ctx, cs)
-		op2, err := startOperator(kubeconfig, bin, c.operatorArgs, "restart")
+		op2, err := startOperator(kubeconfig, bin, c.operatorArgs, c.operatorMemLimit, "restart")
 		if err != nil {
 			return err
 		}
@@ -664,7 +666,7 @@ func freePort() string {
 	return l.Addr().String()
 }
 
-func startOperator(kubeconfig, bin, extra, name string) (*operator, error) {
+func startOperator(kubeconfig, bin, extra, memLimit, name string) (*operator, error) {
 	op := &operator{metricsAddr: freePort(), logPath: filepath.Join(filepath.Dir(kubeconfig), "operator-"+name+".log"), done: make(chan struct{})}
 	args := []string{
 		"--metrics-bind-address=" + op.metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=" + freePort(), "--pprof-bind-address=" + pprofAddr(op),
@@ -678,6 +680,9 @@ func startOperator(kubeconfig, bin, extra, name string) (*operator, error) {
 	}
 	op.cmd = exec.Command(bin, args...)
 	op.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if memLimit != "" {
+		op.cmd.Env = append(op.cmd.Env, "GOMEMLIMIT="+memLimit)
+	}
 	op.cmd.Stdout, op.cmd.Stderr = logf, logf
 	op.started = time.Now()
 	if err := op.cmd.Start(); err != nil {
