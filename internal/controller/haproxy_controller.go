@@ -107,6 +107,9 @@ type HAProxyReconciler struct {
 	Writer *haproxyWriter
 
 	standbyFor string // the other writer last reported
+	// slots are the slot tables of the last render: the cache may not show the global
+	// ConfigMap written a second ago yet, and nodes must not move between slots for that.
+	slots *[2]haproxy.SlotTable
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -151,19 +154,25 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 				r.Writer.standbyEvent(cm, holder)
 			}
 		}
+		r.slots = nil // the holder places the nodes; read its tables when this one takes over
 		return ctrl.Result{RequeueAfter: writerLeaseDuration}, nil
 	}
 	r.standbyFor = ""
 	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
 	// Nodes keep their server slots across renders and restarts: the previous tables are read
 	// back from the global part, so that node churn stays a runtime change for the agent.
-	prev := &corev1.ConfigMap{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}, prev); err == nil {
-		in.BackendSlots, in.IngressSlots = haproxy.ParseSlots(prev.Data[GlobalKey])
-	} else if !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, fmt.Errorf("reading the previous configuration: %w", err)
+	if r.slots != nil {
+		in.BackendSlots, in.IngressSlots = r.slots[0], r.slots[1]
+	} else {
+		prev := &corev1.ConfigMap{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}, prev); err == nil {
+			in.BackendSlots, in.IngressSlots = haproxy.ParseSlots(prev.Data[GlobalKey])
+		} else if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("reading the previous configuration: %w", err)
+		}
 	}
 	parts, rejected := haproxy.RenderParts(in)
+	r.slots = &[2]haproxy.SlotTable{parts.BackendSlots, parts.IngressSlots}
 	files := r.files(parts)
 	metrics.HAProxyRejectedTenants.Set(float64(len(rejected)))
 
