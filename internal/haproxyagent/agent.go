@@ -134,9 +134,17 @@ func (a *Agent) Handled() string {
 func (a *Agent) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	last := ""
 	for {
+		// A failure is logged when it starts or changes, not on every tick it lasts.
 		if _, err := a.Sync(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Error(err, "sync failed; retrying")
+			if err.Error() != last {
+				a.Log.Error(err, "sync failed; retrying every interval")
+			}
+			last = err.Error()
+		} else if err == nil && last != "" {
+			a.Log.Info("sync works again")
+			last = ""
 		}
 		select {
 		case <-ctx.Done():
