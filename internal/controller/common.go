@@ -141,6 +141,10 @@ const allConditionsMet = "all conditions are met"
 // runs again, quietly.
 const conflictRetry = 200 * time.Millisecond
 
+// claimLagRetry is how soon an exposure looks again for claims its tenant records but this
+// cache does not show yet.
+const claimLagRetry = time.Second
+
 // summarize sets Ready, and kstatus' Reconciling and Stalled, from the given condition types: True when all are True, otherwise False
 // with the reason and message of the first False condition, or else of the first unknown one
 // (a False condition names the cause; Unknown ones usually just wait for it).

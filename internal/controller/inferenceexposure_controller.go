@@ -239,6 +239,12 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 		// pool is exhausted, a pinned block is taken) the tenant says so with its own Warning.
 		conds.Waiting(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonBlockPending, msg)
 		conds.Unknown(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonNotReady, "waiting for node ports")
+		if tenant.Status.PortBlock != nil {
+			// The block is recorded but its claims are not in this cache yet: the claim
+			// informer may lag the tenant informer that woke this reconcile, and no claim
+			// event wakes it again. Look again shortly.
+			return ctrl.Result{RequeueAfter: claimLagRetry}, nil
+		}
 		return ctrl.Result{}, nil
 	}
 
