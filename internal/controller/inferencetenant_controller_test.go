@@ -416,3 +416,51 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 		t.Fatalf("node ports = %v", np)
 	}
 }
+
+// claimLagClient is a cache whose claim informer lags: its PortClaim lists are empty.
+type claimLagClient struct{ client.Client }
+
+func (c claimLagClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := c.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
+		cl.Items = nil
+	}
+	return nil
+}
+
+// TestClaimLagRequeues: an exposure woken by its tenant's recorded block before the claims
+// reach the cache waits (BlockPending) and looks again by itself: no claim event would wake it.
+func TestClaimLagRequeues(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "lag")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "lag-test")
+	tn := tenantWithBlock(t, "lag-test", ns, 31200)
+	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
+	create(t, exp)
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the exposure and the block", func() (bool, string) {
+		var e exposurev1alpha1.InferenceExposure
+		var tc exposurev1alpha1.InferenceTenant
+		return cached.Get(ctx, client.ObjectKeyFromObject(exp), &e) == nil && cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil &&
+			tc.Status.PortBlock != nil && cached.Get(ctx, client.ObjectKey{Name: "ports-31200-31209"}, &exposurev1alpha1.PortClaim{}) == nil, "not yet"
+	})
+	lagging := &ExposureReconciler{Client: claimLagClient{cached}, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	res, err := lagging.Reconcile(ctx, reqFor(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := condition(getExposure(t, ns, "triton").Status.Conditions, "PortsAllocated"); !strings.Contains(got, "BlockPending") || res.RequeueAfter <= 0 {
+		t.Fatalf("PortsAllocated %s, result %+v: want BlockPending and a requeue", got, res)
+	}
+	// Once the claims are in the cache, the next look allocates.
+	caught := &ExposureReconciler{Client: cached, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	if _, err := caught.Reconcile(ctx, reqFor(exp)); err != nil {
+		t.Fatal(err)
+	}
+	if got := condition(getExposure(t, ns, "triton").Status.Conditions, "PortsAllocated"); !strings.HasPrefix(got, "True") {
+		t.Fatalf("PortsAllocated %s after the claims arrived", got)
+	}
+}
