@@ -31,6 +31,9 @@ func TestHAProxyFlags(t *testing.T) {
 		{[]string{"--haproxy-timeout=600h"}, false},
 		{[]string{"--haproxy-shards=65"}, false},
 		{[]string{"--haproxy-shards=4"}, true},
+		{[]string{"--haproxy-server-slots=0"}, false},
+		{[]string{"--haproxy-server-slots=1025"}, false},
+		{[]string{"--haproxy-server-slots=64"}, true},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		var h haproxyFlags
@@ -48,6 +51,24 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--node-port-range=1-2"}, {"--block-size=15"}, {"--block-size=5000", "--node-port-range=30000-30999"}, {"--kube-api-qps=0"}, {"--cache-sync-timeout=0s"}} {
 		if err := run(args); err == nil {
 			t.Errorf("run(%v) accepted", args)
+		}
+	}
+}
+
+func TestHAProxyAgentRefusesBadFlags(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--interval=0s"}, "must be positive"},
+		{[]string{"--runtime-timeout=-1s"}, "must be positive"},
+		{[]string{"--install", "--config-dir=/nonexistent/config"}, "/nonexistent/config"},
+		{[]string{"--install", "--config-dir=" + empty}, "no *.cfg files in " + empty},
+	} {
+		err := runHAProxyAgent(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one saying %q", tc.args, err, tc.want)
 		}
 	}
 }
