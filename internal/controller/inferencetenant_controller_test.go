@@ -55,21 +55,28 @@ func TestForeignPortsAreSkipped(t *testing.T) {
 	}
 }
 
-// hidingClient is the real API server seen through a stale cache: its Service lists leave one
-// Service out, as an informer that has not seen it yet would.
-type hidingClient struct {
+// laggingClient is the real API server seen through a stale cache: lag takes out of every list
+// what an informer that has not caught up would not show yet.
+type laggingClient struct {
 	client.Client
-	hide client.ObjectKey
+	lag func(client.ObjectList)
 }
 
-func (h hidingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	if err := h.Client.List(ctx, list, opts...); err != nil {
+func (l laggingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := l.Client.List(ctx, list, opts...); err != nil {
 		return err
 	}
-	if sl, ok := list.(*corev1.ServiceList); ok {
-		sl.Items = slices.DeleteFunc(sl.Items, func(s corev1.Service) bool { return client.ObjectKeyFromObject(&s) == h.hide })
-	}
+	l.lag(list)
 	return nil
+}
+
+// hiding leaves one Service out of Service lists.
+func hiding(c client.Client, hide client.ObjectKey) laggingClient {
+	return laggingClient{Client: c, lag: func(list client.ObjectList) {
+		if sl, ok := list.(*corev1.ServiceList); ok {
+			sl.Items = slices.DeleteFunc(sl.Items, func(s corev1.Service) bool { return client.ObjectKeyFromObject(&s) == hide })
+		}
+	}}
 }
 
 // tenantWithBlock creates a tenant owning ns with the 10-port block at start, given by hand (no
@@ -112,12 +119,12 @@ func TestPortAlreadyAllocated(t *testing.T) {
 			cached.Get(ctx, client.ObjectKey{Name: "ports-31100-31109"}, &exposurev1alpha1.PortClaim{}) == nil
 		return ok, "not yet"
 	})
-	hiding := hidingClient{Client: cached, hide: client.ObjectKeyFromObject(hidden)}
+	stale := hiding(cached, client.ObjectKeyFromObject(hidden))
 	var sl corev1.ServiceList
-	if err := hiding.List(ctx, &sl); err != nil {
+	if err := stale.List(ctx, &sl); err != nil {
 		t.Fatal(err)
 	}
-	r := &ExposureReconciler{Client: hiding, Ports: nodePortsFrom(sl.Items), Options: Options{}}
+	r := &ExposureReconciler{Client: stale, Ports: nodePortsFrom(sl.Items), Options: Options{}}
 	r.Recorder = nopRecorder{}
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)
@@ -417,19 +424,6 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 	}
 }
 
-// claimLagClient is a cache whose claim informer lags: its PortClaim lists are empty.
-type claimLagClient struct{ client.Client }
-
-func (c claimLagClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	if err := c.Client.List(ctx, list, opts...); err != nil {
-		return err
-	}
-	if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
-		cl.Items = nil
-	}
-	return nil
-}
-
 // TestClaimLagRequeues: an exposure woken by its tenant's recorded block before the claims
 // reach the cache waits (BlockPending) and looks again by itself: no claim event would wake it.
 func TestClaimLagRequeues(t *testing.T) {
@@ -447,7 +441,13 @@ func TestClaimLagRequeues(t *testing.T) {
 		return cached.Get(ctx, client.ObjectKeyFromObject(exp), &e) == nil && cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil &&
 			tc.Status.PortBlock != nil && cached.Get(ctx, client.ObjectKey{Name: "ports-31200-31209"}, &exposurev1alpha1.PortClaim{}) == nil, "not yet"
 	})
-	lagging := &ExposureReconciler{Client: claimLagClient{cached}, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	// A claim informer that lags: PortClaim lists are empty.
+	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
+		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
+			cl.Items = nil
+		}
+	}}
+	lagging := &ExposureReconciler{Client: noClaims, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
 	res, err := lagging.Reconcile(ctx, reqFor(exp))
 	if err != nil {
 		t.Fatal(err)
