@@ -57,7 +57,6 @@ type Outcome struct {
 	Commands int
 	// Refused is set when the desired configuration failed validation and was not loaded.
 	Refused bool
-	Sum     string
 }
 
 // ReadDir reads the *.cfg files of a directory, following the kubelet's symlinks and skipping
@@ -184,10 +183,10 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		if err := a.probe(ctx); err != nil {
 			return Outcome{}, err
 		}
-		return Outcome{Sum: sum}, nil
+		return Outcome{}, nil
 	}
 	start := time.Now()
-	out := Outcome{Changed: true, Sum: sum}
+	out := Outcome{Changed: true}
 	out.Reload = ReloadReason(a.live, desired)
 	if out.Reload == "" && certSum != a.certSum {
 		out.Reload = ReasonCertificate
