@@ -36,15 +36,16 @@ type Agent struct {
 	Log     logr.Logger
 	Metrics *Metrics
 
-	mu       sync.Mutex
-	live     Config
-	liveSum  string // checksum of the files in LiveDir
-	certSum  string // checksum of the certificate files the live configuration names
-	seenSum  string // the last desired configuration handled (applied or refused)
-	seenCert string // the certificates' checksum when it was handled
-	ready    bool
-	loaded   bool
-	lastFail string
+	mu        sync.Mutex
+	live      Config
+	liveSum   string   // checksum of the files in LiveDir
+	certSum   string   // checksum of the certificate files the live configuration names
+	seenSum   string   // the last desired configuration handled (applied or refused)
+	seenCert  string   // the certificates' checksum when it was handled
+	seenFiles []string // the certificate files it names
+	ready     bool
+	loaded    bool
+	lastFail  string
 }
 
 // Outcome is what one Sync did.
@@ -171,20 +172,21 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		return Outcome{}, nil // the kubelet is swapping the files, or the volume is not there yet
 	}
 	sum := Checksum(files)
-	desired := Parse(files)
-	certSum := fileSum(desired.Files)
-	if a.seenSum == "" && sum == a.liveSum && certSum == a.certSum {
+	if a.seenSum == "" && sum == a.liveSum {
 		// Started (or restarted) on what HAProxy already runs: the live directory is kept
 		// equal to the running state, so there is nothing to apply.
-		a.seenSum, a.seenCert = sum, certSum
+		a.seenSum, a.seenCert, a.seenFiles = sum, a.certSum, a.live.Files
 		a.Metrics.Applied(sum)
 	}
-	if sum == a.seenSum && certSum == a.seenCert {
+	// Nothing new (the common tick): no parse, only the certificates' content is checked.
+	if sum == a.seenSum && fileSum(a.seenFiles) == a.seenCert {
 		if err := a.probe(ctx); err != nil {
 			return Outcome{}, err
 		}
 		return Outcome{}, nil
 	}
+	desired := Parse(files)
+	certSum := fileSum(desired.Files)
 	start := time.Now()
 	out := Outcome{Changed: true}
 	out.Reload = ReloadReason(a.live, desired)
@@ -211,7 +213,7 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		if err := a.validateAndSwap(ctx, files); err != nil {
 			var invalid *InvalidError
 			if errors.As(err, &invalid) {
-				a.seenSum, a.seenCert = sum, certSum // refused until it changes again; the running one keeps serving
+				a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files // refused until it changes again; the running one keeps serving
 				out.Refused = true
 				a.Metrics.Failures.WithLabelValues("validate").Inc()
 				a.Log.Error(err, "refused an invalid configuration; still serving the last good one", "checksum", sum)
@@ -228,7 +230,7 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		a.Log.Info("applied at runtime, no reload", "commands", out.Commands, "checksum", sum)
 	}
 	a.live, a.liveSum, a.certSum = desired, sum, certSum
-	a.seenSum, a.seenCert = sum, certSum
+	a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files
 	a.Metrics.Applied(sum)
 	a.Metrics.ApplySeconds.Observe(time.Since(start).Seconds())
 	// Ready means the next node change can be applied without a reload.
