@@ -17,11 +17,11 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/metricsauth"
 )
 
 func main() {
@@ -147,12 +147,12 @@ func run(args []string) error {
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// metricsOptions serves metrics over HTTPS behind controller-runtime's authentication and
-// authorization filter when secure (kubebuilder's default), plain HTTP otherwise.
+// metricsOptions serves metrics over HTTPS to callers the API server authenticates and
+// authorizes when secure (kubebuilder's default), plain HTTP otherwise.
 func metricsOptions(addr string, secure bool) metricsserver.Options {
 	opts := metricsserver.Options{BindAddress: addr, SecureServing: secure}
 	if secure {
-		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		opts.FilterProvider = metricsauth.Filter
 	}
 	return opts
 }

@@ -245,7 +245,7 @@ func run(c config) error {
 		return err
 	}
 	rep.add("Events per exposure", "Normal %.2f, Warning %.2f (%s)", float64(normal)/float64(len(plan)), float64(warning)/float64(len(plan)), reasons)
-	rep.add("manager RSS", "%d MiB now, %d MiB peak", op.rss()/1024, op.peakRSS()/1024)
+	rep.add("manager RSS", "%s", op.memory())
 
 	// Steady state.
 	if c.steady > 0 {
@@ -272,7 +272,7 @@ func run(c config) error {
 	if err == nil {
 		rep.add("HAProxy ConfigMaps", "%s", sizes)
 	}
-	rep.add("manager RSS at the end of the first run", "%d MiB now, %d MiB peak", op.rss()/1024, op.peakRSS()/1024)
+	rep.add("manager RSS at the end of the first run", "%s", op.memory())
 
 	// Restart, once the node join has settled.
 	if !c.skipRestart {
@@ -297,7 +297,7 @@ func run(c config) error {
 		r1, _ := scrapeAPIServer(ctx, cs)
 		w := r1.minus(r0).operatorWrites()
 		rep.add("restart: writes", "%d (%s) in the %s after the restart", w.total(), w.String(0), round(time.Since(op2.started)))
-		rep.add("restart: manager RSS / CPU", "%d MiB peak, %.1f CPU-s", op2.peakRSS()/1024, op2.cpuSeconds())
+		rep.add("restart: manager RSS / CPU", "%s, %.1f CPU-s", op2.memory(), op2.cpuSeconds())
 	}
 
 	fmt.Println()
@@ -655,6 +655,32 @@ type operator struct {
 	started              time.Time
 	metricsAddr, logPath string
 	done                 chan struct{}
+	// peakAnon is the highest RssAnon sampled (KiB): VmHWM also counts the binary's mapped
+	// pages, which the kernel can drop and which do not grow with the cluster.
+	peakAnon atomic.Int64
+}
+
+// sampleAnon records the operator's anonymous RSS every 200 ms until it exits.
+func (o *operator) sampleAnon() {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if a := o.procStatus("RssAnon"); a > o.peakAnon.Load() {
+			o.peakAnon.Store(a)
+		}
+		select {
+		case <-o.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// memory describes the RSS now and at its peak, with the anonymous part (the heap, stacks and
+// runtime) apart from the binary's file-backed pages.
+func (o *operator) memory() string {
+	return fmt.Sprintf("%d MiB now (anon %d, file %d), %d MiB peak (anon peak %d)",
+		o.rss()/1024, o.procStatus("RssAnon")/1024, o.procStatus("RssFile")/1024, o.peakRSS()/1024, o.peakAnon.Load()/1024)
 }
 
 func freePort() string {
@@ -689,6 +715,7 @@ func startOperator(kubeconfig, bin, extra, memLimit, name string) (*operator, er
 		return nil, err
 	}
 	go func() { _ = op.cmd.Wait(); _ = logf.Close(); close(op.done) }()
+	go op.sampleAnon()
 	return op, nil
 }
 
