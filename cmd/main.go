@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -123,6 +124,10 @@ func run(args []string) error {
 		// A new leader starts reconciling only after the old one has stopped.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(haproxySettings),
+		// client-go's Event correlator keeps three LRU caches of 4,096 entries (about 8 MB once
+		// thousands of exposures have had an Event); the operator emits Events on transitions
+		// only, so a smaller window loses no aggregation that matters.
+		EventBroadcaster: record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventCacheEntries}), //nolint:staticcheck // the only way to size the correlator
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -146,6 +151,9 @@ func run(args []string) error {
 // may get /metrics.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// eventCacheEntries sizes the Event correlator's caches.
+const eventCacheEntries = 512
 
 // metricsOptions serves metrics over HTTPS to callers the API server authenticates and
 // authorizes when secure (kubebuilder's default), plain HTTP otherwise.

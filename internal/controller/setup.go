@@ -60,14 +60,36 @@ func CacheOptions(haproxyNamespace string) cache.Options {
 	return opts
 }
 
-// stripAndIntern drops managedFields and shares the strings that every object repeats (label
-// keys, the operator's label values): tens of thousands of cached children carry the same few.
+// stripAndIntern drops managedFields and shares the strings that every object repeats.
 func stripAndIntern(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
 		m.SetManagedFields(nil)
-		internLabels(m)
+		internMeta(m)
 	}
 	return o, nil
+}
+
+// intern returns the one shared copy of s.
+func intern(s string) string { return unique.Make(s).Value() }
+
+// internMeta shares the strings that tens of thousands of cached objects repeat: decoding gives
+// each object its own copy of its namespace, label and annotation keys, the operator's label
+// values and its owner's group/version and kind. Values that are unique or nearly so (the
+// exposure's name, annotation values) stay as decoded: a shared copy would cost more than it saves.
+func internMeta(m metav1.Object) {
+	m.SetNamespace(intern(m.GetNamespace()))
+	internLabels(m)
+	if a := m.GetAnnotations(); len(a) > 0 {
+		out := make(map[string]string, len(a))
+		for k, v := range a {
+			out[intern(k)] = v
+		}
+		m.SetAnnotations(out)
+	}
+	refs := m.GetOwnerReferences()
+	for i := range refs {
+		refs[i].APIVersion, refs[i].Kind = intern(refs[i].APIVersion), intern(refs[i].Kind)
+	}
 }
 
 func internLabels(m metav1.Object) {
@@ -77,13 +99,16 @@ func internLabels(m metav1.Object) {
 	}
 	out := make(map[string]string, len(l))
 	for k, v := range l {
-		out[unique.Make(k).Value()] = unique.Make(v).Value()
+		if k != exposurev1alpha1.LabelExposure {
+			v = intern(v)
+		}
+		out[intern(k)] = v
 	}
 	m.SetLabels(out)
 }
 
 // stripExposure is stripLastApplied plus shared condition strings: an exposure carries about
-// ten conditions whose types, statuses, reasons and summary messages are the same everywhere.
+// ten conditions whose types, statuses, reasons and some messages are the same everywhere.
 func stripExposure(o any) (any, error) {
 	if _, err := stripLastApplied(o); err != nil {
 		return o, err
@@ -91,14 +116,14 @@ func stripExposure(o any) (any, error) {
 	if e, ok := o.(*exposurev1alpha1.InferenceExposure); ok {
 		for i := range e.Status.Conditions {
 			c := &e.Status.Conditions[i]
-			c.Type = unique.Make(c.Type).Value()
-			c.Status = metav1.ConditionStatus(unique.Make(string(c.Status)).Value())
-			c.Reason = unique.Make(c.Reason).Value()
-			if c.Message == allConditionsMet {
-				c.Message = allConditionsMet
+			c.Type = intern(c.Type)
+			c.Status = metav1.ConditionStatus(intern(string(c.Status)))
+			c.Reason = intern(c.Reason)
+			if c.Message == allConditionsMet || c.Type == exposurev1alpha1.ConditionTenantResolved {
+				c.Message = intern(c.Message) // the same for every exposure, or every one of a namespace
 			}
 		}
-		e.Status.Tenant = unique.Make(e.Status.Tenant).Value()
+		e.Status.Tenant = intern(e.Status.Tenant)
 	}
 	return o, nil
 }
@@ -106,7 +131,7 @@ func stripExposure(o any) (any, error) {
 func stripLastApplied(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
 		m.SetManagedFields(nil)
-		internLabels(m)
+		internMeta(m)
 		if a := m.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
 			delete(a, corev1.LastAppliedConfigAnnotation)
 			m.SetAnnotations(a)
@@ -118,11 +143,11 @@ func stripLastApplied(o any) (any, error) {
 func stripNode(o any) (any, error) {
 	if n, ok := o.(*corev1.Node); ok {
 		n.ManagedFields = nil
-		internLabels(n)
 		n.Status.Images = nil
 		n.Status.VolumesInUse = nil
 		n.Status.VolumesAttached = nil
 		n.Annotations = nil
+		internMeta(n)
 	}
 	return o, nil
 }
@@ -130,10 +155,10 @@ func stripNode(o any) (any, error) {
 func stripForeignService(o any) (any, error) {
 	if s, ok := o.(*corev1.Service); ok {
 		s.ManagedFields = nil
-		internLabels(s)
 		if s.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
 			s.Annotations = nil
 		}
+		internMeta(s)
 	}
 	return o, nil
 }

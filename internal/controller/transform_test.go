@@ -1,0 +1,110 @@
+package controller
+
+import (
+	"encoding/json"
+	"testing"
+	"unsafe"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+)
+
+// decode gives every object its own copies of its strings, as the informers' decoders do.
+func decode[T any](t *testing.T, v T) T {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func same(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+
+// TestTransformsKeepContentAndShareStrings: the cache transforms change no value the
+// operator reads (only managedFields, last-applied copies and foreign Services' annotations
+// go), and share the strings objects repeat.
+func TestTransformsKeepContentAndShareStrings(t *testing.T) {
+	owner := metav1.OwnerReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: "m1", UID: "u1"}
+	labels := func(name string) map[string]string {
+		return map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: "alpha", exposurev1alpha1.LabelExposure: name}
+	}
+	svc := func(name string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a", Labels: labels(name),
+			Annotations:     map[string]string{"exposure.inference.dev/applied": "abc" + name},
+			OwnerReferences: []metav1.OwnerReference{owner},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "x"}}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Name: "http", Port: 8000, NodePort: 30800}}}}
+	}
+	a, b := decode(t, svc("m1")), decode(t, svc("m2"))
+	for _, s := range []*corev1.Service{a, b} {
+		if _, err := stripForeignService(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := svc("m1")
+	want.ManagedFields = nil
+	if !equality.Semantic.DeepEqual(a, want) {
+		t.Fatalf("operator's Service changed by the transform:\n%+v\nwant\n%+v", a, want)
+	}
+	if !same(a.Namespace, b.Namespace) || !same(a.Labels[exposurev1alpha1.LabelTenant], b.Labels[exposurev1alpha1.LabelTenant]) ||
+		!same(a.OwnerReferences[0].APIVersion, b.OwnerReferences[0].APIVersion) || !same(a.OwnerReferences[0].Kind, b.OwnerReferences[0].Kind) {
+		t.Error("namespace, label value or owner group/kind not shared between two Services")
+	}
+	for k := range a.Annotations {
+		for k2 := range b.Annotations {
+			if !same(k, k2) {
+				t.Error("annotation key not shared")
+			}
+		}
+	}
+
+	foreign := decode(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a",
+		Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{...}"}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{NodePort: 30001}}}})
+	if _, err := stripForeignService(foreign); err != nil {
+		t.Fatal(err)
+	}
+	if foreign.Annotations != nil || foreign.Spec.Ports[0].NodePort != 30001 {
+		t.Errorf("foreign Service: annotations %v, ports %v", foreign.Annotations, foreign.Spec.Ports)
+	}
+
+	exp := func(name string) *exposurev1alpha1.InferenceExposure {
+		e := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a",
+			Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{...}", "note": "keep"}}}
+		e.Status.Tenant = "alpha"
+		for i, ty := range []string{exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, "Ready"} {
+			msg := "node ports for " + name
+			switch i {
+			case 0:
+				msg = `namespace "team-a" belongs to tenant "alpha"`
+			case 2:
+				msg = allConditionsMet
+			}
+			e.Status.Conditions = append(e.Status.Conditions, metav1.Condition{Type: ty, Status: metav1.ConditionTrue, Reason: "R" + ty, Message: msg})
+		}
+		return e
+	}
+	e1, e2 := decode(t, exp("m1")), decode(t, exp("m2"))
+	for _, e := range []*exposurev1alpha1.InferenceExposure{e1, e2} {
+		if _, err := stripExposure(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantE := exp("m1")
+	delete(wantE.Annotations, corev1.LastAppliedConfigAnnotation)
+	if !equality.Semantic.DeepEqual(e1, wantE) {
+		t.Fatalf("exposure changed by the transform:\n%+v\nwant\n%+v", e1, wantE)
+	}
+	c1, c2 := e1.Status.Conditions, e2.Status.Conditions
+	if !same(c1[0].Message, c2[0].Message) || !same(c1[2].Message, c2[2].Message) || !same(c1[1].Reason, c2[1].Reason) || !same(e1.Status.Tenant, e2.Status.Tenant) {
+		t.Error("repeated condition strings not shared")
+	}
+}
