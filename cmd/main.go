@@ -143,7 +143,9 @@ func run(args []string) error {
 		return err
 	}
 	ver, commit, goVersion := buildInfo()
-	ctrl.Log.WithName("setup").Info("starting manager", "version", ver, "commit", commit, "go", goVersion, "settings", effectiveSettings(fs))
+	memLimit, memLimitFrom := defaultMemoryLimit()
+	ctrl.Log.WithName("setup").Info("starting manager", "version", ver, "commit", commit, "go", goVersion, "settings", effectiveSettings(fs),
+		"goMemoryLimitBytes", memLimit, "goMemoryLimitFrom", memLimitFrom)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

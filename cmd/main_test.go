@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,60 @@ func TestMetricsOptions(t *testing.T) {
 	}
 	if o := metricsOptions(":8080", false); o.SecureServing || o.FilterProvider != nil {
 		t.Errorf("plain metrics: %+v", o)
+	}
+}
+
+func TestContainerMemoryLimit(t *testing.T) {
+	files := func(m map[string]string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			if v, ok := m[name]; ok {
+				return []byte(v), nil
+			}
+			return nil, os.ErrNotExist
+		}
+	}
+	v2, v1 := cgroupMemoryFiles[0], cgroupMemoryFiles[1]
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  int64
+		ok    bool
+	}{
+		{"cgroup v2 limit", map[string]string{v2: "268435456\n"}, 268435456, true},
+		{"cgroup v2 without limit", map[string]string{v2: "max\n"}, 0, false},
+		{"cgroup v1 limit", map[string]string{v1: "536870912\n"}, 536870912, true},
+		{"cgroup v1 unlimited", map[string]string{v1: "9223372036854771712\n"}, 0, false},
+		{"v2 wins", map[string]string{v2: "1048576", v1: "2097152"}, 1048576, true},
+		{"no cgroup files", nil, 0, false},
+		{"garbage", map[string]string{v2: "lots"}, 0, false},
+		{"zero", map[string]string{v2: "0"}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := containerMemoryLimit(files(tc.files))
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("got %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	read := func(string) ([]byte, error) { return []byte("1000000000"), nil }
+	if got, from := setMemoryLimit(func(string) string { return "" }, read); got != 900000000 || from != "container memory limit" || debug.SetMemoryLimit(-1) != 900000000 {
+		t.Fatalf("got %d from %s, runtime %d; want 90 %% of the container's limit", got, from, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(123456789)
+	env := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "123456789B"
+		}
+		return ""
+	}
+	if got, from := setMemoryLimit(env, read); got != 123456789 || from != "GOMEMLIMIT" {
+		t.Fatalf("with GOMEMLIMIT set: got %d from %s", got, from)
+	}
+	if got, from := setMemoryLimit(func(string) string { return "" }, func(string) ([]byte, error) { return []byte("max"), nil }); got != 0 || from != "none" {
+		t.Fatalf("without a limit: got %d from %s", got, from)
 	}
 }

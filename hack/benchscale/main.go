@@ -78,7 +78,7 @@ func main() {
 	flag.BoolVar(&c.skipDirect, "skip-direct", false, "skip the direct-create baseline")
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
-	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 150MiB), as the chart sets it from the container's memory limit; empty: none")
+	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 200MiB), as the operator sets 90 % of a container's memory limit itself; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
 	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
 	flag.Parse()
