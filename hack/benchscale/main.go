@@ -16,6 +16,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,12 +56,12 @@ import (
 )
 
 type config struct {
-	tenants, exposures, nodes, workers int
-	steady, settle                     time.Duration
-	skipDirect, skipRestart            bool
-	operatorArgs                       string
-	operatorMemLimit                   string
-	cpuProfile, heapProfile            string
+	tenants, exposures, nodes, workers, foreign int
+	steady, settle                              time.Duration
+	skipDirect, skipRestart                     bool
+	operatorArgs                                string
+	operatorMemLimit                            string
+	cpuProfile, heapProfile                     string
 }
 
 const (
@@ -77,6 +79,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 15*time.Second, "how long after a restart writes are counted")
 	flag.BoolVar(&c.skipDirect, "skip-direct", false, "skip the direct-create baseline")
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
+	flag.IntVar(&c.foreign, "foreign", 0, "other applications' Ingresses in the cluster (not the operator's), each with the last-applied annotation kubectl apply leaves")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
 	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 200MiB), as the operator sets 90 % of a container's memory limit itself; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
@@ -158,6 +161,12 @@ func run(c config) error {
 		}
 	}
 	plan := planExposures(c, perTenant)
+	if c.foreign > 0 {
+		if err := createForeignIngresses(ctx, cl, c); err != nil {
+			return err
+		}
+		rep.add("other applications' Ingresses", "%d, created before the operator starts", c.foreign)
+	}
 
 	var direct time.Duration
 	if !c.skipDirect {
@@ -417,6 +426,34 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		return 0, err
 	}
 	return took, nil
+}
+
+// createForeignIngresses makes the cluster look like one that runs other applications: their
+// Ingresses are none of the operator's business, and it should not pay memory for them.
+func createForeignIngresses(ctx context.Context, cl client.Client, c config) error {
+	const ns = "apps"
+	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	say("creating %d Ingresses of other applications", c.foreign)
+	return parallel(c.workers, c.foreign, func(i int) error {
+		name := fmt.Sprintf("app-%05d", i)
+		prefix := networkingv1.PathTypePrefix
+		ing := &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "shop"}},
+			Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{Host: name + ".apps.example.com",
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 8080}}}}}}}}},
+				TLS: []networkingv1.IngressTLS{{Hosts: []string{name + ".apps.example.com"}, SecretName: name + "-tls"}}},
+		}
+		ing.TypeMeta = metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"}
+		last, err := json.Marshal(ing)
+		if err != nil {
+			return err
+		}
+		ing.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(last), "nginx.ingress.kubernetes.io/proxy-body-size": "64m"}
+		return cl.Create(ctx, ing)
+	})
 }
 
 // parallel runs f(0..n-1) on w workers and returns the first error.

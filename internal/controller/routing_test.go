@@ -13,6 +13,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -702,5 +703,30 @@ func TestRoutingGatewayTLSNotServed(t *testing.T) {
 	e := waitExposureCondition(t, ns, "pass", "Routed", "False/APINotServed")
 	if !strings.Contains(condition(e.Status.Conditions, "Routed"), "TLSRoute (gateway.networking.k8s.io/v1)") {
 		t.Fatal(condition(e.Status.Conditions, "Routed"))
+	}
+}
+
+// TestRoutingChildLosesLabel: routing objects without the operator's label are cached as
+// shells (identity, labels, owners). An Ingress of the exposure whose label someone removed
+// becomes such a shell; the exposure still knows it for its own and applies it again, rather
+// than taking it for someone else's.
+func TestRoutingChildLosesLabel(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-label")
+	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress}))
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	ing, _ := get(t, ns, "triton", &networkingv1.Ingress{})
+	uid := ing.UID
+	patch := []byte(`{"metadata":{"labels":{"` + exposurev1alpha1.LabelManagedBy + `":null}}}`)
+	if err := k8s.Patch(ctx, ing, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the label back on the same Ingress", func() (bool, string) {
+		got, found := get(t, ns, "triton", &networkingv1.Ingress{})
+		return found && got.UID == uid && got.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue, fmt.Sprint(got.Labels)
+	})
+	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if c := condition(e.Status.Conditions, "IngressReady"); !strings.HasPrefix(c, "True") {
+		t.Fatalf("IngressReady %s", c)
 	}
 }

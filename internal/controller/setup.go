@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 	"unique"
 
@@ -19,6 +20,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
 // countConditions counts exposures by condition type and status.
@@ -36,7 +38,8 @@ func countConditions(items []exposurev1alpha1.InferenceExposure) map[metrics.Con
 const DefaultAPIPollInterval = 30 * time.Second
 
 // CacheOptions are the manager's cache settings: ConfigMaps only from the HAProxy ConfigMap's
-// namespace (when set), and no managedFields anywhere (a third of the heap at 5,000
+// namespace (when set), routing objects the operator did not make as shells (foreignRoutingShell),
+// and no managedFields anywhere (a third of the heap at 5,000
 // exposures). Nodes keep what the HAProxy configuration reads (labels, readiness, addresses),
 // not their image lists; Services the operator does not manage keep no annotations (a
 // last-applied-configuration can be larger than the rest of the object); the operator never
@@ -60,13 +63,54 @@ func CacheOptions(haproxyNamespace string) cache.Options {
 	return opts
 }
 
-// stripAndIntern drops managedFields and shares the strings that every object repeats.
+// stripAndIntern drops managedFields and shares the strings that every object repeats; a
+// routing object the operator did not make is kept as a shell.
 func stripAndIntern(o any) (any, error) {
+	if shell, ok := foreignRoutingShell(o); ok {
+		return shell, nil
+	}
 	if m, ok := o.(metav1.Object); ok {
 		m.SetManagedFields(nil)
 		internMeta(m)
 	}
 	return o, nil
+}
+
+// routingKinds are the routing kinds by Go type, for the cache transform.
+var routingKinds = func() map[reflect.Type]router.Kind {
+	out := map[reflect.Type]router.Kind{}
+	for _, k := range router.Kinds() {
+		out[reflect.TypeOf(k.New())] = k
+	}
+	return out
+}()
+
+// foreignRoutingShell keeps only the identity, labels and owners of a routing object without
+// the operator's label: the operator asks of such an object only whether it exists and whose
+// it is (a same-named object it must leave alone, or its own child someone stripped of the
+// label). A cluster's other Ingresses and routes, often thousands with large annotations,
+// would otherwise be cached whole.
+func foreignRoutingShell(o any) (client.Object, bool) {
+	kind, ok := routingKinds[reflect.TypeOf(o)]
+	if !ok {
+		return nil, false
+	}
+	obj := o.(client.Object)
+	if obj.GetLabels()[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue {
+		return nil, false
+	}
+	shell := kind.New()
+	shell.SetName(obj.GetName())
+	shell.SetNamespace(obj.GetNamespace())
+	shell.SetUID(obj.GetUID())
+	shell.SetResourceVersion(obj.GetResourceVersion())
+	shell.SetGeneration(obj.GetGeneration())
+	shell.SetCreationTimestamp(obj.GetCreationTimestamp())
+	shell.SetDeletionTimestamp(obj.GetDeletionTimestamp())
+	shell.SetLabels(obj.GetLabels())
+	shell.SetOwnerReferences(obj.GetOwnerReferences())
+	internMeta(shell)
+	return shell, true
 }
 
 // intern returns the one shared copy of s.

@@ -3,9 +3,11 @@ package controller
 import (
 	"encoding/json"
 	"testing"
+	"time"
 	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -108,3 +110,42 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 		t.Error("repeated condition strings not shared")
 	}
 }
+
+// TestForeignRoutingShell: a routing object without the operator's label is cached as its
+// identity, labels and owners only; the operator's own keep everything but managedFields.
+func TestForeignRoutingShell(t *testing.T) {
+	now := metav1.NewTime(time.Now().Truncate(time.Second)) // as it comes back from JSON
+	owner := metav1.OwnerReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: "m1", UID: "u1", Controller: ptrTrue()}
+	ing := func(labels map[string]string) *networkingv1.Ingress {
+		return &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team-a", UID: "i1", ResourceVersion: "42", Generation: 3, CreationTimestamp: now,
+				Labels: labels, OwnerReferences: []metav1.OwnerReference{owner},
+				Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: "{... a large copy ...}"},
+				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+			Spec: networkingv1.IngressSpec{IngressClassName: ptrTo("nginx"), Rules: []networkingv1.IngressRule{{Host: "web.example.com"}}},
+		}
+	}
+	got, err := stripAndIntern(decode(t, ing(map[string]string{exposurev1alpha1.LabelExposure: "m1"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := got.(*networkingv1.Ingress)
+	want := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team-a", UID: "i1", ResourceVersion: "42", Generation: 3,
+		CreationTimestamp: now, Labels: map[string]string{exposurev1alpha1.LabelExposure: "m1"}, OwnerReferences: []metav1.OwnerReference{owner}}}
+	if !equality.Semantic.DeepEqual(shell, want) {
+		t.Fatalf("foreign Ingress cached as\n%+v\nwant\n%+v", shell, want)
+	}
+
+	ours := ing(map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue})
+	got, err = stripAndIntern(decode(t, ours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours.ManagedFields = nil
+	if !equality.Semantic.DeepEqual(got, ours) {
+		t.Fatalf("the operator's Ingress cached as\n%+v\nwant\n%+v", got, ours)
+	}
+}
+
+func ptrTrue() *bool         { b := true; return &b }
+func ptrTo(s string) *string { return &s }
