@@ -40,6 +40,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -79,7 +81,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 15*time.Second, "how long after a restart writes are counted")
 	flag.BoolVar(&c.skipDirect, "skip-direct", false, "skip the direct-create baseline")
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
-	flag.IntVar(&c.foreign, "foreign", 0, "other applications' Ingresses in the cluster (not the operator's), each with the last-applied annotation kubectl apply leaves")
+	flag.IntVar(&c.foreign, "foreign", 0, "other applications in the cluster (not the operator's): a Service and an Ingress each, with the last-applied annotation kubectl apply leaves")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
 	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 200MiB), as the operator sets 90 % of a container's memory limit itself; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
@@ -162,10 +164,10 @@ func run(c config) error {
 	}
 	plan := planExposures(c, perTenant)
 	if c.foreign > 0 {
-		if err := createForeignIngresses(ctx, cl, c); err != nil {
+		if err := createForeignApps(ctx, cl, c); err != nil {
 			return err
 		}
-		rep.add("other applications' Ingresses", "%d, created before the operator starts", c.foreign)
+		rep.add("other applications", "%d Services and %d Ingresses, created before the operator starts", c.foreign, c.foreign)
 	}
 
 	var direct time.Duration
@@ -428,30 +430,45 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 	return took, nil
 }
 
-// createForeignIngresses makes the cluster look like one that runs other applications: their
-// Ingresses are none of the operator's business, and it should not pay memory for them.
-func createForeignIngresses(ctx context.Context, cl client.Client, c config) error {
+// createForeignApps makes the cluster look like one that runs other applications: their
+// Services and Ingresses are none of the operator's business, and it should not pay memory
+// for them.
+func createForeignApps(ctx context.Context, cl client.Client, c config) error {
 	const ns = "apps"
 	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		return err
 	}
-	say("creating %d Ingresses of other applications", c.foreign)
-	return parallel(c.workers, c.foreign, func(i int) error {
-		name := fmt.Sprintf("app-%05d", i)
-		prefix := networkingv1.PathTypePrefix
-		ing := &networkingv1.Ingress{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "shop"}},
-			Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{Host: name + ".apps.example.com",
-				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-					Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 8080}}}}}}}}},
-				TLS: []networkingv1.IngressTLS{{Hosts: []string{name + ".apps.example.com"}, SecretName: name + "-tls"}}},
-		}
-		ing.TypeMeta = metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"}
-		last, err := json.Marshal(ing)
+	say("creating %d Services and Ingresses of other applications", c.foreign)
+	// lastApplied adds the copy of the object that kubectl apply keeps in an annotation.
+	lastApplied := func(o client.Object, gvk schema.GroupVersionKind) error {
+		o.GetObjectKind().SetGroupVersionKind(gvk)
+		b, err := json.Marshal(o)
 		if err != nil {
 			return err
 		}
-		ing.Annotations = map[string]string{corev1.LastAppliedConfigAnnotation: string(last), "nginx.ingress.kubernetes.io/proxy-body-size": "64m"}
+		o.SetAnnotations(map[string]string{corev1.LastAppliedConfigAnnotation: string(b), "owner": "shop-team"})
+		return nil
+	}
+	return parallel(c.workers, c.foreign, func(i int) error {
+		name := fmt.Sprintf("app-%05d", i)
+		labels := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "shop"}
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromString("http")}}}}
+		prefix := networkingv1.PathTypePrefix
+		ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{Host: name + ".apps.example.com",
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 8080}}}}}}}}},
+				TLS: []networkingv1.IngressTLS{{Hosts: []string{name + ".apps.example.com"}, SecretName: name + "-tls"}}}}
+		if err := lastApplied(svc, corev1.SchemeGroupVersion.WithKind("Service")); err != nil {
+			return err
+		}
+		if err := lastApplied(ing, networkingv1.SchemeGroupVersion.WithKind("Ingress")); err != nil {
+			return err
+		}
+		if err := cl.Create(ctx, svc); err != nil {
+			return err
+		}
 		return cl.Create(ctx, ing)
 	})
 }

@@ -729,4 +729,22 @@ func TestRoutingChildLosesLabel(t *testing.T) {
 	if c := condition(e.Status.Conditions, "IngressReady"); !strings.HasPrefix(c, "True") {
 		t.Fatalf("IngressReady %s", c)
 	}
+
+	// The same for the Service, which must keep its node ports.
+	svc, _ := get(t, ns, "triton", &corev1.Service{})
+	before := fmt.Sprint(servicePorts(svc))
+	if err := k8s.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the label back on the same Service", func() (bool, string) {
+		got, found := get(t, ns, "triton", &corev1.Service{})
+		return found && got.UID == svc.UID && got.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue, fmt.Sprint(got.Labels)
+	})
+	got, _ := get(t, ns, "triton", &corev1.Service{})
+	if after := fmt.Sprint(servicePorts(got)); after != before {
+		t.Fatalf("node ports %s, were %s", after, before)
+	}
+	if e := waitExposureCondition(t, ns, "triton", "Ready", "True"); fmt.Sprint(e.Status.NodePorts) == "" {
+		t.Fatal("no node ports in status")
+	}
 }

@@ -196,15 +196,33 @@ func stripNode(o any) (any, error) {
 	return o, nil
 }
 
+// stripForeignService keeps the operator's Services whole (without managedFields) and every
+// other Service as what the operator reads of it: identity, labels, owners (is it an
+// exposure's?), and the node ports it holds with their names (an exposure's own Service
+// stripped of its label keeps its ports). Selectors, cluster IPs, annotations (a
+// last-applied-configuration can outweigh the rest) and status are dropped: a cluster has
+// thousands of Services that are none of the operator's business.
 func stripForeignService(o any) (any, error) {
-	if s, ok := o.(*corev1.Service); ok {
-		s.ManagedFields = nil
-		if s.Labels[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
-			s.Annotations = nil
-		}
-		internMeta(s)
+	s, ok := o.(*corev1.Service)
+	if !ok {
+		return o, nil
 	}
-	return o, nil
+	if s.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue {
+		s.ManagedFields = nil
+		internMeta(s)
+		return s, nil
+	}
+	shell := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion,
+		Generation: s.Generation, CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
+		Labels: s.Labels, OwnerReferences: s.OwnerReferences},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceType(intern(string(s.Spec.Type))), HealthCheckNodePort: s.Spec.HealthCheckNodePort}}
+	for _, p := range s.Spec.Ports {
+		if p.NodePort != 0 {
+			shell.Spec.Ports = append(shell.Spec.Ports, corev1.ServicePort{Name: p.Name, Protocol: corev1.Protocol(intern(string(p.Protocol))), Port: p.Port, NodePort: p.NodePort})
+		}
+	}
+	internMeta(shell)
+	return shell, nil
 }
 
 // AddToScheme registers every kind the operator reads or writes.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 	"unsafe"
@@ -68,14 +69,24 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 		}
 	}
 
-	foreign := decode(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a",
+	foreign := decode(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a", UID: "s1", ResourceVersion: "7",
+		Labels: map[string]string{"app": "db"}, OwnerReferences: []metav1.OwnerReference{owner},
 		Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{...}"}},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{NodePort: 30001}}}})
-	if _, err := stripForeignService(foreign); err != nil {
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "db"}, ClusterIP: "10.96.0.9", ClusterIPs: []string{"10.96.0.9"},
+			HealthCheckNodePort: 30099, Ports: []corev1.ServicePort{{Name: "sql", Protocol: corev1.ProtocolTCP, Port: 5432, NodePort: 30001}, {Name: "internal", Port: 9000}}},
+		Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "1.2.3.4"}}}}})
+	got, err := stripForeignService(foreign)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if foreign.Annotations != nil || foreign.Spec.Ports[0].NodePort != 30001 {
-		t.Errorf("foreign Service: annotations %v, ports %v", foreign.Annotations, foreign.Spec.Ports)
+	wantForeign := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a", UID: "s1", ResourceVersion: "7",
+		Labels: map[string]string{"app": "db"}, OwnerReferences: []metav1.OwnerReference{owner}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, HealthCheckNodePort: 30099, Ports: []corev1.ServicePort{{Name: "sql", Protocol: corev1.ProtocolTCP, Port: 5432, NodePort: 30001}}}}
+	if !equality.Semantic.DeepEqual(got, wantForeign) {
+		t.Errorf("foreign Service cached as\n%+v\nwant\n%+v", got, wantForeign)
+	}
+	if fmt.Sprint(servicePorts(got.(*corev1.Service))) != fmt.Sprint(servicePorts(foreign)) {
+		t.Errorf("node ports %v, want %v", servicePorts(got.(*corev1.Service)), servicePorts(foreign))
 	}
 
 	exp := func(name string) *exposurev1alpha1.InferenceExposure {
