@@ -123,6 +123,29 @@ func TestReviewAgainstAPIServer(t *testing.T) {
 		})
 	}
 
+	// The filter the metrics server is given asks the same questions through its own clients.
+	hc, err := rest.HTTPClientFor(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter, err := Filter(env.Config, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded, err := filter(logr.Discard(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "metrics") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]int{reader: http.StatusOK, stranger: http.StatusForbidden, "nonsense": http.StatusUnauthorized} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		guarded.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("through Filter: %d, want %d", rec.Code, want)
+		}
+	}
+
 	// A scraper every few seconds costs no more reviews while the answers live.
 	tn, an := tokens.calls.Load(), access.calls.Load()
 	for range 5 {
