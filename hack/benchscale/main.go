@@ -59,7 +59,7 @@ import (
 
 type config struct {
 	tenants, exposures, nodes, workers, foreign int
-	steady, settle                              time.Duration
+	steady, settle, cpuProfileFor               time.Duration
 	skipDirect, skipRestart                     bool
 	operatorArgs                                string
 	operatorMemLimit                            string
@@ -85,6 +85,7 @@ func main() {
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
 	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 200MiB), as the operator sets 90 % of a container's memory limit itself; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
+	flag.DurationVar(&c.cpuProfileFor, "cpuprofile-for", 30*time.Second, "how long the CPU profile runs (from 2 s into the create phase)")
 	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -198,7 +199,7 @@ func run(c config) error {
 	var profileDone chan error
 	if c.cpuProfile != "" {
 		profileDone = make(chan error, 1)
-		go func() { profileDone <- op.profile(c.cpuProfile, 30*time.Second) }()
+		go func() { profileDone <- op.profile(c.cpuProfile, c.cpuProfileFor) }()
 	}
 
 	start := time.Now()

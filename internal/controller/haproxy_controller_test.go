@@ -52,6 +52,38 @@ func haproxySettings(ns string) *HAProxySettings {
 		Namespace: ns, Name: "haproxy", BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
 		Globals:      haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
+		// Tests change exposures one after another and wait for each: render each within
+		// a second, as outside a burst (TestRenderDelay covers the burst).
+		BurstInterval: coalesce,
+	}
+}
+
+func TestRenderDelay(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ago := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	burst := 5 * time.Second
+	for _, tc := range []struct {
+		name      string
+		lastWrite int64
+		node      bool
+		want      time.Duration
+	}{
+		{"nothing written yet", 0, false, coalesce},
+		{"quiet for longer than the burst interval", ago(time.Minute), false, coalesce},
+		{"last write 4.5 s ago: the next second is past the interval", ago(4500 * time.Millisecond), false, coalesce},
+		{"during a burst: until the interval after the last write", ago(time.Second), false, 4 * time.Second},
+		{"right after a write", ago(0), false, burst},
+		{"a node change during a burst", ago(time.Second), true, coalesce},
+		{"a node change right after a write", ago(0), true, coalesce},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := renderDelay(now, tc.lastWrite, burst, tc.node); got != tc.want {
+				t.Fatalf("renderDelay = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if (HAProxySettings{}).burstInterval() != DefaultBurstInterval {
+		t.Fatal("no default burst interval")
 	}
 }
 
