@@ -113,6 +113,9 @@ func run(c config) error {
 	if c.tenants <= 0 || c.exposures < c.tenants {
 		return fmt.Errorf("need at least one exposure per tenant")
 	}
+	if c.foreign < 0 || c.cpuProfileFor <= 0 {
+		return fmt.Errorf("-foreign must be 0 or more and -cpuprofile-for positive")
+	}
 	perTenant := (c.exposures + c.tenants - 1) / c.tenants
 	g := int(allocator.Granule)
 	blockSize := int32((3*perTenant+g-1)/g*g + g) // a granule of headroom when it fits

@@ -100,6 +100,13 @@ func foreignRoutingShell(o any) (client.Object, bool) {
 		return nil, false
 	}
 	shell := kind.New()
+	copyIdentity(shell, obj)
+	return shell, true
+}
+
+// copyIdentity gives a cache shell what the operator reads of any object it does not own:
+// identity, labels and owners (with its strings shared).
+func copyIdentity(shell, obj metav1.Object) {
 	shell.SetName(obj.GetName())
 	shell.SetNamespace(obj.GetNamespace())
 	shell.SetUID(obj.GetUID())
@@ -110,7 +117,6 @@ func foreignRoutingShell(o any) (client.Object, bool) {
 	shell.SetLabels(obj.GetLabels())
 	shell.SetOwnerReferences(obj.GetOwnerReferences())
 	internMeta(shell)
-	return shell, true
 }
 
 // intern returns the one shared copy of s.
@@ -212,16 +218,13 @@ func stripForeignService(o any) (any, error) {
 		internMeta(s)
 		return s, nil
 	}
-	shell := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion,
-		Generation: s.Generation, CreationTimestamp: s.CreationTimestamp, DeletionTimestamp: s.DeletionTimestamp,
-		Labels: s.Labels, OwnerReferences: s.OwnerReferences},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceType(intern(string(s.Spec.Type))), HealthCheckNodePort: s.Spec.HealthCheckNodePort}}
+	shell := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceType(intern(string(s.Spec.Type))), HealthCheckNodePort: s.Spec.HealthCheckNodePort}}
+	copyIdentity(shell, s)
 	for _, p := range s.Spec.Ports {
 		if p.NodePort != 0 {
 			shell.Spec.Ports = append(shell.Spec.Ports, corev1.ServicePort{Name: p.Name, Protocol: corev1.Protocol(intern(string(p.Protocol))), Port: p.Port, NodePort: p.NodePort})
 		}
 	}
-	internMeta(shell)
 	return shell, nil
 }
 
