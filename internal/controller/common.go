@@ -215,7 +215,3 @@ func joinSorted(items []string) string {
 	sort.Strings(s)
 	return strings.Join(s, ", ")
 }
-
-func namespacedName(o metav1.Object) string {
-	return fmt.Sprintf("%s/%s", o.GetNamespace(), o.GetName())
-}

@@ -184,15 +184,21 @@ func (r *ExposureReconciler) ownServiceName(ctx context.Context, s *exposureScop
 		s.service = existing
 		return nil
 	}
+	serviceNameTaken(s, client.ObjectKeyFromObject(existing))
+	return nil
+}
+
+// serviceNameTaken reports a Service of the exposure's name that it does not control, and
+// ends the reconcile.
+func serviceNameTaken(s *exposureScope, existing client.ObjectKey) {
 	s.conds.Failed(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceConflict,
-		fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", namespacedName(existing)))
+		fmt.Sprintf("Service %s already exists and is not owned by this exposure; it is left alone: rename the exposure or delete that Service", existing))
 	s.conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady, "waiting for the Service name to be free")
 	s.status.NodePorts = nil
 	if s.exp.Spec.Router != nil {
 		s.conds.Unknown(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonNotReady, "routing waits until the Service name is free")
 	}
 	s.stop = true
-	return nil
 }
 
 // servicePhase allocates node ports from the tenant's block and applies the Service.
@@ -222,8 +228,8 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 	exp, tenant, existing, status, conds := s.exp, s.tenant, s.service, s.status, s.conds
 	if !render.NodePortEnabled(exp) {
 		conds.True(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNodePortDisabled, "nodePort.enabled is false: a ClusterIP Service, no ports taken from the block")
-		if err := r.apply(ctx, existing, service.Build(exp, tenant.Name, nil)); err != nil {
-			return r.serviceFailed(conds, err)
+		if err := r.apply(ctx, exp, existing, service.Build(exp, tenant.Name, nil)); err != nil {
+			return r.serviceFailed(s, err)
 		}
 		status.NodePorts = nil
 		conds.True(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonServiceApplied, fmt.Sprintf("ClusterIP Service %s is in place", exp.Name))
@@ -264,7 +270,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
 		desired := service.Build(exp, tenant.Name, ports)
-		err = r.apply(ctx, existing, desired)
+		err = r.apply(ctx, exp, existing, desired)
 		if taken := refusedPorts(err, desired); len(taken) > 0 && attempt >= maxPortRetries {
 			// Other Services keep taking the ports the cache shows free: a race the operator
 			// resolves by itself once its cache catches up, nothing for a person to fix.
@@ -286,7 +292,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 			continue
 		}
 		if err != nil {
-			return r.serviceFailed(conds, err)
+			return r.serviceFailed(s, err)
 		}
 		newPorts := toStatusPorts(ports)
 		if !equality.Semantic.DeepEqual(status.NodePorts, newPorts) {
@@ -375,13 +381,44 @@ func (r *ExposureReconciler) portsInUse(block allocator.Range, exp *exposurev1al
 }
 
 // apply creates or applies the Service; it writes nothing when the Service already matches.
-func (r *ExposureReconciler) apply(ctx context.Context, existing, desired *corev1.Service) error {
+// A Service of that name that the cache did not show and the exposure does not control is
+// errServiceTaken.
+func (r *ExposureReconciler) apply(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, existing, desired *corev1.Service) error {
 	var live client.Object
 	if existing != nil {
 		live = existing
 	}
 	_, _, err := r.children().apply(ctx, live, desired)
+	if apierrors.IsAlreadyExists(err) {
+		if other, rerr := r.heldByOther(ctx, exp, &corev1.Service{}, desired); rerr != nil {
+			return rerr
+		} else if other {
+			return errServiceTaken
+		}
+	}
 	return err
+}
+
+// errServiceTaken: a Service of the exposure's name that it does not control appeared after
+// the cache was read.
+var errServiceTaken = errors.New("the Service name is taken")
+
+// heldByOther tells, after the API server refused a create with AlreadyExists, whether the
+// object of that name is someone else's, reading it from the API server (into obj): the cache
+// had not shown it yet. Reported at once, the conflict never leaves a moment in which Ready
+// says True while the object is not the exposure's; an object the exposure controls (the cache
+// is behind its own create) or one deleted meanwhile is not.
+func (r *ExposureReconciler) heldByOther(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, obj, desired client.Object) (bool, error) {
+	if r.APIReader == nil {
+		return false, nil
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %s, which the API server says exists: %w", desired.GetName(), err)
+	}
+	return !render.IsControlledBy(obj, exp), nil
 }
 
 // children writes the exposure's Service and routing objects.
@@ -389,7 +426,12 @@ func (r *ExposureReconciler) children() *childApplier {
 	return &childApplier{Client: r.Client, APIReader: r.APIReader}
 }
 
-func (r *ExposureReconciler) serviceFailed(conds conditionSet, err error) (ctrl.Result, error) {
+func (r *ExposureReconciler) serviceFailed(s *exposureScope, err error) (ctrl.Result, error) {
+	conds := s.conds
+	if errors.Is(err, errServiceTaken) {
+		serviceNameTaken(s, client.ObjectKey{Namespace: s.exp.Namespace, Name: s.exp.Name})
+		return ctrl.Result{}, nil
+	}
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 		// The cache is behind a write (ours or another process's): look again shortly.
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil

@@ -213,15 +213,27 @@ func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1al
 	case err != nil:
 		return nil, fmt.Errorf("reading %s %s: %w", gvk.Kind, desired.GetName(), err)
 	case !render.IsControlledBy(existing, exp):
-		return nil, &router.Error{Reason: exposurev1alpha1.ReasonRouterConflict, Message: fmt.Sprintf(
-			"%s %s/%s already exists and is not owned by this exposure; it is left alone: delete it or rename the exposure",
-			gvk.Kind, exp.Namespace, desired.GetName())}
+		return nil, routerConflict(gvk, exp, desired.GetName())
 	}
 	live, _, err := r.children().apply(ctx, existing, desired)
+	if apierrors.IsAlreadyExists(err) {
+		if other, rerr := r.heldByOther(ctx, exp, kind.New(), desired); rerr != nil {
+			return nil, rerr
+		} else if other {
+			return nil, routerConflict(gvk, exp, desired.GetName())
+		}
+	}
 	if err != nil {
 		return nil, routingWriteError(gvk, desired, err)
 	}
 	return live, nil
+}
+
+// routerConflict reports a routing object of the exposure's name that it does not control.
+func routerConflict(gvk schema.GroupVersionKind, exp *exposurev1alpha1.InferenceExposure, name string) error {
+	return &router.Error{Reason: exposurev1alpha1.ReasonRouterConflict, Message: fmt.Sprintf(
+		"%s %s/%s already exists and is not owned by this exposure; it is left alone: delete it or rename the exposure",
+		gvk.Kind, exp.Namespace, name)}
 }
 
 // routingWriteError turns the API server's refusal into a condition the user can act on.

@@ -13,8 +13,11 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -746,5 +749,109 @@ func TestRoutingChildLosesLabel(t *testing.T) {
 	}
 	if e := waitExposureCondition(t, ns, "triton", "Ready", "True"); fmt.Sprint(e.Status.NodePorts) == "" {
 		t.Fatal("no node ports in status")
+	}
+}
+
+// behindClient is a cache that has not seen some objects yet: Gets of the hidden objects
+// (by Go type and key) answer NotFound, everything else (and every write) goes through.
+type behindClient struct {
+	client.Client
+	hidden map[string]bool
+}
+
+func hiddenKey(obj client.Object, key client.ObjectKey) string { return fmt.Sprintf("%T %s", obj, key) }
+
+func (b behindClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if b.hidden[hiddenKey(obj, key)] {
+		return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
+	}
+	return b.Client.Get(ctx, key, obj, opts...)
+}
+
+// TestNameTakenBehindTheCache: someone else's Ingress or Service of the exposure's name that
+// the cache has not shown yet makes the create fail with AlreadyExists. The conflict is
+// reported by that reconcile, as when the cache shows it: Ready never says True meanwhile. An
+// object the exposure made itself (the cache is behind its own create) is no conflict.
+func TestNameTakenBehindTheCache(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "behind")
+	cleanupServices(t, ns)
+	cleanupTenants(t, "behind-test")
+	tn := newTenant("behind-test", nil, nil, ns)
+	tn.Spec.HostDomain = hostDomain
+	create(t, tn)
+	cached := cachedClient(t)
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis := &RouterAPIs{Discovery: disc}
+	apis.Refresh(ctx)
+	reconciler := func(hide ...client.Object) *ExposureReconciler {
+		hidden := map[string]bool{}
+		for _, o := range hide {
+			hidden[hiddenKey(o, client.ObjectKeyFromObject(o))] = true
+		}
+		return &ExposureReconciler{Client: behindClient{Client: cached, hidden: hidden}, APIReader: k8s, APIs: apis, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	}
+	reconcile := func(r *ExposureReconciler, exp *exposurev1alpha1.InferenceExposure) (ctrl.Result, *exposurev1alpha1.InferenceExposure) {
+		t.Helper()
+		eventually(t, "the cache to show the exposure and its tenant", func() (bool, string) {
+			return cached.Get(ctx, client.ObjectKeyFromObject(exp), &exposurev1alpha1.InferenceExposure{}) == nil &&
+				cached.Get(ctx, client.ObjectKeyFromObject(tn), &exposurev1alpha1.InferenceTenant{}) == nil, "not yet"
+		})
+		res, err := r.Reconcile(ctx, reqFor(exp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, getExposure(t, exp.Namespace, exp.Name)
+	}
+
+	// An Ingress of the exposure's name appears between the cache read and the create.
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "x", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}
+	create(t, ing)
+	web := routedExposure(ns, "web", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress})
+	create(t, web)
+	_, e := reconcile(reconciler(ing), web)
+	for typ, want := range map[string]string{"IngressReady": "False/RouterConflict", "Routed": "False/RouterConflict", "Ready": "False/RouterConflict"} {
+		if got := condition(e.Status.Conditions, typ); !strings.HasPrefix(got, want) {
+			t.Errorf("%s %s, want %s", typ, got, want)
+		}
+	}
+	if got, _ := get(t, ns, "web", &networkingv1.Ingress{}); got.UID != ing.UID || len(got.OwnerReferences) != 0 {
+		t.Fatal("the other Ingress was touched")
+	}
+
+	// The same with the Service.
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+	create(t, svc)
+	api := routedExposure(ns, "api", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress})
+	create(t, api)
+	_, e = reconcile(reconciler(svc), api)
+	for typ, want := range map[string]string{"ServiceReady": "False/ServiceConflict", "Ready": "False/ServiceConflict"} {
+		if got := condition(e.Status.Conditions, typ); !strings.HasPrefix(got, want) {
+			t.Errorf("%s %s, want %s", typ, got, want)
+		}
+	}
+	if _, found := get(t, ns, "api", &networkingv1.Ingress{}); found {
+		t.Error("an Ingress for an exposure whose Service name is taken")
+	}
+
+	// The exposure's own objects behind the cache: no conflict, a quick look again.
+	own := routedExposure(ns, "own", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress})
+	create(t, own)
+	if _, e = reconcile(reconciler(), own); !strings.HasPrefix(condition(e.Status.Conditions, "Ready"), "True") {
+		t.Fatalf("Ready %s", condition(e.Status.Conditions, "Ready"))
+	}
+	res, e := reconcile(reconciler(&corev1.Service{ObjectMeta: own.ObjectMeta}, &networkingv1.Ingress{ObjectMeta: own.ObjectMeta}), own)
+	if res.RequeueAfter <= 0 {
+		t.Errorf("result %+v: want a quick requeue while the cache is behind", res)
+	}
+	for _, typ := range []string{"ServiceReady", "IngressReady", "Ready"} {
+		if got := condition(e.Status.Conditions, typ); !strings.HasPrefix(got, "True") {
+			t.Errorf("%s %s with the cache behind the exposure's own objects", typ, got)
+		}
 	}
 }
