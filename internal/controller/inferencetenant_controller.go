@@ -230,12 +230,14 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 	// is taken back, and no live port moves.
 	if recorded != nil && claimable(recorded, req) {
 		rb := allocator.Range{Start: recorded.Start, End: recorded.End}
-		ok, holder, err := r.claim(ctx, tenant, rb)
+		ok, made, holder, err := r.claim(ctx, tenant, rb)
 		if err != nil {
 			return allocator.Range{}, "", err
 		}
 		if ok {
-			if !holdsAll(own, rb) {
+			// Only a claim created now was lost: the others were the tenant's, which this
+			// cache may not show yet right after the block was taken.
+			if made {
 				log.Info("claimed the recorded port block back", "block", rb.String())
 				r.Recorder.Eventf(tenant, corev1.EventTypeNormal, "BlockReclaimed", "claimed node ports %s back: a PortClaim of the block had been deleted", rb)
 			}
@@ -271,7 +273,7 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		return allocator.Range{}, "", err
 	}
 	for _, c := range cands {
-		ok, holder, err := r.claim(ctx, tenant, c)
+		ok, _, holder, err := r.claim(ctx, tenant, c)
 		if err != nil {
 			return allocator.Range{}, "", err
 		}
@@ -296,16 +298,6 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 // claimable reports whether the recorded block still answers the request (same size, same pin).
 func claimable(recorded *exposurev1alpha1.PortBlockStatus, req allocator.BlockRequest) bool {
 	return recorded.Size == req.Size && recorded.End-recorded.Start+1 == recorded.Size && (req.Start == nil || *req.Start == recorded.Start)
-}
-
-// holdsAll reports whether the claims in own cover every granule of b.
-func holdsAll(own []allocator.Range, b allocator.Range) bool {
-	for _, g := range allocator.Granules(b) {
-		if !slices.Contains(own, g) {
-			return false
-		}
-	}
-	return true
 }
 
 // pinnedTaken is the error of a pinned block held by another tenant. portBlock is immutable,
@@ -333,8 +325,9 @@ func holderOf(claims []exposurev1alpha1.PortClaim, b allocator.Range, self types
 // the lock: AlreadyExists from another tenant's claim means the block is taken, and the claims
 // made by this attempt are removed again.
 // holder names the tenant holding the claim that stopped it ("" when that claim was released
-// meanwhile).
-func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, block allocator.Range) (ok bool, holder string, err error) {
+// meanwhile); made tells whether this call created any claim (the others were the tenant's
+// already).
+func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, block allocator.Range) (ok, made bool, holder string, err error) {
 	var created []*exposurev1alpha1.PortClaim
 	rollback := func() error {
 		for _, c := range created {
@@ -365,20 +358,20 @@ func (r *TenantReconciler) claim(ctx context.Context, tenant *exposurev1alpha1.I
 			continue
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return false, "", errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
+			return false, false, "", errors.Join(fmt.Errorf("claiming %s: %w", pc.Name, err), rollback())
 		}
 		existing := &exposurev1alpha1.PortClaim{}
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pc.Name}, existing); apierrors.IsNotFound(err) {
-			return false, "", rollback() // released meanwhile: the next reconcile sees a fresh picture
+			return false, false, "", rollback() // released meanwhile: the next reconcile sees a fresh picture
 		} else if err != nil {
-			return false, "", errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
+			return false, false, "", errors.Join(fmt.Errorf("reading claim %s: %w", pc.Name, err), rollback())
 		}
 		if existing.Spec.TenantUID == string(tenant.UID) {
 			continue // ours from an earlier, interrupted attempt
 		}
-		return false, existing.Spec.Tenant, rollback()
+		return false, false, existing.Spec.Tenant, rollback()
 	}
-	return true, "", nil
+	return true, len(created) > 0, "", nil
 }
 
 // releaseExtra drops claims the tenant holds outside its block (left by an interrupted

@@ -464,3 +464,41 @@ func TestClaimLagRequeues(t *testing.T) {
 		t.Fatalf("PortsAllocated %s after the claims arrived", got)
 	}
 }
+
+// TestClaimLagIsNoReclaim: a tenant woken before its claims reach the cache finds them its own
+// (AlreadyExists, read from the API server) and says nothing: no BlockReclaimed Event, which
+// would tell the platform team a PortClaim had been deleted, and no claim replaced.
+func TestClaimLagIsNoReclaim(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "reclaim-lag")
+	cleanupTenants(t, "reclaim-lag")
+	tn := tenantWithBlock(t, "reclaim-lag", ns, 31220)
+	before, _ := getClaim(t, "ports-31220-31229")
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the tenant's block", func() (bool, string) {
+		var tc exposurev1alpha1.InferenceTenant
+		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil && tc.Status.PortBlock != nil, "not yet"
+	})
+	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
+		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
+			cl.Items = nil
+		}
+	}}
+	events := record.NewFakeRecorder(100)
+	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
+		Options: Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10}}
+	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
+		t.Fatal(err)
+	}
+	for len(events.Events) > 0 {
+		if e := <-events.Events; strings.Contains(e, "BlockReclaimed") {
+			t.Errorf("Event for claims the cache did not show yet: %s", e)
+		}
+	}
+	if after, ok := getClaim(t, "ports-31220-31229"); !ok || after.UID != before.UID {
+		t.Fatalf("the claim was replaced: %v -> %v", before.UID, after.UID)
+	}
+	if got := getTenant(t, "reclaim-lag").Status.PortBlock; got == nil || got.Start != 31220 {
+		t.Fatalf("block %+v", got)
+	}
+}
