@@ -205,9 +205,15 @@ type PortRequest struct {
 // Service holds; otherwise the lowest free port is taken. With KeepLive, a recorded port the
 // Service holds is kept wherever it lies.
 func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]int32, error) {
+	return AssignPortsFunc(block, req, func(p int32) bool { return used[p] })
+}
+
+// AssignPortsFunc is AssignPorts with used asked port by port: a caller that keeps its ports
+// in a structure of its own needs no map of a whole block per assignment.
+func AssignPortsFunc(block Range, req PortRequest, used func(port int32) bool) (map[string]int32, error) {
 	out := make(map[string]int32, len(req.Names))
 	taken := func(p int32) bool {
-		if used[p] {
+		if used(p) {
 			return true
 		}
 		for _, q := range out {
@@ -240,7 +246,7 @@ func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]
 		if next > block.End {
 			free := 0
 			for p := block.Start; p <= block.End; p++ {
-				if !used[p] {
+				if !used(p) {
 					free++
 				}
 			}

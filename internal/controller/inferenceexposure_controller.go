@@ -50,6 +50,8 @@ type ExposureReconciler struct {
 	APIs *RouterAPIs
 	// Ports says which Service holds which node port, from the cache.
 	Ports *nodePortView
+	// Held remembers the tenants seen holding their whole block (nil: look every time).
+	Held *heldBlocks
 	Options
 	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
 	Legacy *legacyStatusMigration
@@ -254,7 +256,8 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 		return ctrl.Result{}, nil
 	}
 
-	used := r.portsInUse(block, exp)
+	refused := map[int32]bool{}
+	used := r.portsInUse(exp, refused)
 	// The ports the exposure holds stay when its tenant had to move to another block; they
 	// move only with the namespace, to another tenant.
 	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: service.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts),
@@ -287,7 +290,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 			// A Service the cache had not shown yet holds these ports: skip them and retry.
 			logf.FromContext(ctx).V(1).Info("node ports already allocated, picking others", "ports", taken)
 			for _, p := range taken {
-				used[p] = true
+				refused[p] = true
 			}
 			continue
 		}
@@ -352,6 +355,10 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 		return allocator.Range{}, false, msg, nil
 	}
 	block := allocator.Range{Start: pb.Start, End: pb.End}
+	if r.Held.known(tenant.UID, block) {
+		return block, true, "", nil
+	}
+	epoch := r.Held.now()
 	var cl exposurev1alpha1.PortClaimList
 	if err := r.List(ctx, &cl, client.MatchingFields{indexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return block, false, "", fmt.Errorf("listing claims: %w", err)
@@ -365,19 +372,21 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 			return block, false, fmt.Sprintf("tenant %q does not hold the claim for ports %s yet", tenant.Name, g), nil
 		}
 	}
+	r.Held.remember(tenant.UID, block, epoch)
 	return block, true, "", nil
 }
 
-// portsInUse lists the ports of block held by every Service but this exposure's own.
-func (r *ExposureReconciler) portsInUse(block allocator.Range, exp *exposurev1alpha1.InferenceExposure) map[int32]bool {
+// portsInUse tells whether a port is held by a Service other than the exposure's own (as the
+// node-port view shows it) or in refused (ports the API server refused in this reconcile).
+func (r *ExposureReconciler) portsInUse(exp *exposurev1alpha1.InferenceExposure, refused map[int32]bool) func(port int32) bool {
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
-	used := map[int32]bool{}
-	r.Ports.inRange(block, func(p int32, h portHolder) {
-		if h.key != self {
-			used[p] = true
+	return func(p int32) bool {
+		if refused[p] {
+			return true
 		}
-	})
-	return used
+		h, ok := r.Ports.holder(p)
+		return ok && h.key != self
+	}
 }
 
 // apply creates or applies the Service; it writes nothing when the Service already matches.

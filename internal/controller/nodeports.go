@@ -139,6 +139,14 @@ func (n *nodePortView) removeLocked(key types.NamespacedName) {
 	delete(n.bySvc, key)
 }
 
+// holder returns the Service holding port, if any.
+func (n *nodePortView) holder(port int32) (portHolder, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	h, ok := n.byPort[port]
+	return h, ok
+}
+
 // inRange calls fn for every held port of r, in ascending order.
 func (n *nodePortView) inRange(r allocator.Range, fn func(port int32, h portHolder)) {
 	n.mu.RLock()

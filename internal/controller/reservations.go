@@ -19,6 +19,9 @@ const reservationTTL = 30 * time.Second
 type portReservations struct {
 	mu     sync.Mutex
 	byPort map[int32]reservation
+	// swept is when the expired reservations of every block were last dropped (assign drops
+	// those of its block each time).
+	swept time.Time
 }
 
 type reservation struct {
@@ -26,34 +29,45 @@ type reservation struct {
 	until time.Time
 }
 
-// assign picks ports for owner among those of block that are neither used nor reserved by
-// another exposure, and reserves them for owner.
-func (p *portReservations) assign(owner types.NamespacedName, block allocator.Range, req allocator.PortRequest, used map[int32]bool) (map[string]int32, error) {
+// assign picks ports for owner among those of block that are neither used (held by another
+// Service, as the cache shows it) nor reserved by another exposure, and reserves them for owner.
+// It looks only at the block's ports: a reconcile costs the same whatever the number of
+// exposures created lately in other blocks.
+func (p *portReservations) assign(owner types.NamespacedName, block allocator.Range, req allocator.PortRequest, used func(port int32) bool) (map[string]int32, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.byPort == nil {
 		p.byPort = map[int32]reservation{}
 	}
 	now := time.Now()
-	taken := make(map[int32]bool, len(used))
-	for port := range used {
-		taken[port] = true
+	if now.Sub(p.swept) > reservationTTL {
+		for port, r := range p.byPort {
+			if now.After(r.until) {
+				delete(p.byPort, port)
+			}
+		}
+		p.swept = now
 	}
-	for port, r := range p.byPort {
+	for port := block.Start; port <= block.End; port++ {
+		r, ok := p.byPort[port]
 		switch {
-		case now.After(r.until):
+		case !ok:
+		case now.After(r.until), r.owner == owner: // owner's own: re-reserved below if still chosen
 			delete(p.byPort, port)
-		case r.owner == owner:
-			delete(p.byPort, port) // re-reserved below if still chosen
-		case used[port]:
+		case used(port):
 			// The cache shows a Service holding it: from now on the cache is the record, and a
 			// delete of that Service frees the port at once.
 			delete(p.byPort, port)
-		case block.Contains(port):
-			taken[port] = true
 		}
 	}
-	ports, err := allocator.AssignPorts(block, req, taken)
+	// A port outside the block is asked about too: a live one the exposure keeps (KeepLive).
+	ports, err := allocator.AssignPortsFunc(block, req, func(port int32) bool {
+		if used(port) {
+			return true
+		}
+		r, reserved := p.byPort[port]
+		return reserved && r.owner != owner && now.Before(r.until)
+	})
 	if err != nil {
 		return nil, err
 	}

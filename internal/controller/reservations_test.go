@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strconv"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -15,11 +16,11 @@ func TestReservations(t *testing.T) {
 	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC}}
 	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
 	var r portReservations
-	pa, err := r.assign(a, block, req, map[int32]bool{})
+	pa, err := r.assign(a, block, req, usedIn(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := r.assign(b, block, req, map[int32]bool{}) // the cache shows nothing yet
+	pb, err := r.assign(b, block, req, usedIn(nil)) // the cache shows nothing yet
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,16 +32,16 @@ func TestReservations(t *testing.T) {
 		}
 	}
 	// a asks again (a retry): it keeps its own ports.
-	if again, _ := r.assign(a, block, allocator.PortRequest{Names: req.Names, Recorded: pa}, map[int32]bool{}); again[allocator.PortHTTP] != pa[allocator.PortHTTP] {
+	if again, _ := r.assign(a, block, allocator.PortRequest{Names: req.Names, Recorded: pa}, usedIn(nil)); again[allocator.PortHTTP] != pa[allocator.PortHTTP] {
 		t.Fatalf("a moved: %v -> %v", pa, again)
 	}
 	// The cache now shows a's Service; then it is deleted: its ports are free for b at once.
 	used := map[int32]bool{pa[allocator.PortHTTP]: true, pa[allocator.PortGRPC]: true}
-	if _, err := r.assign(b, block, allocator.PortRequest{Names: req.Names, Recorded: pb}, used); err != nil {
+	if _, err := r.assign(b, block, allocator.PortRequest{Names: req.Names, Recorded: pb}, usedIn(used)); err != nil {
 		t.Fatal(err)
 	}
 	c := types.NamespacedName{Namespace: "ns", Name: "c"}
-	pc, err := r.assign(c, block, allocator.PortRequest{Names: []string{allocator.PortHTTP}}, map[int32]bool{pb[allocator.PortHTTP]: true, pb[allocator.PortGRPC]: true})
+	pc, err := r.assign(c, block, allocator.PortRequest{Names: []string{allocator.PortHTTP}}, usedIn(map[int32]bool{pb[allocator.PortHTTP]: true, pb[allocator.PortGRPC]: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,9 @@ func TestReservations(t *testing.T) {
 	}
 }
 
+// usedIn is the ports of m, as the node-port view answers.
+func usedIn(m map[int32]bool) func(int32) bool { return func(p int32) bool { return m[p] } }
+
 func BenchmarkReservations(b *testing.B) {
 	block := allocator.Range{Start: 30000, End: 30999}
 	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC, allocator.PortMetrics}}
@@ -56,9 +60,57 @@ func BenchmarkReservations(b *testing.B) {
 	for b.Loop() {
 		var r portReservations
 		for i := range 300 {
-			if _, err := r.assign(types.NamespacedName{Name: string(rune('a'+i%26)) + string(rune('a'+i/26))}, block, req, nil); err != nil {
+			if _, err := r.assign(types.NamespacedName{Name: string(rune('a'+i%26)) + string(rune('a'+i/26))}, block, req, usedIn(nil)); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// TestReservationKeepsLivePortOutsideBlock: a live port the exposure keeps outside its tenant's
+// (new) block stays its own on the next assignment; other owners' reservations outside the
+// block do not count, inside they do.
+func TestReservationKeepsLivePortOutsideBlock(t *testing.T) {
+	block := allocator.Range{Start: 30800, End: 30809}
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	live := map[string]int32{allocator.PortHTTP: 30950}
+	req := allocator.PortRequest{Names: []string{allocator.PortHTTP}, Recorded: live, Current: live, KeepLive: true}
+	var r portReservations
+	for range 2 {
+		got, err := r.assign(a, block, req, usedIn(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[allocator.PortHTTP] != 30950 {
+			t.Fatalf("live port moved to %v", got)
+		}
+	}
+	got, err := r.assign(b, block, allocator.PortRequest{Names: []string{allocator.PortHTTP}}, usedIn(nil))
+	if err != nil || got[allocator.PortHTTP] != 30800 {
+		t.Fatalf("b got %v, %v: want 30800", got, err)
+	}
+	if got, _ := r.assign(a, block, allocator.PortRequest{Names: []string{allocator.PortHTTP}}, usedIn(nil)); got[allocator.PortHTTP] != 30801 {
+		t.Fatalf("a got %v: want 30801 (30800 is reserved for b)", got)
+	}
+}
+
+// BenchmarkReservationsBusy: one assignment while 1,500 ports of 50 other blocks are reserved
+// (a burst of creates at 10,000 exposures): the cost does not grow with them.
+func BenchmarkReservationsBusy(b *testing.B) {
+	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC, allocator.PortMetrics}}
+	var r portReservations
+	for i := range 500 {
+		blk := allocator.Range{Start: 30000 + int32(i%50)*600, End: 30000 + int32(i%50)*600 + 599}
+		if _, err := r.assign(types.NamespacedName{Name: "e" + strconv.Itoa(i)}, blk, req, usedIn(nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	block := allocator.Range{Start: 60000, End: 60599}
+	owner := types.NamespacedName{Name: "new"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.assign(owner, block, req, usedIn(nil)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -250,6 +250,10 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	held, err := watchClaims(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	legacy := &legacyStatusMigration{reader: mgr.GetAPIReader(), writer: mgr.GetClient()}
 	if err := (&TenantReconciler{
 		Client:    mgr.GetClient(),
@@ -280,6 +284,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Recorder:  mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
 		APIs:      apis,
 		Ports:     ports,
+		Held:      held,
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
