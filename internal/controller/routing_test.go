@@ -46,6 +46,19 @@ func routingSetup(t *testing.T, prefix string, mods ...func(*Options)) string {
 	return ns
 }
 
+// tenantWithHosts creates a tenant with hostDomain owning a fresh namespace, both named after
+// name, for tests that drive the reconcilers themselves.
+func tenantWithHosts(t *testing.T, name string) (string, *exposurev1alpha1.InferenceTenant) {
+	t.Helper()
+	ns := newNamespace(t, name)
+	cleanupServices(t, ns)
+	cleanupTenants(t, name)
+	tn := newTenant(name, nil, nil, ns)
+	tn.Spec.HostDomain = hostDomain
+	create(t, tn)
+	return ns, tn
+}
+
 // routedExposure is an HTTPS-only Triton (ClusterIP Service) with a router.
 func routedExposure(ns, name string, r exposurev1alpha1.RouterSpec) *exposurev1alpha1.InferenceExposure {
 	e := newExposure(ns, name, ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
@@ -774,12 +787,7 @@ func (b behindClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 // object the exposure made itself (the cache is behind its own create) is no conflict.
 func TestNameTakenBehindTheCache(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t, "behind")
-	cleanupServices(t, ns)
-	cleanupTenants(t, "behind-test")
-	tn := newTenant("behind-test", nil, nil, ns)
-	tn.Spec.HostDomain = hostDomain
-	create(t, tn)
+	ns, tn := tenantWithHosts(t, "behind")
 	cached := cachedClient(t)
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -796,8 +804,12 @@ func TestNameTakenBehindTheCache(t *testing.T) {
 	}
 	reconcile := func(r *ExposureReconciler, exp *exposurev1alpha1.InferenceExposure) (ctrl.Result, *exposurev1alpha1.InferenceExposure) {
 		t.Helper()
+		// The cache shows the exposure as it is now (else the status write is refused as stale
+		// and the reconcile writes nothing), and its tenant.
+		live := getExposure(t, exp.Namespace, exp.Name)
 		eventually(t, "the cache to show the exposure and its tenant", func() (bool, string) {
-			return cached.Get(ctx, client.ObjectKeyFromObject(exp), &exposurev1alpha1.InferenceExposure{}) == nil &&
+			var e exposurev1alpha1.InferenceExposure
+			return cached.Get(ctx, client.ObjectKeyFromObject(exp), &e) == nil && e.ResourceVersion == live.ResourceVersion &&
 				cached.Get(ctx, client.ObjectKeyFromObject(tn), &exposurev1alpha1.InferenceTenant{}) == nil, "not yet"
 		})
 		res, err := r.Reconcile(ctx, reqFor(exp))

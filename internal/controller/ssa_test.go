@@ -120,12 +120,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 // annotation goes, what others set stays, and one apply entry is left.
 func TestTakeOverFromEarlierVersions(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t, "rt-upgrade")
-	cleanupServices(t, ns)
-	cleanupTenants(t, "rt-upgrade")
-	tn := newTenant("rt-upgrade", nil, nil, ns)
-	tn.Spec.HostDomain = hostDomain
-	create(t, tn)
+	ns, tn := tenantWithHosts(t, "rt-upgrade")
 	exp := routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress})
 	create(t, exp)
 
