@@ -186,9 +186,11 @@ func TestHAProxyConfigMap(t *testing.T) {
 			}
 		}
 	}
-	if n := len(versions(t, opNS)); n != DefaultShards+1 {
-		t.Fatalf("%d ConfigMaps, want the global one and %d shards", n, DefaultShards)
-	}
+	// The render writes its ConfigMaps one after another: the others may still be on their way.
+	eventually(t, "the global ConfigMap and every shard", func() (bool, string) {
+		n := len(versions(t, opNS))
+		return n == DefaultShards+1, fmt.Sprintf("%d ConfigMaps, want the global one and %d shards", n, DefaultShards)
+	})
 	waitTenantCondition(t, "hp-alpha", "HAProxyConfigured", "True/Rendered")
 	if testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("written")) < 1 || testutil.ToFloat64(metrics.HAProxyConfigBytes) < 100 {
 		t.Fatal("render metrics not recorded")

@@ -168,8 +168,10 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		}
 		verdicts[c] = append(verdicts[c], live)
 	}
-	if err := r.removeRouting(ctx, exp, keys); err != nil {
-		return ctrl.Result{}, err
+	if !routingSettled(exp, typ, keys) {
+		if err := r.removeRouting(ctx, exp, keys); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	for c, objs := range verdicts {
@@ -245,6 +247,17 @@ func routingWriteError(gvk schema.GroupVersionKind, obj client.Object, err error
 		return &router.Error{Reason: exposurev1alpha1.ReasonRouterInvalid, Message: fmt.Sprintf("the API server refused %s %s: %v", gvk.Kind, obj.GetName(), err)}
 	}
 	return fmt.Errorf("writing %s %s: %w", gvk.Kind, obj.GetName(), err)
+}
+
+// routingSettled reports whether the exposure's last successful reconcile, of this generation,
+// made exactly these routing objects of this type: it removed every other object the exposure
+// controlled, and only the operator makes such objects, so there is nothing to look for. The
+// clean-up lists the namespace's objects of every served routing kind, which costs as much as
+// the namespace holds; the reconciles that follow a change (its own status, its children's
+// events, a tenant's change) skip it.
+func routingSettled(exp *exposurev1alpha1.InferenceExposure, typ exposurev1alpha1.RouterType, keys []string) bool {
+	st := exp.Status
+	return st.ObservedGeneration == exp.Generation && st.Router != nil && st.Router.Type == typ && slices.Equal(st.Router.Objects, keys)
 }
 
 // removeRouting deletes the routing objects this exposure controls that are not in keep, in
