@@ -257,14 +257,13 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 	}
 
 	refused := map[int32]bool{}
-	used := r.portsInUse(exp, refused)
 	// The ports the exposure holds stay when its tenant had to move to another block; they
 	// move only with the namespace, to another tenant.
 	portReq := allocator.PortRequest{Names: render.PortNames(exp), Current: service.NodePortsOf(existing), Recorded: statusPorts(status.NodePorts),
 		KeepLive: exp.Status.Tenant == tenant.Name}
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	for attempt := 0; ; attempt++ {
-		ports, err := r.reserved.assign(self, block, portReq, used)
+		ports, err := r.assignPorts(self, block, portReq, refused)
 		var ae *allocator.Error
 		if errors.As(err, &ae) {
 			conds.Failed(exposurev1alpha1.ConditionPortsAllocated, string(ae.Reason), ae.Message)
@@ -376,17 +375,20 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 	return block, true, "", nil
 }
 
-// portsInUse tells whether a port is held by a Service other than the exposure's own (as the
-// node-port view shows it) or in refused (ports the API server refused in this reconcile).
-func (r *ExposureReconciler) portsInUse(exp *exposurev1alpha1.InferenceExposure, refused map[int32]bool) func(port int32) bool {
-	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
-	return func(p int32) bool {
-		if refused[p] {
-			return true
-		}
-		h, ok := r.Ports.holder(p)
-		return ok && h.key != self
-	}
+// assignPorts picks the exposure's ports among those of block that no other Service holds (as
+// the node-port view shows it), that the API server did not refuse in this reconcile, and that
+// no other exposure has reserved.
+func (r *ExposureReconciler) assignPorts(self types.NamespacedName, block allocator.Range, req allocator.PortRequest, refused map[int32]bool) (ports map[string]int32, err error) {
+	r.Ports.reading(func(held func(int32) (portHolder, bool)) {
+		ports, err = r.reserved.assign(self, block, req, func(p int32) bool {
+			if refused[p] {
+				return true
+			}
+			h, ok := held(p)
+			return ok && h.key != self
+		})
+	})
+	return ports, err
 }
 
 // apply creates or applies the Service; it writes nothing when the Service already matches.

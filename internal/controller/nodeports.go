@@ -139,12 +139,15 @@ func (n *nodePortView) removeLocked(key types.NamespacedName) {
 	delete(n.bySvc, key)
 }
 
-// holder returns the Service holding port, if any.
-func (n *nodePortView) holder(port int32) (portHolder, bool) {
+// reading runs fn with the view held still; held, valid only inside fn, returns the Service
+// holding a port without taking the lock for each port (an assignment asks about hundreds).
+func (n *nodePortView) reading(fn func(held func(port int32) (portHolder, bool))) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	h, ok := n.byPort[port]
-	return h, ok
+	fn(func(port int32) (portHolder, bool) {
+		h, ok := n.byPort[port]
+		return h, ok
+	})
 }
 
 // inRange calls fn for every held port of r, in ascending order.
