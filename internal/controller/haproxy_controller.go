@@ -126,6 +126,11 @@ type HAProxyReconciler struct {
 	// the event handlers to space the renders of a burst.
 	lastWrite atomic.Int64
 	wrote     bool // this render wrote a ConfigMap
+	// settled remembers, per ConfigMap, the content last found up to date and the
+	// resourceVersion it was found in: while both stay, the ConfigMap is up to date without
+	// building its apply body (three JSON passes over up to 1 MiB). A render after one
+	// exposure's change rewrites one shard and leaves the others alone at no cost.
+	settled map[string]settledFile
 	// slots are the slot tables of the last render: the cache may not show the global
 	// ConfigMap written a second ago yet, and nodes must not move between slots for that.
 	slots *[2]haproxy.SlotTable
@@ -142,6 +147,9 @@ type configFile struct {
 	name, key, data string
 	tenants         []string // whose parts it holds; nil for the global part
 }
+
+// settledFile is a ConfigMap found holding key with content of checksum sum, at resourceVersion rv.
+type settledFile struct{ key, sum, rv string }
 
 // fileFailure is why a ConfigMap does not hold what was rendered for it. A retry failure (a
 // write that lost a race with the cache) passes by itself: it changes no condition.
@@ -396,10 +404,15 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*
 			"ConfigMap %s exists and is not managed by the operator (label %s=%s missing); it is left alone: delete it or choose another name with --haproxy-configmap-name",
 			key, exposurev1alpha1.LabelManagedBy, exposurev1alpha1.ManagedByValue)}, nil
 	}
+	sum := haproxy.Checksum(f.data)
+	if cm != nil && r.settled[key.Name] == (settledFile{key: f.key, sum: sum, rv: cm.ResourceVersion}) {
+		metrics.HAProxyRenders.WithLabelValues("unchanged").Inc()
+		return nil, nil
+	}
 	desired := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
 			Labels:      map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue},
-			Annotations: map[string]string{exposurev1alpha1.AnnotationChecksum: haproxy.Checksum(f.data)}},
+			Annotations: map[string]string{exposurev1alpha1.AnnotationChecksum: sum}},
 		Data: map[string]string{f.key: f.data},
 	}
 	var live client.Object
@@ -420,6 +433,10 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*
 	case err != nil:
 		return r.refused(key, err)
 	case !wrote:
+		if r.settled == nil {
+			r.settled = map[string]settledFile{}
+		}
+		r.settled[key.Name] = settledFile{key: f.key, sum: sum, rv: cm.ResourceVersion}
 		metrics.HAProxyRenders.WithLabelValues("unchanged").Inc()
 		return nil, nil
 	}

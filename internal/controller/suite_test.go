@@ -136,7 +136,7 @@ func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc
 
 // cachedClient reads from an informer cache with the operator's indexes, as a manager's client
 // does; writes go straight to the API server. For reconcilers driven by hand.
-func cachedClient(t *testing.T) client.Client {
+func cachedClient(t testing.TB) client.Client {
 	t.Helper()
 	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
 	if err != nil {
@@ -168,7 +168,7 @@ func mustPool(t *testing.T, start, end int32) allocator.Pool {
 }
 
 // newNamespace creates a namespace unique to the test.
-func newNamespace(t *testing.T, prefix string) string {
+func newNamespace(t testing.TB, prefix string) string {
 	t.Helper()
 	name := fmt.Sprintf("%s-%d", prefix, nsCount.Add(1))
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
