@@ -64,6 +64,7 @@ type config struct {
 	operatorArgs                                string
 	operatorMemLimit                            string
 	cpuProfile, heapProfile                     string
+	apiserverProfile                            string
 }
 
 const (
@@ -86,6 +87,7 @@ func main() {
 	flag.StringVar(&c.operatorMemLimit, "operator-memlimit", "", "GOMEMLIMIT for the operator (e.g. 200MiB), as the operator sets 90 % of a container's memory limit itself; empty: none")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
 	flag.DurationVar(&c.cpuProfileFor, "cpuprofile-for", 30*time.Second, "how long the CPU profile runs (from 2 s into the create phase)")
+	flag.StringVar(&c.apiserverProfile, "apiserver-cpuprofile", "", "write a CPU profile of kube-apiserver during the create phase to this file (as long as -cpuprofile-for)")
 	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -174,12 +176,15 @@ func run(c config) error {
 		rep.add("other applications", "%d Services and %d Ingresses, created before the operator starts", c.foreign, c.foreign)
 	}
 
+	cp := findControlPlane()
 	var direct time.Duration
 	if !c.skipDirect {
-		if direct, err = directCreate(ctx, cl, c, plan, blockSize); err != nil {
+		var cpuDirect string
+		if direct, cpuDirect, err = directCreate(ctx, cl, c, plan, blockSize, cp); err != nil {
 			return err
 		}
 		rep.add("direct create", "%s for %d Services and their Ingresses (%.0f exposures/s)", round(direct), len(plan), float64(len(plan))/direct.Seconds())
+		rep.add("control plane CPU, direct create", "%s", cpuDirect)
 	}
 
 	// The operator.
@@ -205,8 +210,23 @@ func run(c config) error {
 		go func() { profileDone <- op.profile(c.cpuProfile, c.cpuProfileFor) }()
 	}
 
+	var apiProfileDone chan error
+	if c.apiserverProfile != "" {
+		apiProfileDone = make(chan error, 1)
+		go func() {
+			time.Sleep(2 * time.Second)
+			body, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+				Param("seconds", strconv.Itoa(int(c.cpuProfileFor.Seconds()))).Timeout(c.cpuProfileFor + time.Minute).DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(c.apiserverProfile, body, 0o644)
+			}
+			apiProfileDone <- err
+		}()
+	}
+
 	start := time.Now()
 	cpu0 := op.cpuSeconds()
+	api0, etcd0 := cp.cpu()
 	say("creating %d tenants and %d exposures", c.tenants, len(plan))
 	for t := range c.tenants {
 		if err := cl.Create(ctx, tenantObject(t, blockSize)); err != nil {
@@ -226,6 +246,7 @@ func run(c config) error {
 	}
 	allReady := time.Since(start)
 	cpuCreate := op.cpuSeconds() - cpu0
+	cpuControlPlane := cp.since(api0, etcd0, len(plan))
 	rep.add("operator, all Ready", "%s (exposures created in %s)", round(allReady), round(created))
 	if direct > 0 {
 		rep.add("ratio to direct", "%.2fx", allReady.Seconds()/direct.Seconds())
@@ -233,6 +254,7 @@ func run(c config) error {
 	first, p50, p99 := readyAt.latencies()
 	rep.add("latency create->Ready", "first %s, p50 %s, p99 %s", round(first), round(p50), round(p99))
 	rep.add("manager CPU, create phase", "%.1f s, %.1f ms per exposure", cpuCreate, 1000*cpuCreate/float64(len(plan)))
+	rep.add("control plane CPU, create phase", "%s", cpuControlPlane)
 
 	drained, depth := op.waitQueuesEmpty(2 * time.Minute)
 	rep.add("work queues empty", "%s after all Ready (depth %d)", round(drained), depth)
@@ -244,6 +266,11 @@ func run(c config) error {
 	if c.cpuProfile != "" {
 		if err := <-profileDone; err != nil {
 			say("profile: %v", err)
+		}
+	}
+	if c.apiserverProfile != "" {
+		if err := <-apiProfileDone; err != nil {
+			say("kube-apiserver profile: %v", err)
 		}
 	}
 
@@ -380,10 +407,10 @@ func planExposures(c config, perTenant int) []*exposurev1alpha1.InferenceExposur
 // directCreate creates the Services and Ingresses the operator would make, with the same
 // parallel client, in namespaces of their own; then removes them again so that the operator
 // run starts from the same cluster.
-func directCreate(ctx context.Context, cl client.Client, c config, plan []*exposurev1alpha1.InferenceExposure, blockSize int32) (time.Duration, error) {
+func directCreate(ctx context.Context, cl client.Client, c config, plan []*exposurev1alpha1.InferenceExposure, blockSize int32, cp controlPlane) (time.Duration, string, error) {
 	for _, ns := range namespaces("direct", c.tenants) {
 		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	}
 	type objs []client.Object
@@ -396,11 +423,11 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		svc := service.Build(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
 		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		routes, err := router.Build(router.Input{Exposure: e, Tenant: tenantName(t), Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost})
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		work[i] = append(objs{svc}, routes...)
 		for _, o := range work[i] {
@@ -409,6 +436,7 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 	}
 	say("direct: creating %d Services and their Ingresses", len(plan))
 	start := time.Now()
+	api0, etcd0 := cp.cpu()
 	if err := parallel(c.workers, len(work), func(i int) error {
 		for _, o := range work[i] {
 			if err := cl.Create(ctx, o); err != nil {
@@ -417,9 +445,10 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		}
 		return nil
 	}); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	took := time.Since(start)
+	cpu := cp.since(api0, etcd0, len(plan))
 	say("direct: removing them again")
 	if err := parallel(c.workers, len(work), func(i int) error {
 		for _, o := range work[i] {
@@ -429,9 +458,9 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 		}
 		return nil
 	}); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return took, nil
+	return took, cpu, nil
 }
 
 // createForeignApps makes the cluster look like one that runs other applications: their
@@ -840,16 +869,65 @@ func (o *operator) procStatus(field string) int64 {
 func (o *operator) rss() int64     { return o.procStatus("VmRSS") }
 func (o *operator) peakRSS() int64 { return o.procStatus("VmHWM") }
 
-func (o *operator) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", o.cmd.Process.Pid))
-	if err != nil {
+func (o *operator) cpuSeconds() float64 { return procCPU(o.cmd.Process.Pid) }
+
+// procCPU is a process's user and system CPU seconds, 0 when it is gone.
+func procCPU(pid int) float64 {
+	_, cpu, ok := procStat(pid)
+	if !ok {
 		return 0
+	}
+	return cpu
+}
+
+func procStat(pid int) (ppid int, cpu float64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ppid, _ = strconv.Atoi(f[1])
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // USER_HZ
+	return ppid, (utime + stime) / 100, true // USER_HZ
+}
+
+// controlPlane finds the kube-apiserver and etcd this process started, to tell how much of the
+// machine the API server itself takes in each phase.
+type controlPlane struct{ apiserver, etcd int }
+
+func findControlPlane() controlPlane {
+	var cp controlPlane
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := procStat(pid); !ok || ppid != os.Getpid() {
+			continue
+		}
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		switch strings.TrimSpace(string(comm)) {
+		case "kube-apiserver":
+			cp.apiserver = pid
+		case "etcd":
+			cp.etcd = pid
+		}
+	}
+	return cp
+}
+
+// cpu is the CPU seconds kube-apiserver and etcd have used so far.
+func (cp controlPlane) cpu() (apiserver, etcd float64) {
+	return procCPU(cp.apiserver), procCPU(cp.etcd)
+}
+
+// since describes the control plane's CPU since an earlier reading, per exposure.
+func (cp controlPlane) since(api0, etcd0 float64, n int) string {
+	api, etcd := cp.cpu()
+	return fmt.Sprintf("kube-apiserver %.1f s (%.1f ms per exposure), etcd %.1f s", api-api0, 1000*(api-api0)/float64(n), etcd-etcd0)
 }
 
 // metrics scrapes the operator's Prometheus endpoint into name{labels} -> value.
