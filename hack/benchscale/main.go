@@ -39,6 +39,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -60,7 +61,7 @@ import (
 type config struct {
 	tenants, exposures, nodes, workers, foreign int
 	steady, settle, cpuProfileFor               time.Duration
-	skipDirect, skipRestart                     bool
+	skipDirect, skipRestart, floor              bool
 	operatorArgs                                string
 	operatorMemLimit                            string
 	cpuProfile, heapProfile                     string
@@ -81,6 +82,7 @@ func main() {
 	flag.DurationVar(&c.steady, "steady", 2*time.Minute, "steady-state window in which writes are counted")
 	flag.DurationVar(&c.settle, "settle", 15*time.Second, "how long after a restart writes are counted")
 	flag.BoolVar(&c.skipDirect, "skip-direct", false, "skip the direct-create baseline")
+	flag.BoolVar(&c.floor, "floor", false, "also time the writes any operator needs, made directly: each exposure created, its Service and Ingresses, one status apply and one Event")
 	flag.BoolVar(&c.skipRestart, "skip-restart", false, "skip the restart measurement")
 	flag.IntVar(&c.foreign, "foreign", 0, "other applications in the cluster (not the operator's): a Service and an Ingress each, with the last-applied annotation kubectl apply leaves")
 	flag.StringVar(&c.operatorArgs, "operator-args", "", "extra flags for the operator, space separated")
@@ -186,6 +188,15 @@ func run(c config) error {
 		rep.add("direct create", "%s for %d Services and their Ingresses (%.0f exposures/s)", round(direct), len(plan), float64(len(plan))/direct.Seconds())
 		rep.add("control plane CPU, direct create", "%s", cpuDirect)
 	}
+	var floor time.Duration
+	if c.floor {
+		var cpuFloor string
+		if floor, cpuFloor, err = floorCreate(ctx, cl, c, plan, blockSize, cp); err != nil {
+			return err
+		}
+		rep.add("floor: the operator's writes made directly", "%s: each exposure, its Service and Ingresses, one status apply, one Event", round(floor))
+		rep.add("control plane CPU, floor", "%s", cpuFloor)
+	}
 
 	// The operator.
 	op, err := startOperator(kubeconfig, bin, c.operatorArgs, c.operatorMemLimit, "first")
@@ -251,6 +262,9 @@ func run(c config) error {
 	if direct > 0 {
 		rep.add("ratio to direct", "%.2fx", allReady.Seconds()/direct.Seconds())
 	}
+	if floor > 0 {
+		rep.add("ratio to the floor", "%.2fx (the floor is %.2fx the direct create)", allReady.Seconds()/floor.Seconds(), floor.Seconds()/direct.Seconds())
+	}
 	first, p50, p99 := readyAt.latencies()
 	rep.add("latency create->Ready", "first %s, p50 %s, p99 %s", round(first), round(p50), round(p99))
 	rep.add("manager CPU, create phase", "%.1f s, %.1f ms per exposure", cpuCreate, 1000*cpuCreate/float64(len(plan)))
@@ -288,6 +302,21 @@ func run(c config) error {
 	}
 	rep.add("Events per exposure", "Normal %.2f, Warning %.2f (%s)", float64(normal)/float64(len(plan)), float64(warning)/float64(len(plan)), reasons)
 	rep.add("manager RSS", "%s", op.memory())
+	if m, err := op.metrics(); err == nil {
+		n, sum := m["inference_exposure_haproxy_render_seconds_count"], m["inference_exposure_haproxy_render_seconds_sum"]
+		var recs []string
+		for k, v := range m {
+			if strings.HasPrefix(k, "controller_runtime_reconcile_total{") && v > 0 {
+				l := labels(k)
+				recs = append(recs, fmt.Sprintf("%s %s %.2f", l["controller"], l["result"], v/float64(len(plan))))
+			}
+		}
+		sort.Strings(recs)
+		rep.add("reconciles per exposure, create phase", "%s", strings.Join(recs, ", "))
+		if n > 0 {
+			rep.add("HAProxy renders that wrote, create phase", "%.0f, %.0f ms each on average (writes included)", n, 1000*sum/n)
+		}
+	}
 
 	// Steady state.
 	if c.steady > 0 {
@@ -452,6 +481,118 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 	say("direct: removing them again")
 	if err := parallel(c.workers, len(work), func(i int) error {
 		for _, o := range work[i] {
+			if err := cl.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, "", err
+	}
+	return took, cpu, nil
+}
+
+// floorCreate makes, with the same client and workers, the writes that any operator of this
+// design needs for each exposure, without the operator: the exposure itself, its Service and
+// Ingresses, one server-side apply of a Ready status and one Event. What the API server needs
+// for these bounds how close to the direct create the operator can come; the objects are
+// deleted again before the operator starts.
+func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposurev1alpha1.InferenceExposure, blockSize int32, cp controlPlane) (time.Duration, string, error) {
+	for _, ns := range namespaces("floor", c.tenants) {
+		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return 0, "", err
+		}
+	}
+	type work struct {
+		exp      *exposurev1alpha1.InferenceExposure
+		children []client.Object
+		status   map[string]any
+	}
+	all := make([]work, len(plan))
+	now := metav1.Now()
+	for i, e := range plan {
+		t := i % c.tenants
+		e := e.DeepCopy()
+		e.Namespace = "floor" + strings.TrimPrefix(e.Namespace, "bench")
+		base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
+		ports := map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2}
+		svc := service.Build(e, tenantName(t), ports)
+		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
+		if err != nil {
+			return 0, "", err
+		}
+		in := router.Input{Exposure: e, Tenant: tenantName(t), Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost}
+		routes, err := router.Build(in)
+		if err != nil {
+			return 0, "", err
+		}
+		keys := router.Keys(routes)
+		children := append([]client.Object{svc}, routes...)
+		for _, o := range children {
+			o.SetOwnerReferences(nil)
+		}
+		// A status like the one the operator writes once an exposure is Ready.
+		cond := func(typ, reason, msg string) metav1.Condition {
+			return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, ObservedGeneration: 1, LastTransitionTime: now, Reason: reason, Message: msg}
+		}
+		st := exposurev1alpha1.InferenceExposureStatus{
+			ObservedGeneration: 1, Tenant: tenantName(t), ServiceName: e.Name,
+			NodePorts: &exposurev1alpha1.NodePorts{HTTP: base, GRPC: base + 1, Metrics: base + 2},
+			URL:       router.URL(in), GRPCAddress: router.GRPCAddress(in),
+			Router: &exposurev1alpha1.RouterStatus{Type: exposurev1alpha1.RouterIngress, Host: host, Objects: keys},
+			Conditions: []metav1.Condition{
+				cond(exposurev1alpha1.ConditionTenantResolved, "Resolved", "namespace "+e.Namespace+" belongs to tenant "+tenantName(t)),
+				cond(exposurev1alpha1.ConditionPortsAllocated, "Allocated", fmt.Sprintf("node ports %d, %d, %d from the tenant's block", base, base+1, base+2)),
+				cond(exposurev1alpha1.ConditionServiceReady, "Applied", "Service "+e.Name+" is in place"),
+				cond(exposurev1alpha1.ConditionIngressReady, "Applied", "Ingress "+e.Name+" is in place; no ingress controller has published an address yet"),
+				cond(exposurev1alpha1.ConditionGRPCIngressReady, "Applied", "Ingress "+e.Name+"-grpc is in place; no ingress controller has published an address yet"),
+				cond(exposurev1alpha1.ConditionRouted, "Applied", "Ingress routing in place: "+strings.Join(keys, ", ")),
+				cond(exposurev1alpha1.ConditionReady, "Ready", "the Service and its routing are in place"),
+			},
+		}
+		status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+		if err != nil {
+			return 0, "", err
+		}
+		all[i] = work{exp: e, children: children, status: status}
+	}
+	say("floor: creating %d exposures, their Services and Ingresses, a status and an Event each", len(plan))
+	start := time.Now()
+	api0, etcd0 := cp.cpu()
+	if err := parallel(c.workers, len(all), func(i int) error {
+		w := all[i]
+		e := w.exp.DeepCopy()
+		if err := cl.Create(ctx, e); err != nil {
+			return err
+		}
+		for _, o := range w.children {
+			if err := cl.Create(ctx, o); err != nil {
+				return err
+			}
+		}
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"metadata": map[string]any{"name": e.Name, "namespace": e.Namespace, "uid": string(e.UID), "resourceVersion": e.ResourceVersion},
+			"status":   w.status,
+		}}
+		u.SetGroupVersionKind(exposurev1alpha1.GroupVersion.WithKind("InferenceExposure"))
+		if err := cl.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(controller.FieldManager), client.ForceOwnership); err != nil {
+			return err
+		}
+		return cl.Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: e.Name + ".", Namespace: e.Namespace},
+			InvolvedObject: corev1.ObjectReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Namespace: e.Namespace, Name: e.Name, UID: e.UID, ResourceVersion: e.ResourceVersion},
+			Reason:         "PortsAllocated", Message: fmt.Sprintf("node ports from the block of tenant %s", w.status["tenant"]),
+			Type: corev1.EventTypeNormal, Source: corev1.EventSource{Component: controller.FieldManager},
+			FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		})
+	}); err != nil {
+		return 0, "", err
+	}
+	took := time.Since(start)
+	cpu := cp.since(api0, etcd0, len(plan))
+	say("floor: removing them again")
+	if err := parallel(c.workers, len(all), func(i int) error {
+		for _, o := range append([]client.Object{all[i].exp}, all[i].children...) {
 			if err := cl.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
 				return err
 			}

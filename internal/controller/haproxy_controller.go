@@ -81,6 +81,12 @@ const (
 	// written every 5 s rather than every second. At 10,000 exposures a render that writes
 	// every shard costs the operator about 40 ms and the API server 17 applies of up to 60 KiB.
 	DefaultBurstInterval = 5 * time.Second
+	// renderShare bounds the time spent rendering during a burst: the renders are spaced by
+	// at least renderShare times the last one's duration (writes included), so that a render
+	// takes at most a twentieth of the time however large the configuration grows...
+	renderShare = 20
+	// ... up to maxBurstInterval, the longest a change waits for its render during a burst.
+	maxBurstInterval = 30 * time.Second
 	// refusedRetry is how often a ConfigMap that could not be written is tried again.
 	refusedRetry = 30 * time.Second
 )
@@ -125,7 +131,10 @@ type HAProxyReconciler struct {
 	// lastWrite is when a render last wrote a ConfigMap (unix nanoseconds, 0: never), read by
 	// the event handlers to space the renders of a burst.
 	lastWrite atomic.Int64
-	wrote     bool // this render wrote a ConfigMap
+	// lastTook is how long the last render that wrote took (nanoseconds), including its
+	// writes: a burst spaces its renders by it (burstSpacing).
+	lastTook atomic.Int64
+	wrote    bool // this render wrote a ConfigMap
 	// settled remembers, per ConfigMap, the content last found up to date and the
 	// resourceVersion it was found in: while both stay, the ConfigMap is up to date without
 	// building its apply body (three JSON passes over up to 1 MiB). A render after one
@@ -162,6 +171,7 @@ type fileFailure struct {
 // reported configured only when the ConfigMap holding its part (and the global one) holds
 // exactly what was rendered.
 func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	start := time.Now()
 	var tl exposurev1alpha1.InferenceTenantList
 	var el exposurev1alpha1.InferenceExposureList
 	var nl corev1.NodeList
@@ -206,7 +216,10 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	r.wrote = false
 	defer func() {
 		if r.wrote {
-			r.lastWrite.Store(time.Now().UnixNano())
+			now := time.Now()
+			r.lastWrite.Store(now.UnixNano())
+			r.lastTook.Store(int64(now.Sub(start)))
+			metrics.HAProxyRenderSeconds.Observe(now.Sub(start).Seconds())
 		}
 	}()
 	var global *fileFailure
@@ -441,8 +454,16 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*
 		return nil, nil
 	}
 	metrics.HAProxyRenders.WithLabelValues("written").Inc()
-	r.wrote = true
+	r.markWrote()
 	return nil, nil
+}
+
+// markWrote records a ConfigMap write of this render at once, not when the render ends: the
+// watch brings the write back (and the burst more changes) while the other shards are still
+// being written, and those must wait for the burst interval, not for coalesce.
+func (r *HAProxyReconciler) markWrote() {
+	r.wrote = true
+	r.lastWrite.Store(time.Now().UnixNano())
 }
 
 // refused reports a write the API server did not take. Invalid and RequestEntityTooLarge will
@@ -617,6 +638,14 @@ func renderDelay(now time.Time, lastWrite int64, burst time.Duration, node bool)
 	return coalesce
 }
 
+// burstSpacing is the interval between the renders of a burst: the configured one, longer
+// when a render takes long (a large configuration, a loaded API server), so that rendering
+// stays a bounded share of the operator's time at any size; never above maxBurstInterval
+// (or the configured interval, when that is longer).
+func burstSpacing(configured, lastTook time.Duration) time.Duration {
+	return max(configured, min(renderShare*lastTook, maxBurstInterval))
+}
+
 // SetupWithManager registers the HAProxy controller. Every change funnels into one request,
 // delayed (renderDelay) so that a burst (a thousand exposures created at once) renders a few
 // times, not a thousand: the configuration is rendered as a whole. The queue keeps the
@@ -625,7 +654,8 @@ func (r *HAProxyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}}
 	funcs := func(node bool) handler.Funcs {
 		add := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			q.AddAfter(req, renderDelay(time.Now(), r.lastWrite.Load(), r.Settings.burstInterval(), node))
+			burst := burstSpacing(r.Settings.burstInterval(), time.Duration(r.lastTook.Load()))
+			q.AddAfter(req, renderDelay(time.Now(), r.lastWrite.Load(), burst, node))
 		}
 		return handler.Funcs{
 			CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -733,6 +763,6 @@ func (r *HAProxyReconciler) replaceData(ctx context.Context, cm, desired *corev1
 		return r.refused(types.NamespacedName{Namespace: cm.Namespace, Name: cm.Name}, err)
 	}
 	metrics.HAProxyRenders.WithLabelValues("written").Inc()
-	r.wrote = true
+	r.markWrote()
 	return nil, nil
 }

@@ -87,6 +87,25 @@ func TestRenderDelay(t *testing.T) {
 	}
 }
 
+func TestBurstSpacing(t *testing.T) {
+	for _, tc := range []struct {
+		name                       string
+		configured, lastTook, want time.Duration
+	}{
+		{"no render yet", 5 * time.Second, 0, 5 * time.Second},
+		{"a quick render keeps the configured interval", 5 * time.Second, 100 * time.Millisecond, 5 * time.Second},
+		{"a render of a second: twenty seconds apart", 5 * time.Second, time.Second, 20 * time.Second},
+		{"a render of ten seconds: capped", 5 * time.Second, 10 * time.Second, maxBurstInterval},
+		{"a configured interval above the cap stays", time.Minute, 10 * time.Second, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := burstSpacing(tc.configured, tc.lastTook); got != tc.want {
+				t.Fatalf("burstSpacing = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func configMap(t *testing.T, ns string) *corev1.ConfigMap {
 	t.Helper()
 	cm := &corev1.ConfigMap{}

@@ -22,6 +22,14 @@ var (
 		Help: "HAProxy configuration renders, by result: written (the ConfigMap changed) or unchanged.",
 	}, []string{"result"})
 
+	// HAProxyRenderSeconds is how long a render that wrote took, from listing its inputs to
+	// the last ConfigMap written; during a burst the renders are spaced by it.
+	HAProxyRenderSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "inference_exposure_haproxy_render_seconds",
+		Help:    "Time a render of the HAProxy configuration that wrote a ConfigMap took, including its writes.",
+		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+	})
+
 	// HAProxyConfigBytes is the size of the last rendered configuration.
 	HAProxyConfigBytes = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "inference_exposure_haproxy_config_bytes",
@@ -65,7 +73,7 @@ func (exposureCollector) Collect(ch chan<- prometheus.Metric) {
 func CountExposuresWith(f func() map[ConditionKey]int) { exposureCounter.Store(&f) }
 
 func init() {
-	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyConfigBytes, HAProxyRejectedTenants, haproxyWriter, exposureCollector{})
+	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyRenderSeconds, HAProxyConfigBytes, HAProxyRejectedTenants, haproxyWriter, exposureCollector{})
 }
 
 // SetBlock records a tenant's block usage.
