@@ -134,7 +134,10 @@ type HAProxyReconciler struct {
 	// lastTook is how long the last render that wrote took (nanoseconds), including its
 	// writes: a burst spaces its renders by it (burstSpacing).
 	lastTook atomic.Int64
-	wrote    bool // this render wrote a ConfigMap
+	// urgent is set by a change that must not wait for a burst's spacing (a node, the
+	// writer Lease); the render that takes it in clears it.
+	urgent atomic.Bool
+	wrote  bool // this render wrote a ConfigMap
 	// settled remembers, per ConfigMap, the content last found up to date and the
 	// resourceVersion it was found in: while both stay, the ConfigMap is up to date without
 	// building its apply body (three JSON passes over up to 1 MiB). A render after one
@@ -172,6 +175,13 @@ type fileFailure struct {
 // exactly what was rendered.
 func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	start := time.Now()
+	// A change that came in while the last render was still listing and rendering was
+	// queued for a second later: during a burst it waits for the spacing like the others.
+	if !r.urgent.Swap(false) {
+		if wait := burstWait(start, r.lastWrite.Load(), r.spacing()); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 	var tl exposurev1alpha1.InferenceTenantList
 	var el exposurev1alpha1.InferenceExposureList
 	var nl corev1.NodeList
@@ -237,9 +247,9 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			continue
 		}
 		if fail.retry {
-			result.RequeueAfter = conflictRetry
-		} else if result.RequeueAfter == 0 {
-			result.RequeueAfter = refusedRetry // the cause may go away without an event here
+			result = earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
+		} else {
+			result = earliest(result, ctrl.Result{RequeueAfter: refusedRetry}) // the cause may go away without an event here
 		}
 		if f.tenants == nil {
 			global = fail
@@ -265,7 +275,7 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	}
 	// ... and on the exposure that asked for it.
 	if err := r.reportSkipped(ctx, parts.Skipped); err != nil {
-		result.RequeueAfter = conflictRetry
+		result = earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
 	}
 	for i := range tl.Items {
 		cached := &tl.Items[i]
@@ -296,7 +306,9 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			continue
 		}
 		if err := applyStatus(ctx, r.Client, t, &t.Status, status, HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, errors.Join(errs...)
+			// The tenant changed since the cache showed it (its usage figures, during a
+			// burst): the next render decides again; the other tenants are written now.
+			result = earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
 		} else if err != nil {
 			errs = append(errs, fmt.Errorf("writing tenant status: %w", err))
 		}
@@ -646,6 +658,30 @@ func burstSpacing(configured, lastTook time.Duration) time.Duration {
 	return max(configured, min(renderShare*lastTook, maxBurstInterval))
 }
 
+// burstWait is how long a render that is not urgent waits for the spacing after the last
+// write; 0 when it may run now.
+func burstWait(now time.Time, lastWrite int64, spacing time.Duration) time.Duration {
+	if lastWrite == 0 {
+		return 0
+	}
+	return max(0, time.Unix(0, lastWrite).Add(spacing).Sub(now))
+}
+
+// spacing is the interval between the renders of a burst now.
+func (r *HAProxyReconciler) spacing() time.Duration {
+	return burstSpacing(r.Settings.burstInterval(), time.Duration(r.lastTook.Load()))
+}
+
+// retryAfter is when a render runs again after a write lost a race with the cache (Conflict):
+// shortly when things are quiet; during a burst with the burst's next render, which takes
+// the change in anyway (a retry at once would be one more render of everything).
+func (r *HAProxyReconciler) retryAfter() time.Duration {
+	if d := renderDelay(time.Now(), r.lastWrite.Load(), r.spacing(), false); d > coalesce {
+		return d
+	}
+	return conflictRetry
+}
+
 // SetupWithManager registers the HAProxy controller. Every change funnels into one request,
 // delayed (renderDelay) so that a burst (a thousand exposures created at once) renders a few
 // times, not a thousand: the configuration is rendered as a whole. The queue keeps the
@@ -654,8 +690,10 @@ func (r *HAProxyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: r.Settings.Namespace, Name: r.Settings.Name}}
 	funcs := func(node bool) handler.Funcs {
 		add := func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			burst := burstSpacing(r.Settings.burstInterval(), time.Duration(r.lastTook.Load()))
-			q.AddAfter(req, renderDelay(time.Now(), r.lastWrite.Load(), burst, node))
+			if node {
+				r.urgent.Store(true)
+			}
+			q.AddAfter(req, renderDelay(time.Now(), r.lastWrite.Load(), r.spacing(), node))
 		}
 		return handler.Funcs{
 			CreateFunc: func(_ context.Context, _ event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

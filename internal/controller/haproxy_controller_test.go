@@ -87,6 +87,27 @@ func TestRenderDelay(t *testing.T) {
 	}
 }
 
+func TestBurstWait(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ago := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	for _, tc := range []struct {
+		name      string
+		lastWrite int64
+		want      time.Duration
+	}{
+		{"nothing written yet", 0, 0},
+		{"written longer ago than the spacing", ago(time.Minute), 0},
+		{"written exactly the spacing ago", ago(8 * time.Second), 0},
+		{"written while the last render was running", ago(500 * time.Millisecond), 7500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := burstWait(now, tc.lastWrite, 8*time.Second); got != tc.want {
+				t.Fatalf("burstWait = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestBurstSpacing(t *testing.T) {
 	for _, tc := range []struct {
 		name                       string
