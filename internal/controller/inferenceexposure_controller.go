@@ -58,9 +58,12 @@ type ExposureReconciler struct {
 
 	controller controller.Controller
 	reserved   portReservations
-	watchMu    sync.Mutex
-	watched    map[schema.GroupVersionKind]bool
-	rescan     chan event.GenericEvent
+	// echoes are the versions this controller's own writes produced: their watch events do
+	// not queue the exposure again.
+	echoes  echoes
+	watchMu sync.Mutex
+	watched map[schema.GroupVersionKind]bool
+	rescan  chan event.GenericEvent
 }
 
 // maxPortRetries bounds how often one reconcile picks new ports after the API server refused
@@ -141,6 +144,10 @@ func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			return ctrl.Result{RequeueAfter: conflictRetry}, nil // the exposure was recreated meanwhile
 		}
 		return ctrl.Result{}, errors.Join(err, serr)
+	}
+	if r.echoes.recheckOf(req.NamespacedName) {
+		// Someone else's change came in while this reconcile was writing: look again.
+		s.requeue(ctrl.Result{RequeueAfter: conflictRetry})
 	}
 	return s.result, err
 }
@@ -399,7 +406,13 @@ func (r *ExposureReconciler) apply(ctx context.Context, exp *exposurev1alpha1.In
 	if existing != nil {
 		live = existing
 	}
-	_, _, err := r.children().apply(ctx, live, desired)
+	key := client.ObjectKeyFromObject(desired)
+	r.echoes.begin(kindService, key, time.Now())
+	applied, wrote, err := r.children().apply(ctx, live, desired)
+	if err != nil || !wrote {
+		applied = nil
+	}
+	r.echoes.end(kindService, key, client.ObjectKeyFromObject(exp), applied)
 	if apierrors.IsAlreadyExists(err) {
 		if other, rerr := r.heldByOther(ctx, exp, &corev1.Service{}, desired); rerr != nil {
 			return rerr
@@ -489,7 +502,14 @@ func (r *ExposureReconciler) writeStatus(ctx context.Context, exp *exposurev1alp
 	if err := r.Legacy.migrate(ctx, exp); err != nil {
 		return err
 	}
-	return applyStatus(ctx, r.Client, exp, &exp.Status, status, StatusManager)
+	key := client.ObjectKeyFromObject(exp)
+	r.echoes.begin(kindExposure, key, time.Now())
+	written, err := applyStatusVersion(ctx, r.Client, exp, &exp.Status, status, StatusManager)
+	if err != nil {
+		written = nil
+	}
+	r.echoes.end(kindExposure, key, key, written)
+	return err
 }
 
 var portFieldRE = regexp.MustCompile(`^spec\.ports\[(\d+)\]\.nodePort$`)
@@ -564,8 +584,8 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.watched = map[schema.GroupVersionKind]bool{}
 	r.rescan = make(chan event.GenericEvent, 1024)
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&exposurev1alpha1.InferenceExposure{}).
-		Owns(&corev1.Service{}).
+		For(&exposurev1alpha1.InferenceExposure{}, builder.WithPredicates(r.echoes.notEcho(kindExposure))).
+		Owns(&corev1.Service{}, builder.WithPredicates(r.echoes.notEcho(kindService))).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant), builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForExposures})).
 		// An exposure that lost a host conflict gets its chance when an exposure on its host changes.
 		Watches(&exposurev1alpha1.InferenceExposure{}, r.hostConflictLosers()).
@@ -611,7 +631,8 @@ func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, kind router.Kind) er
 		return nil
 	}
 	src := source.Kind(mgr.GetCache(), kind.New(),
-		handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &exposurev1alpha1.InferenceExposure{}, handler.OnlyControllerOwner()))
+		handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &exposurev1alpha1.InferenceExposure{}, handler.OnlyControllerOwner()),
+		r.echoes.notEcho(gvk.Kind))
 	if err := r.controller.Watch(src); err != nil {
 		return fmt.Errorf("watching %s: %w", gvk.Kind, err)
 	}

@@ -217,7 +217,14 @@ func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1al
 	case !render.IsControlledBy(existing, exp):
 		return nil, routerConflict(gvk, exp, desired.GetName())
 	}
-	live, _, err := r.children().apply(ctx, existing, desired)
+	key := client.ObjectKeyFromObject(desired)
+	r.echoes.begin(gvk.Kind, key, time.Now())
+	live, wrote, err := r.children().apply(ctx, existing, desired)
+	written := live
+	if err != nil || !wrote {
+		written = nil
+	}
+	r.echoes.end(gvk.Kind, key, client.ObjectKeyFromObject(exp), written)
 	if apierrors.IsAlreadyExists(err) {
 		if other, rerr := r.heldByOther(ctx, exp, kind.New(), desired); rerr != nil {
 			return nil, rerr

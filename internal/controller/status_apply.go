@@ -68,20 +68,27 @@ func statusFields(status any, manager string) (map[string]any, error) {
 // request at all). The object's UID and resourceVersion are part of the body: an object
 // recreated under the same name, or changed since it was read, is not written (Conflict).
 func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, want any, manager string) error {
+	_, err := applyStatusVersion(ctx, c, obj, have, want, manager)
+	return err
+}
+
+// applyStatusVersion is applyStatus returning the object's metadata as the API server holds it
+// after the write (its new resourceVersion), nil when nothing was written.
+func applyStatusVersion(ctx context.Context, c client.Client, obj client.Object, have, want any, manager string) (client.Object, error) {
 	h, err := statusFields(have, manager)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, err := statusFields(want, manager)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if equalJSON(h, w) {
-		return nil
+		return nil, nil
 	}
 	gvk, err := c.GroupVersionKindFor(obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The resourceVersion the decision was made from: a status computed from a stale cache
 	// (another operator process wrote meanwhile, or the other manager) is refused with a
@@ -93,9 +100,9 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, have, 
 	u := &unstructured.Unstructured{Object: map[string]any{"metadata": meta, "status": w}}
 	u.SetGroupVersionKind(gvk)
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying %s status: %w", gvk.Kind, err)
+		return nil, fmt.Errorf("applying %s status: %w", gvk.Kind, err)
 	}
-	return nil
+	return u, nil
 }
 
 func equalJSON(a, b any) bool {
