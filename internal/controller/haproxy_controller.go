@@ -82,11 +82,13 @@ const (
 	// every shard costs the operator about 40 ms and the API server 17 applies of up to 60 KiB.
 	DefaultBurstInterval = 5 * time.Second
 	// renderShare bounds the time spent rendering during a burst: the renders are spaced by
-	// at least renderShare times the last one's duration (writes included), so that a render
-	// takes at most a twentieth of the time however large the configuration grows...
+	// at least renderShare times the last one's duration (writes included), so that rendering
+	// takes at most a twentieth of the time while a render takes under 400 ms...
 	renderShare = 20
-	// ... up to maxBurstInterval, the longest a change waits for its render during a burst.
-	maxBurstInterval = 30 * time.Second
+	// ... up to maxBurstInterval, the longest a change waits for its render during a burst:
+	// the last change of a burst is in the ConfigMaps, and the work queue empty, within
+	// about 10 s.
+	maxBurstInterval = 8 * time.Second
 	// refusedRetry is how often a ConfigMap that could not be written is tried again.
 	refusedRetry = 30 * time.Second
 )

@@ -115,7 +115,7 @@ func TestBurstSpacing(t *testing.T) {
 	}{
 		{"no render yet", 5 * time.Second, 0, 5 * time.Second},
 		{"a quick render keeps the configured interval", 5 * time.Second, 100 * time.Millisecond, 5 * time.Second},
-		{"a render of a second: twenty seconds apart", 5 * time.Second, time.Second, 20 * time.Second},
+		{"a render of 300 ms: six seconds apart", 5 * time.Second, 300 * time.Millisecond, 6 * time.Second},
 		{"a render of ten seconds: capped", 5 * time.Second, 10 * time.Second, maxBurstInterval},
 		{"a configured interval above the cap stays", time.Minute, 10 * time.Second, time.Minute},
 	} {
