@@ -60,7 +60,9 @@ type ExposureReconciler struct {
 	reserved   portReservations
 	// echoes are the versions this controller's own writes produced: their watch events do
 	// not queue the exposure again.
-	echoes  echoes
+	echoes echoes
+	// fresh are the exposures created while this process runs that were never routed.
+	fresh   freshExposures
 	watchMu sync.Mutex
 	watched map[schema.GroupVersionKind]bool
 	rescan  chan event.GenericEvent
@@ -116,6 +118,9 @@ func (r *ExposureReconciler) phases() []exposurePhase {
 func (r *ExposureReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	exp := &exposurev1alpha1.InferenceExposure{}
 	if err := r.Get(ctx, req.NamespacedName, exp); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.fresh.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !exp.DeletionTimestamp.IsZero() {
@@ -584,7 +589,7 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.watched = map[schema.GroupVersionKind]bool{}
 	r.rescan = make(chan event.GenericEvent, 1024)
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&exposurev1alpha1.InferenceExposure{}, builder.WithPredicates(r.echoes.notEcho(kindExposure))).
+		For(&exposurev1alpha1.InferenceExposure{}, builder.WithPredicates(r.echoes.notEcho(kindExposure), r.fresh.observe())).
 		Owns(&corev1.Service{}, builder.WithPredicates(r.echoes.notEcho(kindService))).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant), builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForExposures})).
 		// An exposure that lost a host conflict gets its chance when an exposure on its host changes.

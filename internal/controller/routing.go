@@ -137,6 +137,9 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 	}
 	// Keys before applying: the client clears a typed object's kind when it decodes a response.
 	keys := router.Keys(desired)
+	// An exposure created while this process runs, routed for the first time, controls no
+	// routing objects yet: nothing to clean up (freshExposures).
+	fresh := r.fresh.take(exp)
 
 	// Apply, then read each object's verdict from its controller.
 	verdicts := map[string][]client.Object{}
@@ -168,7 +171,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		}
 		verdicts[c] = append(verdicts[c], live)
 	}
-	if !routingSettled(exp, typ, keys) {
+	if !fresh && !routingSettled(exp, typ, keys) {
 		if err := r.removeRouting(ctx, exp, keys); err != nil {
 			return ctrl.Result{}, err
 		}
