@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,12 +96,19 @@ func applyStatusVersion(ctx context.Context, c client.Client, obj client.Object,
 	if obj.GetNamespace() != "" {
 		meta["namespace"] = obj.GetNamespace()
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{"metadata": meta, "status": w}}
-	u.SetGroupVersionKind(gvk)
-	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager), client.ForceOwnership); err != nil {
+	body, err := json.Marshal(map[string]any{"apiVersion": gvk.GroupVersion().String(), "kind": gvk.Kind, "metadata": meta, "status": w})
+	if err != nil {
+		return nil, err
+	}
+	// Sent through the metadata client: the API server answers with the object's metadata
+	// only, which is all the caller reads, instead of the whole object to encode and decode.
+	written := &metav1.PartialObjectMetadata{}
+	written.SetGroupVersionKind(gvk)
+	written.Namespace, written.Name = obj.GetNamespace(), obj.GetName()
+	if err := c.Status().Patch(ctx, written, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner(manager), client.ForceOwnership); err != nil {
 		return nil, fmt.Errorf("applying %s status: %w", gvk.Kind, err)
 	}
-	return u, nil
+	return written, nil
 }
 
 func equalJSON(a, b any) bool {

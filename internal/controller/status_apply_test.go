@@ -175,3 +175,37 @@ func TestLegacyExposureStatusTakenOver(t *testing.T) {
 		t.Fatalf("managers after the takeover: %v", f)
 	}
 }
+
+// BenchmarkApplyStatus: one status write of an exposure with the conditions of a Ready one,
+// against the API server (envtest). Each iteration writes (the message alternates).
+func BenchmarkApplyStatus(b *testing.B) {
+	ctx := context.Background()
+	ns := newNamespace(b, "status-bench")
+	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
+	if err := k8s.Create(ctx, exp); err != nil {
+		b.Fatal(err)
+	}
+	status := func(i int) *exposurev1alpha1.InferenceExposureStatus {
+		st := &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 1, Tenant: "alpha", ServiceName: "triton",
+			NodePorts: &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801, Metrics: 30802}}
+		for _, typ := range []string{exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady,
+			exposurev1alpha1.ConditionRouted, exposurev1alpha1.ConditionIngressReady, exposurev1alpha1.ConditionReady} {
+			st.Conditions = append(st.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionTrue, ObservedGeneration: 1,
+				LastTransitionTime: metav1.Now(), Reason: "Applied", Message: typ + " is in place, write " + string(rune('a'+i%2))})
+		}
+		return st
+	}
+	have := exp.Status.DeepCopy()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		want := status(i)
+		written, err := applyStatusVersion(ctx, k8s, exp, have, want, StatusManager)
+		if err != nil || written == nil {
+			b.Fatal("not written:", err)
+		}
+		exp.ResourceVersion = written.GetResourceVersion()
+		have = want
+		i++
+	}
+}
