@@ -437,31 +437,16 @@ func planExposures(c config, perTenant int) []*exposurev1alpha1.InferenceExposur
 // parallel client, in namespaces of their own; then removes them again so that the operator
 // run starts from the same cluster.
 func directCreate(ctx context.Context, cl client.Client, c config, plan []*exposurev1alpha1.InferenceExposure, blockSize int32, cp controlPlane) (time.Duration, string, error) {
-	for _, ns := range namespaces("direct", c.tenants) {
-		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return 0, "", err
-		}
+	if err := createNamespaces(ctx, cl, "direct", c.tenants); err != nil {
+		return 0, "", err
 	}
-	type objs []client.Object
-	work := make([]objs, len(plan))
-	for i, e := range plan {
-		t := i % c.tenants
-		e := e.DeepCopy()
-		e.Namespace = "direct" + strings.TrimPrefix(e.Namespace, "bench")
-		base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
-		svc := service.Build(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
-		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
+	work := make([][]client.Object, len(plan))
+	for i := range plan {
+		b, err := planChildren(c, plan, i, "direct", blockSize)
 		if err != nil {
 			return 0, "", err
 		}
-		routes, err := router.Build(router.Input{Exposure: e, Tenant: tenantName(t), Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost})
-		if err != nil {
-			return 0, "", err
-		}
-		work[i] = append(objs{svc}, routes...)
-		for _, o := range work[i] {
-			o.SetOwnerReferences(nil)
-		}
+		work[i] = b.children
 	}
 	say("direct: creating %d Services and their Ingresses", len(plan))
 	start := time.Now()
@@ -479,17 +464,60 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 	took := time.Since(start)
 	cpu := cp.since(api0, etcd0, len(plan))
 	say("direct: removing them again")
-	if err := parallel(c.workers, len(work), func(i int) error {
-		for _, o := range work[i] {
+	return took, cpu, removeAll(ctx, cl, c.workers, work)
+}
+
+// baseline is one exposure's objects for a phase without the operator, in namespaces of their
+// own: the exposure, and its Service and Ingresses as the operator would build them (node
+// ports laid out in the tenant's block) without owner references.
+type baseline struct {
+	exp      *exposurev1alpha1.InferenceExposure
+	in       router.Input
+	base     int32 // the first of its three node ports
+	children []client.Object
+}
+
+func planChildren(c config, plan []*exposurev1alpha1.InferenceExposure, i int, prefix string, blockSize int32) (baseline, error) {
+	t := i % c.tenants
+	e := plan[i].DeepCopy()
+	e.Namespace = prefix + strings.TrimPrefix(e.Namespace, "bench")
+	base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
+	svc := service.Build(e, tenantName(t), map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2})
+	host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
+	if err != nil {
+		return baseline{}, err
+	}
+	in := router.Input{Exposure: e, Tenant: tenantName(t), Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost}
+	routes, err := router.Build(in)
+	if err != nil {
+		return baseline{}, err
+	}
+	children := append([]client.Object{svc}, routes...)
+	for _, o := range children {
+		o.SetOwnerReferences(nil)
+	}
+	return baseline{exp: e, in: in, base: base, children: children}, nil
+}
+
+func createNamespaces(ctx context.Context, cl client.Client, prefix string, n int) error {
+	for _, ns := range namespaces(prefix, n) {
+		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeAll deletes the objects of a phase without the operator again, before it starts.
+func removeAll(ctx context.Context, cl client.Client, workers int, groups [][]client.Object) error {
+	return parallel(workers, len(groups), func(i int) error {
+		for _, o := range groups[i] {
 			if err := cl.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
 				return err
 			}
 		}
 		return nil
-	}); err != nil {
-		return 0, "", err
-	}
-	return took, cpu, nil
+	})
 }
 
 // floorCreate makes, with the same client and workers, the writes that any operator of this
@@ -498,50 +526,33 @@ func directCreate(ctx context.Context, cl client.Client, c config, plan []*expos
 // for these bounds how close to the direct create the operator can come; the objects are
 // deleted again before the operator starts.
 func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposurev1alpha1.InferenceExposure, blockSize int32, cp controlPlane) (time.Duration, string, error) {
-	for _, ns := range namespaces("floor", c.tenants) {
-		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return 0, "", err
-		}
+	if err := createNamespaces(ctx, cl, "floor", c.tenants); err != nil {
+		return 0, "", err
 	}
 	type work struct {
-		exp      *exposurev1alpha1.InferenceExposure
-		children []client.Object
-		status   map[string]any
+		baseline
+		status map[string]any
 	}
 	all := make([]work, len(plan))
 	now := metav1.Now()
-	for i, e := range plan {
-		t := i % c.tenants
-		e := e.DeepCopy()
-		e.Namespace = "floor" + strings.TrimPrefix(e.Namespace, "bench")
-		base := poolStart + int32(t)*blockSize + int32(3*(i/c.tenants))
-		ports := map[string]int32{allocator.PortHTTP: base, allocator.PortGRPC: base + 1, allocator.PortMetrics: base + 2}
-		svc := service.Build(e, tenantName(t), ports)
-		host, grpcHost, err := router.Hosts(e, router.HostPolicy{Domain: fmt.Sprintf("%s.bench.example.com", tenantName(t))})
+	for i := range plan {
+		b, err := planChildren(c, plan, i, "floor", blockSize)
 		if err != nil {
 			return 0, "", err
 		}
-		in := router.Input{Exposure: e, Tenant: tenantName(t), Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost}
-		routes, err := router.Build(in)
-		if err != nil {
-			return 0, "", err
-		}
-		keys := router.Keys(routes)
-		children := append([]client.Object{svc}, routes...)
-		for _, o := range children {
-			o.SetOwnerReferences(nil)
-		}
+		e, base, tenant := b.exp, b.base, b.in.Tenant
+		keys := router.Keys(b.children[1:])
 		// A status like the one the operator writes once an exposure is Ready.
 		cond := func(typ, reason, msg string) metav1.Condition {
 			return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, ObservedGeneration: 1, LastTransitionTime: now, Reason: reason, Message: msg}
 		}
 		st := exposurev1alpha1.InferenceExposureStatus{
-			ObservedGeneration: 1, Tenant: tenantName(t), ServiceName: e.Name,
+			ObservedGeneration: 1, Tenant: tenant, ServiceName: e.Name,
 			NodePorts: &exposurev1alpha1.NodePorts{HTTP: base, GRPC: base + 1, Metrics: base + 2},
-			URL:       router.URL(in), GRPCAddress: router.GRPCAddress(in),
-			Router: &exposurev1alpha1.RouterStatus{Type: exposurev1alpha1.RouterIngress, Host: host, Objects: keys},
+			URL:       router.URL(b.in), GRPCAddress: router.GRPCAddress(b.in),
+			Router: &exposurev1alpha1.RouterStatus{Type: exposurev1alpha1.RouterIngress, Host: b.in.Host, Objects: keys},
 			Conditions: []metav1.Condition{
-				cond(exposurev1alpha1.ConditionTenantResolved, "Resolved", "namespace "+e.Namespace+" belongs to tenant "+tenantName(t)),
+				cond(exposurev1alpha1.ConditionTenantResolved, "Resolved", "namespace "+e.Namespace+" belongs to tenant "+tenant),
 				cond(exposurev1alpha1.ConditionPortsAllocated, "Allocated", fmt.Sprintf("node ports %d, %d, %d from the tenant's block", base, base+1, base+2)),
 				cond(exposurev1alpha1.ConditionServiceReady, "Applied", "Service "+e.Name+" is in place"),
 				cond(exposurev1alpha1.ConditionIngressReady, "Applied", "Ingress "+e.Name+" is in place; no ingress controller has published an address yet"),
@@ -554,7 +565,7 @@ func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposu
 		if err != nil {
 			return 0, "", err
 		}
-		all[i] = work{exp: e, children: children, status: status}
+		all[i] = work{baseline: b, status: status}
 	}
 	say("floor: creating %d exposures, their Services and Ingresses, a status and an Event each", len(plan))
 	start := time.Now()
@@ -581,7 +592,7 @@ func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposu
 		return cl.Create(ctx, &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{GenerateName: e.Name + ".", Namespace: e.Namespace},
 			InvolvedObject: corev1.ObjectReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Namespace: e.Namespace, Name: e.Name, UID: e.UID, ResourceVersion: e.ResourceVersion},
-			Reason:         "PortsAllocated", Message: fmt.Sprintf("node ports from the block of tenant %s", w.status["tenant"]),
+			Reason:         "PortsAllocated", Message: fmt.Sprintf("node ports from the block of tenant %s", w.in.Tenant),
 			Type: corev1.EventTypeNormal, Source: corev1.EventSource{Component: controller.FieldManager},
 			FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		})
@@ -591,17 +602,11 @@ func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposu
 	took := time.Since(start)
 	cpu := cp.since(api0, etcd0, len(plan))
 	say("floor: removing them again")
-	if err := parallel(c.workers, len(all), func(i int) error {
-		for _, o := range append([]client.Object{all[i].exp}, all[i].children...) {
-			if err := cl.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return 0, "", err
+	groups := make([][]client.Object, len(all))
+	for i, w := range all {
+		groups[i] = append([]client.Object{w.exp}, w.children...)
 	}
-	return took, cpu, nil
+	return took, cpu, removeAll(ctx, cl, c.workers, groups)
 }
 
 // createForeignApps makes the cluster look like one that runs other applications: their
