@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,5 +111,28 @@ func TestNotEchoPredicate(t *testing.T) {
 	}
 	if !p.Delete(event.DeleteEvent{Object: svcAt("a", "6")}) {
 		t.Fatal("a delete was passed over")
+	}
+}
+
+// BenchmarkEchoes: a write and its echo while 10,000 other writes wait for theirs, as during a
+// burst of creates (every watch event of the exposure controller asks isEcho).
+func BenchmarkEchoes(b *testing.B) {
+	var e echoes
+	now := time.Unix(1000, 0)
+	owner := types.NamespacedName{Namespace: "team", Name: "triton"}
+	for i := range 10000 {
+		key := types.NamespacedName{Namespace: "team", Name: fmt.Sprintf("svc-%05d", i)}
+		e.begin(kindService, key, now)
+		e.end(kindService, key, owner, svcAt(key.Name, "7"))
+	}
+	key := types.NamespacedName{Namespace: "team", Name: "a"}
+	written, other := svcAt("a", "5"), svcAt("a", "6")
+	b.ReportAllocs()
+	for b.Loop() {
+		e.begin(kindService, key, now)
+		e.end(kindService, key, owner, written)
+		if e.isEcho(kindService, other) || !e.isEcho(kindService, written) {
+			b.Fatal("wrong verdict")
+		}
 	}
 }
