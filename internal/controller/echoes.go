@@ -143,13 +143,6 @@ func (e *echoes) isEcho(kind string, obj client.Object) bool {
 	return false
 }
 
-// len is the number of writes under way or waiting for their echo.
-func (e *echoes) len() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.m)
-}
-
 // notEcho lets through the create and update events of kind that are not echoes of this
 // process's own writes.
 func (e *echoes) notEcho(kind string) predicate.Funcs {

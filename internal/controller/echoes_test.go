@@ -11,6 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
+// len is the number of writes under way or waiting for their echo.
+func (e *echoes) len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.m)
+}
+
 func svcAt(name, rv string) *corev1.Service {
 	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, ResourceVersion: rv}}
 }

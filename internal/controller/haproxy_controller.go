@@ -643,13 +643,10 @@ func nodeChanged(e event.UpdateEvent) bool {
 // write, so that a thousand exposures created at once cost a render every few seconds. A
 // single change after a quiet spell, and every node change, waits only coalesce.
 func renderDelay(now time.Time, lastWrite int64, burst time.Duration, node bool) time.Duration {
-	if node || lastWrite == 0 {
+	if node {
 		return coalesce
 	}
-	if d := time.Unix(0, lastWrite).Add(burst).Sub(now); d > coalesce {
-		return d
-	}
-	return coalesce
+	return max(coalesce, burstWait(now, lastWrite, burst))
 }
 
 // burstSpacing is the interval between the renders of a burst: the configured one, longer
@@ -678,8 +675,8 @@ func (r *HAProxyReconciler) spacing() time.Duration {
 // shortly when things are quiet; during a burst with the burst's next render, which takes
 // the change in anyway (a retry at once would be one more render of everything).
 func (r *HAProxyReconciler) retryAfter() time.Duration {
-	if d := renderDelay(time.Now(), r.lastWrite.Load(), r.spacing(), false); d > coalesce {
-		return d
+	if w := burstWait(time.Now(), r.lastWrite.Load(), r.spacing()); w > coalesce {
+		return w
 	}
 	return conflictRetry
 }
