@@ -90,7 +90,7 @@ func main() {
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the operator during the create phase to this file")
 	flag.DurationVar(&c.cpuProfileFor, "cpuprofile-for", 30*time.Second, "how long the CPU profile runs (from 2 s into the create phase)")
 	flag.StringVar(&c.apiserverProfile, "apiserver-cpuprofile", "", "write a CPU profile of kube-apiserver during the create phase to this file (as long as -cpuprofile-for)")
-	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file")
+	flag.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the operator (after a GC) once its work queues are empty to this file, and one after the restart to the same name with .restart appended")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "benchscale:", err)
@@ -369,6 +369,13 @@ func run(c config) error {
 		w := r1.minus(r0).operatorWrites()
 		rep.add("restart: writes", "%d (%s) in the %s after the restart", w.total(), w.String(0), round(time.Since(op2.started)))
 		rep.add("restart: manager RSS / CPU", "%s, %.1f CPU-s", op2.memory(), op2.cpuSeconds())
+		rep.add("restart: initial reads", "%s", r1.minus(r0).initialReads())
+		if c.heapProfile != "" {
+			// alloc_space of this profile shows what the restart allocated on its way to synced caches.
+			if err := op2.fetchPprof(c.heapProfile+".restart", "heap?gc=1"); err != nil {
+				return err
+			}
+		}
 	}
 
 	fmt.Println()
@@ -1216,6 +1223,18 @@ func (a requests) operatorWrites() requests {
 		out[k] = v
 	}
 	return out
+}
+
+// initialReads says how the operator's informers read what exists: a LIST per resource, or a
+// WATCH that streams the initial objects (watch-list).
+func (a requests) initialReads() string {
+	out := requests{}
+	for k, v := range a {
+		if (k[0] == "LIST" || k[0] == "WATCH") && k[2] == "" {
+			out[k] = v
+		}
+	}
+	return out.String(0)
 }
 
 func (a requests) total() int {
