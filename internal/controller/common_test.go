@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -78,5 +79,57 @@ func TestRoutingSettled(t *testing.T) {
 		if got := routingSettled(tc.exp, tc.typ, tc.keys); got != tc.want {
 			t.Errorf("%s: routingSettled = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRemoveCondition: an absent condition costs nothing; a present one is dropped into a new
+// array, so a list that shares its array with a cached object leaves the cache as it was.
+func TestRemoveCondition(t *testing.T) {
+	cached := []metav1.Condition{{Type: "Ready"}, {Type: "Routed"}, {Type: "ServiceReady"}}
+	tests := []struct {
+		name    string
+		typ     string
+		removed bool
+		want    []string
+	}{
+		{name: "absent", typ: "HAProxyConfigured", want: []string{"Ready", "Routed", "ServiceReady"}},
+		{name: "first", typ: "Ready", removed: true, want: []string{"Routed", "ServiceReady"}},
+		{name: "middle", typ: "Routed", removed: true, want: []string{"Ready", "ServiceReady"}},
+		{name: "last", typ: "ServiceReady", removed: true, want: []string{"Ready", "Routed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list := cached // what a read without a deep copy hands out
+			if got := removeCondition(&list, tt.typ); got != tt.removed {
+				t.Errorf("removed = %v, want %v", got, tt.removed)
+			}
+			var types []string
+			for _, c := range list {
+				types = append(types, c.Type)
+			}
+			if strings.Join(types, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("left %v, want %v", types, tt.want)
+			}
+			if cached[0].Type != "Ready" || cached[1].Type != "Routed" || cached[2].Type != "ServiceReady" {
+				t.Errorf("the shared array changed: %v", cached)
+			}
+		})
+	}
+	list := cached
+	if n := testing.AllocsPerRun(100, func() { removeCondition(&list, "HAProxyConfigured") }); n != 0 {
+		t.Errorf("removing an absent condition allocated %v times", n)
+	}
+}
+
+// BenchmarkRemoveAbsentCondition: what a reconcile pays per routing condition an exposure
+// does not have (nine conditions, as an exposure has).
+func BenchmarkRemoveAbsentCondition(b *testing.B) {
+	list := make([]metav1.Condition, 9)
+	for i := range list {
+		list[i].Type = fmt.Sprintf("Condition%d", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		removeCondition(&list, "HTTPRouteAccepted")
 	}
 }

@@ -294,7 +294,7 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		case fail != nil && fail.retry && t.Spec.HAProxy != nil:
 			continue // decided on the next render
 		case t.Spec.HAProxy == nil:
-			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
+			removeCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
 		case e != nil:
 			conditionsOf(ctx, r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, e.Reason, e.Msg)
 		case fail != nil:
@@ -368,7 +368,7 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 			conditionsOf(ctx, r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend,
 				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg)
 		} else {
-			meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
+			removeCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
 		}
 		if equality.Semantic.DeepEqual(&exp.Status, status) {
 			continue

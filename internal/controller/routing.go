@@ -307,10 +307,10 @@ func (r *ExposureReconciler) removeRouting(ctx context.Context, exp *exposurev1a
 
 func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 	status.URL, status.GRPCAddress, status.Router = "", "", nil
-	meta.RemoveStatusCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
+	removeCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
 	for _, c := range router.Conditions() {
 		if all || c != exposurev1alpha1.ConditionRouted {
-			meta.RemoveStatusCondition(&status.Conditions, c)
+			removeCondition(&status.Conditions, c)
 		}
 	}
 }
