@@ -590,7 +590,7 @@ func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.rescan = make(chan event.GenericEvent, 1024)
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceExposure{}, builder.WithPredicates(r.echoes.notEcho(kindExposure), r.fresh.observe())).
-		Owns(&corev1.Service{}, builder.WithPredicates(r.echoes.notEcho(kindService))).
+		Watches(&corev1.Service{}, enqueueControllingExposure, builder.WithPredicates(r.echoes.notEcho(kindService))).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.exposuresOfTenant), builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForExposures})).
 		// An exposure that lost a host conflict gets its chance when an exposure on its host changes.
 		Watches(&exposurev1alpha1.InferenceExposure{}, r.hostConflictLosers()).
@@ -635,9 +635,7 @@ func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, kind router.Kind) er
 	if r.watched[gvk] {
 		return nil
 	}
-	src := source.Kind(mgr.GetCache(), kind.New(),
-		handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &exposurev1alpha1.InferenceExposure{}, handler.OnlyControllerOwner()),
-		r.echoes.notEcho(gvk.Kind))
+	src := source.Kind(mgr.GetCache(), kind.New(), enqueueControllingExposure, r.echoes.notEcho(gvk.Kind))
 	if err := r.controller.Watch(src); err != nil {
 		return fmt.Errorf("watching %s: %w", gvk.Kind, err)
 	}
