@@ -58,11 +58,18 @@ type conditionSet struct {
 // conditionsOf sets conditions on list, the status of obj. Every condition that turns False
 // (or changes while False) is also logged once at info level, with the object.
 func conditionsOf(ctx context.Context, rec record.EventRecorder, obj runtime.Object, list *[]metav1.Condition, gen int64) conditionSet {
-	log := logf.FromContext(ctx)
-	if m, ok := obj.(metav1.Object); ok {
-		log = log.WithValues("object", klog.KObj(m), "kind", fmt.Sprintf("%T", obj))
+	return conditionSet{log: logf.FromContext(ctx), rec: rec, obj: obj, list: list, gen: gen}
+}
+
+// logFalse logs a condition that turned False, with the object. The object's values are added
+// here rather than to the set's logger: zap encodes them when they are added, and most sets
+// never log (a third of the log buffers a restart at 10,000 exposures allocated).
+func (c conditionSet) logFalse(typ, reason, msg string) {
+	log := c.log
+	if m, ok := c.obj.(metav1.Object); ok {
+		log = log.WithValues("object", klog.KObj(m), "kind", fmt.Sprintf("%T", c.obj))
 	}
-	return conditionSet{log: log, rec: rec, obj: obj, list: list, gen: gen}
+	log.Info("condition is False", "type", typ, "reason", reason, "message", msg)
 }
 
 // True sets the condition True.
@@ -133,7 +140,7 @@ func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg
 		return
 	}
 	if status == metav1.ConditionFalse {
-		c.log.Info("condition is False", "type", typ, "reason", reason, "message", msg)
+		c.logFalse(typ, reason, msg)
 	}
 	if c.rec == nil || !notify {
 		return
