@@ -180,6 +180,7 @@ func stripExposure(o any) (any, error) {
 
 func stripLastApplied(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
+		noteLegacyStatusEntry(m)
 		m.SetManagedFields(nil)
 		internMeta(m)
 		if a := m.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {

@@ -118,32 +118,49 @@ func equalJSON(a, b any) bool {
 }
 
 // legacyStatusMigration moves the status fields written by earlier versions (a whole-status
-// Update, recorded as an Update entry of FieldManager) to the two apply managers, once per
-// object and process, before either controller applies. Without it that Update entry would
-// keep co-owning every field, and a field the operator stops writing would never go away.
+// Update, recorded as an Update entry of FieldManager) to the two apply managers, before
+// either controller applies. Without it that Update entry would keep co-owning every field,
+// and a field the operator stops writing would never go away.
 type legacyStatusMigration struct {
 	reader client.Reader
 	writer client.Client
-	done   sync.Map // object UID -> struct{}
 }
 
-// migrate reads the object's managedFields (the cache strips them) the first time it is asked
-// about an object in this process, and moves a legacy entry if there is one.
+// legacyStatusEntries holds the UIDs of the tenants and exposures whose managedFields, as the
+// cache last received them, include that Update entry. The cache strips managedFields, so its
+// transform notes the entry on the way in (noteLegacyStatusEntry): the migration reads and
+// patches only these objects, and keeps no record of the others (a record per object that
+// only grew: 1.5 MB at 10,000 exposures, and more with every exposure ever created).
+var legacyStatusEntries sync.Map // UID -> struct{}
+
+// noteLegacyStatusEntry records whether obj's managedFields hold a legacy status entry; the
+// cache transform calls it before it drops them.
+func noteLegacyStatusEntry(obj metav1.Object) {
+	if slices.ContainsFunc(obj.GetManagedFields(), isLegacyStatusEntry) {
+		legacyStatusEntries.Store(obj.GetUID(), struct{}{})
+	} else {
+		legacyStatusEntries.Delete(obj.GetUID())
+	}
+}
+
+func isLegacyStatusEntry(e metav1.ManagedFieldsEntry) bool {
+	return e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "status" && e.FieldsV1 != nil
+}
+
+// migrate moves the legacy entry of an object the cache saw with one. It reads the object's
+// managedFields first: the cache has none, and a watch event may be older than the patch.
 func (m *legacyStatusMigration) migrate(ctx context.Context, obj client.Object) error {
 	if m == nil {
 		return nil
 	}
-	if _, ok := m.done.Load(obj.GetUID()); ok {
-		return nil
-	}
-	if neverWritten(obj) {
-		// Nobody wrote this status yet, so no earlier version did: nothing to move, and no
-		// read (every new exposure's first status write would cost one).
-		m.done.Store(obj.GetUID(), struct{}{})
+	if _, ok := legacyStatusEntries.Load(obj.GetUID()); !ok {
 		return nil
 	}
 	live := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(client.Object)
 	if err := m.reader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}, live); err != nil {
+		if apierrors.IsNotFound(err) {
+			legacyStatusEntries.Delete(obj.GetUID())
+		}
 		return client.IgnoreNotFound(err)
 	}
 	entries, changed, err := splitLegacyStatusEntry(live.GetManagedFields())
@@ -166,28 +183,15 @@ func (m *legacyStatusMigration) migrate(ctx context.Context, obj client.Object) 
 			return fmt.Errorf("moving the status fields of earlier versions to server-side apply: %w", err)
 		}
 	}
-	m.done.Store(obj.GetUID(), struct{}{})
+	legacyStatusEntries.Delete(obj.GetUID())
 	return nil
-}
-
-// neverWritten reports whether the object's status is still empty.
-func neverWritten(obj client.Object) bool {
-	switch o := obj.(type) {
-	case *exposurev1alpha1.InferenceExposure:
-		return len(o.Status.Conditions) == 0 && o.Status.ObservedGeneration == 0
-	case *exposurev1alpha1.InferenceTenant:
-		return len(o.Status.Conditions) == 0 && o.Status.ObservedGeneration == 0
-	}
-	return false
 }
 
 // splitLegacyStatusEntry turns FieldManager's Update entry of the status subresource into
 // Apply entries: the HAProxy conditions to HAProxyStatusManager, the rest to StatusManager
 // (merged into Apply entries that already exist). changed is false when there is none.
 func splitLegacyStatusEntry(in []metav1.ManagedFieldsEntry) ([]metav1.ManagedFieldsEntry, bool, error) {
-	idx := slices.IndexFunc(in, func(e metav1.ManagedFieldsEntry) bool {
-		return e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "status" && e.FieldsV1 != nil
-	})
+	idx := slices.IndexFunc(in, isLegacyStatusEntry)
 	if idx < 0 {
 		return in, false, nil
 	}

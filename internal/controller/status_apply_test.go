@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -207,5 +208,31 @@ func BenchmarkApplyStatus(b *testing.B) {
 		exp.ResourceVersion = written.GetResourceVersion()
 		have = want
 		i++
+	}
+}
+
+// TestNoteLegacyStatusEntry: the cache transform records exactly the objects that carry an
+// earlier version's whole-status Update entry, and forgets one once an event comes without it.
+func TestNoteLegacyStatusEntry(t *testing.T) {
+	legacy := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}
+	applied := metav1.ManagedFieldsEntry{Manager: StatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}
+	finalizer := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{}}`)}}
+	noted := func(uid string) bool { _, ok := legacyStatusEntries.Load(types.UID(uid)); return ok }
+	transform := func(uid string, entries ...metav1.ManagedFieldsEntry) {
+		t.Helper()
+		exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "triton", UID: types.UID(uid), ManagedFields: entries}}
+		out, err := stripExposure(exp)
+		if err != nil || len(out.(*exposurev1alpha1.InferenceExposure).ManagedFields) != 0 {
+			t.Fatalf("transform: %v, managedFields left: %v", err, out)
+		}
+	}
+	transform("note-a", applied, legacy)
+	transform("note-b", applied, finalizer) // the operator's Update of the main resource is no status entry
+	if !noted("note-a") || noted("note-b") {
+		t.Fatalf("noted a: %v, b: %v", noted("note-a"), noted("note-b"))
+	}
+	transform("note-a", applied) // the migration's patch came back
+	if noted("note-a") {
+		t.Fatal("still noted after an event without the entry")
 	}
 }
