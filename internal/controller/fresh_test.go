@@ -43,6 +43,9 @@ func TestFreshExposures(t *testing.T) {
 			if f.take(tc.routed) {
 				t.Fatal("still fresh after its first routing: a failed status write would leave its objects uncleaned")
 			}
+			if f.m != nil {
+				t.Error("the emptied map is kept, with the room its largest size needed")
+			}
 		})
 	}
 }
