@@ -124,6 +124,7 @@ func run(args []string) error {
 		// A new leader starts reconciling only after the old one has stopped.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(haproxySettings),
+		MapperProvider:                controller.NewRESTMapper,
 		// client-go's Event correlator keeps three LRU caches of 4,096 entries (about 8 MB once
 		// thousands of exposures have had an Event); the operator emits Events on transitions
 		// only, so a smaller window loses no aggregation that matters.

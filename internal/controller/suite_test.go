@@ -102,6 +102,7 @@ func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  CacheOptions(hpNamespace),
+		MapperProvider:         NewRESTMapper,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Several managers run in one test process, standing in for several operator processes.
