@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -234,5 +235,40 @@ func TestNoteLegacyStatusEntry(t *testing.T) {
 	transform("note-a", applied) // the migration's patch came back
 	if noted("note-a") {
 		t.Fatal("still noted after an event without the entry")
+	}
+}
+
+// BenchmarkUnchangedStatus: what a reconcile that changes nothing pays to find that out, for an
+// exposure's status with nine conditions (no request is made).
+func BenchmarkUnchangedStatus(b *testing.B) {
+	have := &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 1, Tenant: "alpha", ServiceName: "triton",
+		NodePorts: &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801, Metrics: 30802}}
+	for i := range 9 {
+		have.Conditions = append(have.Conditions, metav1.Condition{Type: fmt.Sprintf("Condition%d", i), Status: metav1.ConditionTrue,
+			ObservedGeneration: 1, LastTransitionTime: metav1.Now(), Reason: "InPlace", Message: "the condition's message, as long as most"})
+	}
+	want := have.DeepCopy()
+	b.ReportAllocs()
+	for b.Loop() {
+		if written, err := applyStatusVersion(context.Background(), nil, nil, have, want, StatusManager); written != nil || err != nil {
+			b.Fatal(written, err)
+		}
+	}
+}
+
+// TestUnchangedStatusNotWritten: equal statuses, and statuses that differ only in the other
+// manager's part, make no request (the client is nil: a request would panic).
+func TestUnchangedStatusNotWritten(t *testing.T) {
+	have := &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
+		{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Ready", LastTransitionTime: metav1.Unix(100, 0)},
+		{Type: exposurev1alpha1.ConditionHAProxyFrontend, Status: metav1.ConditionTrue, Reason: "Rendered", LastTransitionTime: metav1.Unix(100, 0)},
+	}}
+	same := have.DeepCopy()
+	otherManager := have.DeepCopy()
+	otherManager.Conditions[1].Reason = "Skipped"
+	for name, want := range map[string]*exposurev1alpha1.InferenceExposureStatus{"equal": same, "only the HAProxy part differs": otherManager} {
+		if written, err := applyStatusVersion(context.Background(), nil, nil, have, want, StatusManager); written != nil || err != nil {
+			t.Errorf("%s: written %v, %v", name, written, err)
+		}
 	}
 }
