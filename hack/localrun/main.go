@@ -94,7 +94,9 @@ func run() error {
 	}
 
 	pool, _ := allocator.NewPool(30000, 32767)
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	// The cache and REST mapper the operator binary uses, so that this run exercises them.
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: controller.CacheOptions("default"), MapperProvider: controller.NewRESTMapper})
 	if err != nil {
 		return err
 	}
