@@ -48,6 +48,9 @@ type TenantReconciler struct {
 	Options
 	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
 	Legacy *legacyStatusMigration
+
+	// paces space the writes of usage figures during a burst of Service changes.
+	paces usagePaces
 }
 
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch;update;patch
@@ -61,6 +64,9 @@ type TenantReconciler struct {
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := &exposurev1alpha1.InferenceTenant{}
 	if err := r.Get(ctx, req.NamespacedName, tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.paces.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if err := r.Legacy.migrate(ctx, tenant); err != nil {
@@ -125,10 +131,19 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	summarize(&status.Conditions, gen, r.readyTypes(tenant)...)
 	status.ObservedGeneration = gen
+	now := time.Now()
+	if onlyUsageDiffers(&tenant.Status, status) {
+		if wait := r.paces.wait(tenant.Name, now); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil // the figures go out with the burst's next write
+		}
+	}
 	if err := applyStatus(ctx, r.Client, tenant, &tenant.Status, status, StatusManager); apierrors.IsConflict(err) {
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil // the tenant was recreated meanwhile: recompute
 	} else if err != nil {
 		return ctrl.Result{}, err
+	}
+	if usageDiffers(&tenant.Status, status) {
+		r.paces.wrote(tenant.Name, now)
 	}
 	return ctrl.Result{}, nil
 }
@@ -485,10 +500,6 @@ func setOf(items []string) map[string]bool {
 	return out
 }
 
-// usageDelay batches usage figures: a burst of Service changes in a tenant's block turns into
-// one status write per tenant per usageDelay, not one per Service.
-const usageDelay = 5 * time.Second
-
 // SetupWithManager registers the tenant controller. Besides tenants it watches PortClaims
 // (a claim lost or released), Services (usage and foreign ports) and other tenants (namespace
 // conflicts), each mapped to the tenants they concern by index lookups.
@@ -518,9 +529,9 @@ func (r *TenantReconciler) tenantsOfClaim(ctx context.Context, o client.Object) 
 }
 
 // serviceUsage maps a Service to the tenants whose figures it changes: the tenant it is
-// labelled with and the tenants whose blocks hold its ports. The request is delayed by
-// usageDelay (the queue keeps one per tenant), except for a tenant being deleted, which waits
-// for exactly these Services to go.
+// labelled with and the tenants whose blocks hold its ports. The change is recorded in the
+// tenant's usagePace and the request delayed by usageQuiet (the queue keeps one per tenant),
+// except for a tenant being deleted, which waits for exactly these Services to go.
 func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
 		names := map[string]bool{}
@@ -531,6 +542,7 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			}
 			tenantsOfService(ctx, r.Client, svc, names)
 		}
+		now := time.Now()
 		for name := range names {
 			req := reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}
 			t := &exposurev1alpha1.InferenceTenant{}
@@ -538,7 +550,9 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 				q.Add(req)
 				continue
 			}
-			q.AddAfter(req, usageDelay)
+			r.paces.changed(name, now)
+			q.AddAfter(req, usageQuiet) // the reconcile then writes, or waits until the figures are due
+
 		}
 	}
 	return handler.Funcs{
