@@ -552,7 +552,6 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			}
 			r.paces.changed(name, now)
 			q.AddAfter(req, usageQuiet) // the reconcile then writes, or waits until the figures are due
-
 		}
 	}
 	return handler.Funcs{
