@@ -296,6 +296,8 @@ func run(c config) error {
 	printRequests(d)
 	writes := d.operatorWrites()
 	rep.add("operator writes per exposure", "%.2f (%s)", float64(writes.total())/float64(len(plan)), writes.String(len(plan)))
+	// Issue 9 asks that these grow with tenants, not exposures.
+	rep.add("tenant status writes per tenant", "%.1f", (writes[[3]string{"APPLY", "inferencetenants", "status"}]+writes[[3]string{"PATCH", "inferencetenants", "status"}])/float64(c.tenants))
 	normal, warning, reasons, err := countEvents(ctx, cl)
 	if err != nil {
 		return err
