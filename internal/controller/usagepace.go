@@ -24,14 +24,14 @@ const (
 type usagePace struct {
 	lastChange time.Time     // the last Service event that may change the figures
 	lastWrite  time.Time     // the last write of changed figures
-	spacing    time.Duration // the wait after lastWrite while changes keep coming
+	spacing    time.Duration // the wait after lastWrite while changes keep coming (usageSpacing at first)
 }
 
 // due is when changed figures are to be written: when the Services have been quiet for
 // usageQuiet, or the spacing after the last write has passed, whichever is first.
 func (p usagePace) due() time.Time {
 	quiet := p.lastChange.Add(usageQuiet)
-	next := p.lastWrite.Add(max(p.spacing, usageSpacing))
+	next := p.lastWrite.Add(p.spacing)
 	if next.Before(quiet) {
 		return next
 	}
@@ -42,7 +42,7 @@ func (p usagePace) due() time.Time {
 // made after a quiet spell starts it over.
 func (p *usagePace) wrote(now time.Time) {
 	if now.Before(p.lastChange.Add(usageQuiet)) {
-		p.spacing = min(2*max(p.spacing, usageSpacing), usageSpacingMax)
+		p.spacing = min(2*p.spacing, usageSpacingMax)
 	} else {
 		p.spacing = usageSpacing
 	}
@@ -64,7 +64,7 @@ func (u *usagePaces) changed(tenant string, now time.Time) {
 	}
 	p := u.m[tenant]
 	if p == nil {
-		p = &usagePace{}
+		p = &usagePace{spacing: usageSpacing}
 		u.m[tenant] = p
 	}
 	p.lastChange = now
