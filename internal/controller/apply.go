@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -12,12 +10,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/applycheck"
 )
 
 // childApplier writes the objects the operator owns (Services, routing objects) with
@@ -28,7 +28,8 @@ import (
 // cannot read which fields it owns; instead every object it writes carries the hash of the
 // apply body (AnnotationApplied). An object is up to date when that hash matches the body the operator
 // would send now (nothing was added or dropped since the last apply) and the object holds every
-// field of the body with the same value (nobody changed what the operator owns).
+// field of the body with the same value (nobody changed what the operator owns). Both checks
+// work on the typed objects (package applycheck); the body itself is built only to be sent.
 type childApplier struct {
 	client.Client
 	// APIReader reads managedFields, which the cache strips: only before an apply that may
@@ -37,44 +38,27 @@ type childApplier struct {
 }
 
 // applyBody is the apply request for a typed desired object: everything it sets, without
-// status and the metadata the server fills, plus the hash of that body.
-func applyBody(desired client.Object, gvk string) (*unstructured.Unstructured, string, error) {
+// status and the metadata the server fills, with the hash of that body (applycheck.Hash).
+func applyBody(desired client.Object, gvk schema.GroupVersionKind, hash string) (*unstructured.Unstructured, error) {
 	raw, err := json.Marshal(desired)
 	if err != nil {
-		return nil, "", fmt.Errorf("encoding %T: %w", desired, err)
+		return nil, fmt.Errorf("encoding %T: %w", desired, err)
 	}
 	obj := map[string]any{}
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	delete(obj, "status")
 	u := &unstructured.Unstructured{Object: obj}
 	delete(u.Object["metadata"].(map[string]any), "creationTimestamp")
-	sum, err := json.Marshal(u.Object)
-	if err != nil {
-		return nil, "", err
-	}
-	h := sha256.Sum256(append([]byte(gvk+"\n"), sum...))
-	hash := hex.EncodeToString(h[:12])
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	ann[exposurev1alpha1.AnnotationApplied] = hash
 	u.SetAnnotations(ann)
-	return u, hash, nil
-}
-
-// upToDate reports whether live already is what applying body would make it.
-func upToDate(live client.Object, body *unstructured.Unstructured, hash string) (bool, error) {
-	if live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] != hash {
-		return false, nil
-	}
-	have, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
-	if err != nil {
-		return false, err
-	}
-	return contains(have, body.Object), nil
+	u.SetGroupVersionKind(gvk)
+	return u, nil
 }
 
 // apply makes the object what desired says (live is the cached object of that name, or nil)
@@ -91,11 +75,10 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 	if err != nil {
 		return nil, false, err
 	}
-	body, hash, err := applyBody(desired, gvk.String())
+	hash, err := applycheck.Hash(desired, gvk.String())
 	if err != nil {
 		return nil, false, err
 	}
-	body.SetGroupVersionKind(gvk)
 	if live == nil {
 		obj := desired.DeepCopyObject().(client.Object)
 		ann := obj.GetAnnotations()
@@ -109,12 +92,12 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 		}
 		return obj, true, nil
 	}
-	ok, err := upToDate(live, body, hash)
+	if live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] == hash && applycheck.Holds(live, desired) {
+		return live, false, nil
+	}
+	body, err := applyBody(desired, gvk, hash)
 	if err != nil {
 		return nil, false, err
-	}
-	if ok {
-		return live, false, nil
 	}
 	if live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] != hash {
 		if err := a.takeOver(ctx, live); err != nil {
@@ -156,54 +139,4 @@ func (a *childApplier) takeOver(ctx context.Context, cached client.Object) error
 	}
 	takenOver.Store(cached.GetUID(), struct{}{})
 	return nil
-}
-
-// contains reports whether have holds every value of want. Maps may have extra keys (fields
-// the API server defaulted or others set); lists must have the same length and hold want's
-// items in order.
-func contains(have, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return len(w) == 0 && have == nil
-		}
-		for k, wv := range w {
-			if !contains(h[k], wv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok {
-			return len(w) == 0 && have == nil
-		}
-		if len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !contains(h[i], w[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		return reflect.DeepEqual(normalize(have), normalize(want))
-	}
-}
-
-// normalize makes numbers comparable whatever their Go type after conversion.
-func normalize(v any) any {
-	switch n := v.(type) {
-	case int:
-		return int64(n)
-	case int32:
-		return int64(n)
-	case float64:
-		if n == float64(int64(n)) {
-			return int64(n)
-		}
-	}
-	return v
 }

@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/applycheck"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
@@ -781,7 +782,7 @@ func (r *HAProxyReconciler) replaceData(ctx context.Context, cm, desired *corev1
 	if err != nil {
 		return nil, err
 	}
-	_, hash, err := applyBody(desired, gvk.String())
+	hash, err := applycheck.Hash(desired, gvk.String())
 	if err != nil {
 		return nil, err
 	}
