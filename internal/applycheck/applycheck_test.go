@@ -287,7 +287,9 @@ func TestHolds(t *testing.T) {
 		}},
 		{name: "someone dropped the rule value", live: func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP = nil }},
 		{name: "the spec dropped a field: holding more is fine", wanted: func(i *networkingv1.Ingress) { i.Spec.IngressClassName = nil }, ok: true},
-		{name: "the spec added a field", wanted: func(i *networkingv1.Ingress) { i.Spec.TLS = append(i.Spec.TLS, networkingv1.IngressTLS{SecretName: "s"}) }},
+		{name: "the spec added a field", wanted: func(i *networkingv1.Ingress) {
+			i.Spec.TLS = append(i.Spec.TLS, networkingv1.IngressTLS{SecretName: "s"})
+		}},
 		{name: "the spec names another owner", wanted: func(i *networkingv1.Ingress) { i.OwnerReferences[0].UID = "other" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
