@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -121,6 +122,9 @@ func (s HAProxySettings) shards() int {
 // the whole configuration.
 type HAProxyReconciler struct {
 	client.Client
+	// Cache gives each render the cached objects without copying them (nil: lists through
+	// the client).
+	Cache cache.Informers
 	// APIReader reads managedFields before a write that may drop fields.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
@@ -185,14 +189,18 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 	}
-	var tl exposurev1alpha1.InferenceTenantList
-	var el exposurev1alpha1.InferenceExposureList
-	var nl corev1.NodeList
-	for _, l := range []client.ObjectList{&tl, &el, &nl} {
-		// Read-only: nothing below modifies these objects.
-		if err := r.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return ctrl.Result{}, fmt.Errorf("listing: %w", err)
-		}
+	// Read-only: nothing below modifies these objects.
+	tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing tenants: %w", err)
+	}
+	exposures, err := cachedObjects[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing exposures: %w", err)
+	}
+	nodes, err := cachedObjects[*corev1.Node](ctx, r.Cache, r.Client, &corev1.NodeList{})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing nodes: %w", err)
 	}
 	if holding, holder := r.Writer.state(); !holding {
 		// Another operator writes these ConfigMaps: stay off them (and off the tenants'
@@ -208,7 +216,7 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		return ctrl.Result{RequeueAfter: writerLeaseDuration}, nil
 	}
 	r.standbyFor = ""
-	in := BuildHAProxyInput(r.Settings, tl.Items, el.Items, nl.Items)
+	in := BuildHAProxyInput(r.Settings, tenants, exposures, nodes)
 	// Nodes keep their server slots across renders and restarts: the previous tables are read
 	// back from the global part, so that node churn stays a runtime change for the agent.
 	if r.slots != nil {
@@ -280,12 +288,10 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 	if err := r.reportSkipped(ctx, parts.Skipped); err != nil {
 		result = earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
 	}
-	for i := range tl.Items {
-		cached := &tl.Items[i]
-		if !cached.DeletionTimestamp.IsZero() {
+	for _, t := range tenants { // the cache's own objects: read only
+		if !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		t := cached // the list is the cache itself: read only
 		status := t.Status.DeepCopy()
 		fail := failed[t.Name]
 		if global != nil {
@@ -554,22 +560,20 @@ func ReadHAProxyConfig(ctx context.Context, c client.Reader, s HAProxySettings) 
 
 // BuildHAProxyInput turns the cluster's tenants, exposures and nodes into the renderer's input.
 // Pure: it reads only its arguments.
-func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTenant, exposures []exposurev1alpha1.InferenceExposure, nodes []corev1.Node) haproxy.Input {
+func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceTenant, exposures []*exposurev1alpha1.InferenceExposure, nodes []*corev1.Node) haproxy.Input {
 	in := haproxy.Input{
 		Globals:      s.Globals,
 		BackendNodes: selectNodes(nodes, s.BackendNodes),
 		IngressNodes: selectNodes(nodes, s.IngressNodes),
 	}
 	byTenant := map[string][]*exposurev1alpha1.InferenceExposure{}
-	for j := range exposures {
-		e := &exposures[j]
+	for _, e := range exposures {
 		if e.Status.Tenant == "" || e.Status.NodePorts == nil || e.Status.NodePorts.GRPC == 0 {
 			continue
 		}
 		byTenant[e.Status.Tenant] = append(byTenant[e.Status.Tenant], e)
 	}
-	for i := range tenants {
-		t := &tenants[i]
+	for _, t := range tenants {
 		if t.Spec.HAProxy == nil || !t.DeletionTimestamp.IsZero() {
 			continue
 		}
@@ -597,10 +601,9 @@ func BuildHAProxyInput(s HAProxySettings, tenants []exposurev1alpha1.InferenceTe
 
 // selectNodes returns the nodes matching sel, by their InternalIP; nodes that are not Ready are
 // marked Down (they keep their server slot, disabled), nodes being deleted are left out.
-func selectNodes(nodes []corev1.Node, sel labels.Selector) []haproxy.Node {
+func selectNodes(nodes []*corev1.Node, sel labels.Selector) []haproxy.Node {
 	var out []haproxy.Node
-	for i := range nodes {
-		n := &nodes[i]
+	for _, n := range nodes {
 		if !sel.Matches(labels.Set(n.Labels)) || !n.DeletionTimestamp.IsZero() {
 			continue
 		}

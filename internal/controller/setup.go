@@ -24,7 +24,7 @@ import (
 )
 
 // countConditions counts exposures by condition type and status.
-func countConditions(items []exposurev1alpha1.InferenceExposure) map[metrics.ConditionKey]int {
+func countConditions(items []*exposurev1alpha1.InferenceExposure) map[metrics.ConditionKey]int {
 	out := map[metrics.ConditionKey]int{}
 	for _, e := range items {
 		for _, c := range e.Status.Conditions {
@@ -293,11 +293,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	metrics.CountExposuresWith(func() map[metrics.ConditionKey]int {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var el exposurev1alpha1.InferenceExposureList
-		if err := mgr.GetClient().List(ctx, &el, client.UnsafeDisableDeepCopy); err != nil {
+		exposures, err := cachedObjects[*exposurev1alpha1.InferenceExposure](ctx, mgr.GetCache(), mgr.GetClient(), &exposurev1alpha1.InferenceExposureList{})
+		if err != nil {
 			return nil
 		}
-		return countConditions(el.Items)
+		return countConditions(exposures)
 	})
 	if opts.HAProxy != nil {
 		writer, err := newHAProxyWriter(mgr.GetConfig(), *opts.HAProxy, mgr.GetEventRecorderFor("haproxy-controller")) //nolint:staticcheck // see above
@@ -310,6 +310,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		if err := (&HAProxyReconciler{
 			Writer:    writer,
 			Client:    mgr.GetClient(),
+			Cache:     mgr.GetCache(),
 			APIReader: mgr.GetAPIReader(),
 			Recorder:  mgr.GetEventRecorderFor("haproxy-controller"), //nolint:staticcheck // see above
 			Settings:  *opts.HAProxy,
