@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -115,7 +116,11 @@ func tenantsOfService(ctx context.Context, c client.Reader, svc *corev1.Service,
 		}
 	}
 	lookup(indexTenantNamespace, svc.Namespace)
+	var done []string // a Service's ports mostly share a granule: each is looked up once
 	for _, p := range servicePorts(svc) {
-		lookup(indexTenantGranule, granuleKey(p))
+		if k := granuleKey(p); !slices.Contains(done, k) {
+			done = append(done, k)
+			lookup(indexTenantGranule, k)
+		}
 	}
 }

@@ -546,7 +546,8 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 		for name := range names {
 			req := reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}
 			t := &exposurev1alpha1.InferenceTenant{}
-			if err := r.Get(ctx, req.NamespacedName, t); err == nil && !t.DeletionTimestamp.IsZero() {
+			// Read-only: only whether the tenant is going away.
+			if err := r.Get(ctx, req.NamespacedName, t, client.UnsafeDisableDeepCopy); err == nil && !t.DeletionTimestamp.IsZero() {
 				q.Add(req)
 				continue
 			}
