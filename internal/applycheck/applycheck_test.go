@@ -312,6 +312,9 @@ func TestHolds(t *testing.T) {
 	if Holds(&corev1.Service{}, &corev1.ConfigMap{}) {
 		t.Error("objects of different types hold each other")
 	}
+	if Holds(nil, &corev1.Service{}) {
+		t.Error("nothing holds a Service")
+	}
 }
 
 // TestHoldsMatchesReference changes every field of every built child, one at a time, on the

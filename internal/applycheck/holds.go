@@ -22,7 +22,7 @@ import (
 // 16 KB per child and reconcile. live and desired must be pointers to structs of the same type.
 func Holds(live, desired any) bool {
 	h, w := reflect.ValueOf(live), reflect.ValueOf(desired)
-	if h.Type() != w.Type() || h.Kind() != reflect.Pointer || h.Elem().Kind() != reflect.Struct {
+	if !h.IsValid() || !w.IsValid() || h.Type() != w.Type() || h.Kind() != reflect.Pointer || h.Elem().Kind() != reflect.Struct {
 		return false
 	}
 	if h.IsNil() || w.IsNil() {
