@@ -61,6 +61,12 @@ func applyBody(desired client.Object, gvk schema.GroupVersionKind, hash string) 
 	return u, nil
 }
 
+// upToDate reports whether live already is what applying desired (whose body hashes to hash)
+// would make it: the body is the one last applied, and live still holds all of it.
+func upToDate(live, desired client.Object, hash string) bool {
+	return live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] == hash && applycheck.Holds(live, desired)
+}
+
 // apply makes the object what desired says (live is the cached object of that name, or nil)
 // and returns the object as the API server holds it afterwards, and whether it wrote.
 //
@@ -92,7 +98,7 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 		}
 		return obj, true, nil
 	}
-	if live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] == hash && applycheck.Holds(live, desired) {
+	if upToDate(live, desired, hash) {
 		return live, false, nil
 	}
 	body, err := applyBody(desired, gvk, hash)
