@@ -9,24 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
-
-func startedCache(t testing.TB) cache.Cache {
-	t.Helper()
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	return c
-}
 
 func createConfigMaps(t testing.TB, ns string, n int) {
 	t.Helper()
@@ -55,7 +39,7 @@ func inNamespace[PT client.Object](objs []PT, ns string) []string {
 func TestCachedObjects(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "cached-list")
-	c := startedCache(t)
+	c := startedCache(t, false)
 	createConfigMaps(t, ns, 5)
 	var got []*corev1.ConfigMap
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -106,7 +90,7 @@ func TestCachedObjects(t *testing.T) {
 func BenchmarkCachedObjects(b *testing.B) {
 	ctx := context.Background()
 	ns := newNamespace(b, "cached-bench")
-	c := startedCache(b)
+	c := startedCache(b, false)
 	createConfigMaps(b, ns, 1000)
 	for deadline := time.Now().Add(time.Minute); ; {
 		got, err := cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil)

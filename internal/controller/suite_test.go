@@ -139,24 +139,34 @@ func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc
 // does; writes go straight to the API server. For reconcilers driven by hand.
 func cachedClient(t testing.TB) client.Client {
 	t.Helper()
+	c := startedCache(t, true)
+	cl, err := client.New(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// startedCache is an informer cache, started and synced, with the operator's indexes when
+// indexed.
+func startedCache(t testing.TB, indexed bool) cache.Cache {
+	t.Helper()
 	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := setupIndexes(ctx, c); err != nil {
-		t.Fatal(err)
+	if indexed {
+		if err := setupIndexes(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
 		t.Fatal("cache did not sync")
 	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: c}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cl
+	return c
 }
 
 func mustPool(t *testing.T, start, end int32) allocator.Pool {
