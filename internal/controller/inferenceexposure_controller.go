@@ -188,7 +188,8 @@ func (r *ExposureReconciler) resolveTenantPhase(ctx context.Context, s *exposure
 // is left alone and reported, and the reconcile ends.
 func (r *ExposureReconciler) ownServiceName(ctx context.Context, s *exposureScope) error {
 	existing := &corev1.Service{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: s.exp.Namespace, Name: s.exp.Name}, existing); err != nil {
+	// Read-only (its node ports, the up-to-date check): the cache's object, not a deep copy.
+	if err := r.Get(ctx, types.NamespacedName{Namespace: s.exp.Namespace, Name: s.exp.Name}, existing, client.UnsafeDisableDeepCopy); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return fmt.Errorf("reading service: %w", err)
 		}

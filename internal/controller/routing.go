@@ -211,7 +211,8 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 func (r *ExposureReconciler) applyRouting(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, kind router.Kind, desired client.Object) (client.Object, error) {
 	gvk := kind.GVK()
 	existing := kind.New()
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	// Read-only (the up-to-date check, the verdicts): the cache's object, not a deep copy.
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), existing, client.UnsafeDisableDeepCopy)
 	switch {
 	case apierrors.IsNotFound(err):
 		existing = nil
