@@ -121,10 +121,10 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 	if allocErr == nil {
 		used, foreign := r.usage(block, owned)
-		status.PortsUsed = int32(len(used))
+		status.PortsUsed = int32(used)
 		status.ForeignPorts = foreign
-		status.PortsFree = block.Size() - int32(len(used)) - int32(len(foreign))
-		metrics.SetBlock(tenant.Name, len(used), int(status.PortsFree), len(foreign))
+		status.PortsFree = block.Size() - int32(used) - int32(len(foreign))
+		metrics.SetBlock(tenant.Name, used, int(status.PortsFree), len(foreign))
 	} else {
 		status.PortBlock, status.PortsUsed, status.PortsFree, status.ForeignPorts = nil, 0, 0, nil
 	}
@@ -473,11 +473,10 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *exposurev1alpha
 }
 
 // usage splits the ports of block held by Services into this tenant's and foreign ones.
-func (r *TenantReconciler) usage(block allocator.Range, owned map[string]bool) (used map[int32]bool, foreign []int32) {
-	used = map[int32]bool{}
-	r.Ports.inRange(block, func(p int32, h portHolder) {
+func (r *TenantReconciler) usage(block allocator.Range, owned map[string]bool) (used int, foreign []int32) {
+	r.Ports.inRange(block, func(p int32, h portHolder) { // each held port of the block once
 		if h.ownedBy(owned) {
-			used[p] = true
+			used++
 		} else {
 			foreign = append(foreign, p)
 		}
