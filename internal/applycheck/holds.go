@@ -109,7 +109,7 @@ func holds(have, want reflect.Value) bool {
 		case have.IsNil():
 			return absentHolds(want.Elem())
 		case have.Elem().Type() != want.Elem().Type():
-			return reflect.DeepEqual(marshal(have), marshal(want))
+			return bytes.Equal(marshal(have), marshal(want))
 		}
 		return holds(have.Elem(), want.Elem())
 	case reflect.Struct:
@@ -192,12 +192,8 @@ func holdsStruct(have, want reflect.Value, lvl level) bool {
 			}
 			continue
 		}
-		next := nested
 		if lvl == topLevel && f.name == "metadata" {
-			next = metadata
-		}
-		if wv.Kind() == reflect.Struct && !marshals(wv.Type()) && wv.Type() != intOrString {
-			if !holdsStruct(hv, wv, next) {
+			if !holdsStruct(hv, wv, metadata) { // ObjectMeta, less creationTimestamp
 				return false
 			}
 		} else if !holds(hv, wv) {
@@ -312,8 +308,6 @@ func (f field) omitted(v reflect.Value) bool {
 
 var fieldCache sync.Map // reflect.Type -> []field
 
-var typeMetaName = "TypeMeta"
-
 // fieldsOf lists t's JSON members in declaration order. Embedded structs without a JSON name
 // are listed as one inline member; their own members are compared by recursion.
 func fieldsOf(t reflect.Type) []field {
@@ -333,7 +327,7 @@ func fieldsOf(t reflect.Type) []field {
 			ft = ft.Elem()
 		}
 		if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			fs = append(fs, field{index: i, inline: true, typeMeta: ft.Name() == typeMetaName})
+			fs = append(fs, field{index: i, inline: true, typeMeta: ft.Name() == "TypeMeta"})
 			continue
 		}
 		if !sf.IsExported() {
