@@ -393,12 +393,17 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 // no other exposure has reserved.
 func (r *ExposureReconciler) assignPorts(self types.NamespacedName, block allocator.Range, req allocator.PortRequest, refused map[int32]bool) (ports map[string]int32, err error) {
 	r.Ports.reading(func(held func(int32) (portHolder, bool)) {
-		ports, err = r.reserved.assign(self, block, req, func(p int32) bool {
-			if refused[p] {
-				return true
-			}
+		ports, err = r.reserved.assign(self, block, req, func(p int32) portState {
 			h, ok := held(p)
-			return ok && h.key != self
+			switch {
+			case refused[p]:
+				return portTaken
+			case !ok:
+				return portFree
+			case h.key == self:
+				return portOwn
+			}
+			return portTaken
 		})
 	})
 	return ports, err

@@ -29,11 +29,24 @@ type reservation struct {
 	until time.Time
 }
 
-// assign picks ports for owner among those of block that are neither used (held by another
-// Service, as the cache shows it) nor reserved by another exposure, and reserves them for owner.
+// portState is what assign is told about a port: the node-port view's holder, or a refusal by
+// the API server in this reconcile.
+type portState uint8
+
+const (
+	portFree  portState = iota
+	portOwn             // held by the owner's own Service
+	portTaken           // held by another Service, or refused by the API server
+)
+
+// assign picks ports for owner among those of block that are neither taken (held by another
+// Service, as the cache shows it) nor reserved by another exposure, and reserves those of them
+// that no Service holds yet. A port the owner's own Service holds is not reserved again: the
+// cache is its record, and a reservation renewed by every reconcile would outlive the Service
+// and keep its ports from the exposures waiting for them after its deletion.
 // It looks only at the block's ports: a reconcile costs the same whatever the number of
 // exposures created lately in other blocks.
-func (p *portReservations) assign(owner types.NamespacedName, block allocator.Range, req allocator.PortRequest, used func(port int32) bool) (map[string]int32, error) {
+func (p *portReservations) assign(owner types.NamespacedName, block allocator.Range, req allocator.PortRequest, state func(port int32) portState) (map[string]int32, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.byPort == nil {
@@ -54,7 +67,7 @@ func (p *portReservations) assign(owner types.NamespacedName, block allocator.Ra
 		case !ok:
 		case now.After(r.until), r.owner == owner: // owner's own: re-reserved below if still chosen
 			delete(p.byPort, port)
-		case used(port):
+		case state(port) != portFree:
 			// The cache shows a Service holding it: from now on the cache is the record, and a
 			// delete of that Service frees the port at once.
 			delete(p.byPort, port)
@@ -62,7 +75,7 @@ func (p *portReservations) assign(owner types.NamespacedName, block allocator.Ra
 	}
 	// A port outside the block is asked about too: a live one the exposure keeps (KeepLive).
 	ports, err := allocator.AssignPortsFunc(block, req, func(port int32) bool {
-		if used(port) {
+		if state(port) == portTaken {
 			return true
 		}
 		r, reserved := p.byPort[port]
@@ -72,7 +85,9 @@ func (p *portReservations) assign(owner types.NamespacedName, block allocator.Ra
 		return nil, err
 	}
 	for _, port := range ports {
-		p.byPort[port] = reservation{owner: owner, until: now.Add(reservationTTL)}
+		if state(port) == portFree {
+			p.byPort[port] = reservation{owner: owner, until: now.Add(reservationTTL)}
+		}
 	}
 	return ports, nil
 }

@@ -50,8 +50,59 @@ func TestReservations(t *testing.T) {
 	}
 }
 
-// usedIn is the ports of m, as the node-port view answers.
-func usedIn(m map[int32]bool) func(int32) bool { return func(p int32) bool { return m[p] } }
+// usedIn is the ports of m held by other Services, as the node-port view answers.
+func usedIn(m map[int32]bool) func(int32) portState {
+	return func(p int32) portState {
+		if m[p] {
+			return portTaken
+		}
+		return portFree
+	}
+}
+
+// TestReservationNotRenewedForOwnService: an exposure whose own Service holds its ports does not
+// reserve them again on its next reconciles, so once that Service is deleted an exposure waiting
+// in the full block gets them at once (the node-port view's wake-up), not when a reservation
+// renewed by the last reconcile runs out.
+func TestReservationNotRenewedForOwnService(t *testing.T) {
+	block := allocator.Range{Start: 30800, End: 30802}
+	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC}}
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	var r portReservations
+	pa, err := r.assign(a, block, req, usedIn(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := func(p int32) portState {
+		if p == pa[allocator.PortHTTP] || p == pa[allocator.PortGRPC] {
+			return portOwn
+		}
+		return portFree
+	}
+	asOther := func(p int32) portState {
+		if own(p) == portOwn {
+			return portTaken
+		}
+		return portFree
+	}
+	// a's Service is in the cache, b finds the block full; then a reconciles again (its
+	// tenant's status changed, say) and keeps its ports...
+	if _, err := r.assign(b, block, req, asOther); err == nil {
+		t.Fatal("b got ports from a full block")
+	}
+	again, err := r.assign(a, block, allocator.PortRequest{Names: req.Names, Current: pa, Recorded: pa}, own)
+	if err != nil || again[allocator.PortHTTP] != pa[allocator.PortHTTP] || again[allocator.PortGRPC] != pa[allocator.PortGRPC] {
+		t.Fatalf("a moved: %v -> %v (%v)", pa, again, err)
+	}
+	// ...and once it is deleted (the cache shows the ports free), b gets them.
+	pb, err := r.assign(b, block, req, usedIn(nil))
+	if err != nil {
+		t.Fatalf("b still waits after a's Service is gone: %v", err)
+	}
+	if len(pb) != 2 {
+		t.Fatalf("b got %v", pb)
+	}
+}
 
 func BenchmarkReservations(b *testing.B) {
 	block := allocator.Range{Start: 30000, End: 30999}
