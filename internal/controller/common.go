@@ -164,6 +164,10 @@ const conflictRetry = 200 * time.Millisecond
 // cache does not show yet.
 const claimLagRetry = time.Second
 
+// blockFullFirstRetry is when an exposure that has just found its block full looks again: ports
+// freed before the cache showed it waiting do not wake it.
+const blockFullFirstRetry = 5 * time.Second
+
 // summarize sets Ready, and kstatus' Reconciling and Stalled, from the given condition types: True when all are True, otherwise False
 // with the reason and message of the first False condition, or else of the first unknown one
 // (a False condition names the cause; Unknown ones usually just wait for it).

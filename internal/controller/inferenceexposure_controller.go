@@ -281,7 +281,12 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 		if errors.As(err, &ae) {
 			conds.Failed(exposurev1alpha1.ConditionPortsAllocated, string(ae.Reason), ae.Message)
 			conds.Unknown(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonNotReady, "waiting for node ports")
-			// Freed ports wake it at once (blockFullWaiters); this is the safety net.
+			// Freed ports wake it at once (blockFullWaiters), once the cache shows it waiting:
+			// ports freed before that (during this reconcile, or before its status reaches the
+			// cache) find it on the first, short retry; the minute is the safety net.
+			if c := meta.FindStatusCondition(exp.Status.Conditions, exposurev1alpha1.ConditionPortsAllocated); c == nil || c.Reason != string(ae.Reason) {
+				return ctrl.Result{RequeueAfter: blockFullFirstRetry}, nil
+			}
 			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
 		desired := service.Build(exp, tenant.Name, ports)
