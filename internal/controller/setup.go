@@ -142,11 +142,17 @@ func internMeta(m metav1.Object) {
 	}
 }
 
+// internLabels gives m the shared map of its label set (sharedLabelMaps), with shared strings.
 func internLabels(m metav1.Object) {
 	l := m.GetLabels()
 	if len(l) == 0 {
 		return
 	}
+	m.SetLabels(sharedLabelMaps.shared(l, internedLabels))
+}
+
+// internedLabels copies l with its keys and its values other than the exposure's name shared.
+func internedLabels(l map[string]string) map[string]string {
 	out := make(map[string]string, len(l))
 	for k, v := range l {
 		if k != exposurev1alpha1.LabelExposure {
@@ -154,7 +160,7 @@ func internLabels(m metav1.Object) {
 		}
 		out[intern(k)] = v
 	}
-	m.SetLabels(out)
+	return out
 }
 
 // stripExposure is stripLastApplied plus shared condition strings: an exposure carries about
