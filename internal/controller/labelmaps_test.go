@@ -15,7 +15,9 @@ import (
 )
 
 // sameMap reports whether a and b are one map, not two equal ones.
-func sameMap(a, b map[string]string) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
+}
 
 func childLabels(tenant, exposure string) map[string]string {
 	return map[string]string{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue, exposurev1alpha1.LabelTenant: tenant, exposurev1alpha1.LabelExposure: exposure}
