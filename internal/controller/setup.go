@@ -188,11 +188,16 @@ func stripLastApplied(o any) (any, error) {
 	if m, ok := o.(metav1.Object); ok {
 		noteLegacyStatusEntry(m)
 		m.SetManagedFields(nil)
-		internMeta(m)
+		// Dropped before the annotations are copied with shared keys; an object whose only
+		// annotation it was (one written with kubectl apply) keeps no empty map.
 		if a := m.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
 			delete(a, corev1.LastAppliedConfigAnnotation)
+			if len(a) == 0 {
+				a = nil
+			}
 			m.SetAnnotations(a)
 		}
+		internMeta(m)
 	}
 	return o, nil
 }

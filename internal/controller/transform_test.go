@@ -116,6 +116,15 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 	if !equality.Semantic.DeepEqual(e1, wantE) {
 		t.Fatalf("exposure changed by the transform:\n%+v\nwant\n%+v", e1, wantE)
 	}
+	// Applied with kubectl and nothing else: no annotation map is kept at all.
+	applied := decode(t, &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Name: "m3", Namespace: "team-a",
+		Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{...}"}}})
+	if _, err := stripExposure(applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied.Annotations != nil {
+		t.Errorf("annotations %#v, want none", applied.Annotations)
+	}
 	c1, c2 := e1.Status.Conditions, e2.Status.Conditions
 	if !same(c1[0].Message, c2[0].Message) || !same(c1[2].Message, c2[2].Message) || !same(c1[1].Reason, c2[1].Reason) || !same(e1.Status.Tenant, e2.Status.Tenant) {
 		t.Error("repeated condition strings not shared")
