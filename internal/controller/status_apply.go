@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,35 +31,41 @@ const (
 // haproxyConditions are the condition types the HAProxy controller writes.
 var haproxyConditions = []string{exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ConditionHAProxyFrontend}
 
-// statusFields is the part of a status (InferenceTenantStatus or InferenceExposureStatus) that
-// manager owns, as an apply body: the HAProxy manager owns its conditions, the status manager
-// every other field and condition.
-func statusFields(status any, manager string) (map[string]any, error) {
-	all, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
-	if err != nil {
-		return nil, err
+// statusPart is the JSON of the part of a status (*InferenceTenantStatus or
+// *InferenceExposureStatus) that manager owns, as it goes into an apply body: the HAProxy
+// manager owns its conditions, the status manager every other field and condition. It is
+// encoded from the typed status: every field of both is a scalar, a pointer, a slice or a
+// string map, so it is the JSON of its unstructured form with the keys in another order.
+func statusPart(status any, manager string) ([]byte, error) {
+	switch st := status.(type) {
+	case *exposurev1alpha1.InferenceExposureStatus:
+		return typedStatusPart(*st, st.Conditions, func(s *exposurev1alpha1.InferenceExposureStatus, c []metav1.Condition) { s.Conditions = c }, manager)
+	case *exposurev1alpha1.InferenceTenantStatus:
+		return typedStatusPart(*st, st.Conditions, func(s *exposurev1alpha1.InferenceTenantStatus, c []metav1.Condition) { s.Conditions = c }, manager)
 	}
+	return nil, fmt.Errorf("no status apply for %T", status)
+}
+
+// typedStatusPart encodes manager's part of the status st, whose conditions are conds;
+// setConditions replaces them in a copy.
+func typedStatusPart[S any](st S, conds []metav1.Condition, setConditions func(*S, []metav1.Condition), manager string) ([]byte, error) {
 	haproxy := manager == HAProxyStatusManager
-	out := map[string]any{}
-	if !haproxy {
-		for k, v := range all {
-			if k != "conditions" {
-				out[k] = v
-			}
+	var mine []metav1.Condition
+	for i := range conds {
+		if slices.Contains(haproxyConditions, conds[i].Type) == haproxy {
+			mine = append(mine, conds[i])
 		}
 	}
-	conds, _ := all["conditions"].([]any)
-	var mine []any
-	for _, c := range conds {
-		typ, _ := c.(map[string]any)["type"].(string)
-		if slices.Contains(haproxyConditions, typ) == haproxy {
-			mine = append(mine, c)
-		}
+	if haproxy {
+		return json.Marshal(haproxyStatusPart{Conditions: mine})
 	}
-	if len(mine) > 0 {
-		out["conditions"] = mine
-	}
-	return out, nil
+	setConditions(&st, mine)
+	return json.Marshal(st)
+}
+
+// haproxyStatusPart is what the HAProxy manager applies of a status.
+type haproxyStatusPart struct {
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // applyStatus writes manager's part of the status of obj (have is its status now, want the
@@ -81,15 +87,15 @@ func applyStatusVersion(ctx context.Context, c client.Client, obj client.Object,
 	if reflect.DeepEqual(have, want) {
 		return nil, nil
 	}
-	h, err := statusFields(have, manager)
+	h, err := statusPart(have, manager)
 	if err != nil {
 		return nil, err
 	}
-	w, err := statusFields(want, manager)
+	w, err := statusPart(want, manager)
 	if err != nil {
 		return nil, err
 	}
-	if equalJSON(h, w) {
+	if bytes.Equal(h, w) {
 		return nil, nil
 	}
 	gvk, err := c.GroupVersionKindFor(obj)
@@ -103,7 +109,7 @@ func applyStatusVersion(ctx context.Context, c client.Client, obj client.Object,
 	if obj.GetNamespace() != "" {
 		meta["namespace"] = obj.GetNamespace()
 	}
-	body, err := json.Marshal(map[string]any{"apiVersion": gvk.GroupVersion().String(), "kind": gvk.Kind, "metadata": meta, "status": w})
+	body, err := json.Marshal(map[string]any{"apiVersion": gvk.GroupVersion().String(), "kind": gvk.Kind, "metadata": meta, "status": json.RawMessage(w)})
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +122,6 @@ func applyStatusVersion(ctx context.Context, c client.Client, obj client.Object,
 		return nil, fmt.Errorf("applying %s status: %w", gvk.Kind, err)
 	}
 	return written, nil
-}
-
-func equalJSON(a, b any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 // legacyStatusMigration moves the status fields written by earlier versions (a whole-status

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -98,7 +102,7 @@ func TestSplitLegacyStatusEntry(t *testing.T) {
 				var a, b any
 				_ = json.Unmarshal([]byte(got[k]), &a)
 				_ = json.Unmarshal([]byte(v), &b)
-				if !equalJSON(a, b) {
+				if !reflect.DeepEqual(a, b) {
 					t.Errorf("%s = %s, want %s", k, got[k], v)
 				}
 			}
@@ -271,4 +275,122 @@ func TestUnchangedStatusNotWritten(t *testing.T) {
 			t.Errorf("%s: written %v, %v", name, written, err)
 		}
 	}
+}
+
+// referenceStatusFields is how the manager's part of a status was built before statusPart:
+// through the unstructured form, whose JSON is what the API server received.
+func referenceStatusFields(t testing.TB, status any, manager string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(referenceStatusJSON(t, status, manager), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// referenceStatusJSON is the JSON referenceStatusFields decodes.
+func referenceStatusJSON(t testing.TB, status any, manager string) []byte {
+	t.Helper()
+	all, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	haproxy := manager == HAProxyStatusManager
+	out := map[string]any{}
+	if !haproxy {
+		for k, v := range all {
+			if k != "conditions" {
+				out[k] = v
+			}
+		}
+	}
+	conds, _ := all["conditions"].([]any)
+	var mine []any
+	for _, c := range conds {
+		typ, _ := c.(map[string]any)["type"].(string)
+		if slices.Contains(haproxyConditions, typ) == haproxy {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) > 0 {
+		out["conditions"] = mine
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStatusPartMatchesUnstructured: the typed encoding of each manager's part of tenant and
+// exposure statuses says what the unstructured one said, for full, empty and partial statuses.
+func TestStatusPartMatchesUnstructured(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC))
+	cond := func(typ string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, ObservedGeneration: 2, LastTransitionTime: now, Reason: "R", Message: typ + " <&> \u2028"}
+	}
+	statuses := map[string]any{
+		"empty exposure": &exposurev1alpha1.InferenceExposureStatus{},
+		"full exposure": &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 3, Tenant: "alpha", ServiceName: "triton",
+			NodePorts: &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801}, URL: "https://a.example.com", GRPCAddress: "a:443",
+			Router:     &exposurev1alpha1.RouterStatus{Type: exposurev1alpha1.RouterIngress, Host: "a.example.com", Objects: []string{"Ingress/a"}},
+			Conditions: []metav1.Condition{cond(exposurev1alpha1.ConditionReady), cond(exposurev1alpha1.ConditionHAProxyFrontend), cond(exposurev1alpha1.ConditionTenantResolved)}},
+		"exposure, only HAProxy conditions": &exposurev1alpha1.InferenceExposureStatus{Conditions: []metav1.Condition{cond(exposurev1alpha1.ConditionHAProxyFrontend)}},
+		"exposure, empty slices":            &exposurev1alpha1.InferenceExposureStatus{Router: &exposurev1alpha1.RouterStatus{Objects: []string{}}, NodePorts: &exposurev1alpha1.NodePorts{}, Conditions: []metav1.Condition{}},
+		"empty tenant":                      &exposurev1alpha1.InferenceTenantStatus{},
+		"full tenant": &exposurev1alpha1.InferenceTenantStatus{ObservedGeneration: 1, PortBlock: &exposurev1alpha1.PortBlockStatus{Start: 30800, End: 30899, Size: 100},
+			PortsUsed: 3, PortsFree: 97, ForeignPorts: []int32{30850}, Namespaces: []string{"a", "b"},
+			Conditions: []metav1.Condition{cond(exposurev1alpha1.ConditionHAProxyConfigured), cond(exposurev1alpha1.ConditionReady)}},
+	}
+	for name, st := range statuses {
+		for _, manager := range []string{StatusManager, HAProxyStatusManager} {
+			t.Run(name+"/"+manager, func(t *testing.T) {
+				b, err := statusPart(st, manager)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got any
+				if err := json.Unmarshal(b, &got); err != nil {
+					t.Fatal(err)
+				}
+				if want := referenceStatusFields(t, st, manager); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s\nwant %v", b, want)
+				}
+			})
+		}
+	}
+	if _, err := statusPart(&exposurev1alpha1.InferenceExposureSpec{}, StatusManager); err == nil {
+		t.Error("a spec was taken for a status")
+	}
+}
+
+// BenchmarkStatusPart: deciding whether an exposure's status changed for its manager (both
+// parts encoded), typed against through the unstructured form as before.
+func BenchmarkStatusPart(b *testing.B) {
+	st := &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 1, Tenant: "alpha", ServiceName: "triton",
+		NodePorts: &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801, Metrics: 30802}}
+	for _, typ := range []string{exposurev1alpha1.ConditionTenantResolved, exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ConditionServiceReady,
+		exposurev1alpha1.ConditionRouted, exposurev1alpha1.ConditionIngressReady, exposurev1alpha1.ConditionGRPCIngressReady,
+		exposurev1alpha1.ConditionHAProxyFrontend, exposurev1alpha1.ConditionReady} {
+		st.Conditions = append(st.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionTrue, ObservedGeneration: 1,
+			LastTransitionTime: metav1.Now(), Reason: "Applied", Message: typ + " is in place"})
+	}
+	b.Run("typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range 2 {
+				if _, err := statusPart(st, StatusManager); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("unstructured", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for range 2 {
+				referenceStatusJSON(b, st, StatusManager)
+			}
+		}
+	})
 }
