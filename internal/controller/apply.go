@@ -9,7 +9,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -110,12 +109,17 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 			return nil, false, err
 		}
 	}
-	if err := a.Apply(ctx, client.ApplyConfigurationFromUnstructured(body), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	data, err := json.Marshal(body.Object)
+	if err != nil {
 		return nil, false, err
 	}
+	// The same apply request as client.Apply would send, answered into the typed object: the
+	// response is decoded once (protobuf for built-in kinds), not into a map and converted.
 	out := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(body.Object, out); err != nil {
-		return nil, false, fmt.Errorf("decoding the applied %s: %w", gvk.Kind, err)
+	out.SetNamespace(desired.GetNamespace())
+	out.SetName(desired.GetName())
+	if err := a.Patch(ctx, out, client.RawPatch(types.ApplyPatchType, data), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, false, err
 	}
 	return out, true, nil
 }
