@@ -140,6 +140,22 @@ type bindKey struct {
 	port int32
 }
 
+// bindHolder is the frontend holding an address:port, by index: gRPC frontend grpc of
+// tenants[tenant], or that tenant's HTTPS frontend when grpc is -1.
+type bindHolder struct {
+	tenant, grpc int32
+}
+
+// describe names the holder for a message.
+func (h bindHolder) describe(tenants []*rendered) string {
+	r := tenants[h.tenant]
+	if h.grpc < 0 {
+		return "the HTTPS frontend of tenant " + r.tenant.Name
+	}
+	f := r.grpc[h.grpc]
+	return "exposure " + f.Namespace + "/" + f.Exposure + " of tenant " + r.tenant.Name
+}
+
 type rendered struct {
 	tenant Tenant
 	vip    netip.Addr
@@ -155,21 +171,29 @@ type rendered struct {
 // haproxy.grpcFrontendPort (by tenant, namespace, name). So an exposure that picks a port
 // another tenant already binds on a shared VIP loses its own frontend, never the other tenant.
 func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
-	binds := map[bindKey]string{} // address:port -> who holds it
+	// Who holds an address:port is described only when another frontend asks for it: a render
+	// of 10,000 frontends then builds no string per frontend.
+	kept := make([][]GRPCFrontend, len(tenants))
+	size := len(tenants)
+	for i, r := range tenants {
+		kept[i] = make([]GRPCFrontend, 0, len(r.grpc))
+		size += len(r.grpc)
+	}
+	binds := make(map[bindKey]bindHolder, size)
 	var skipped []Skipped
-	take := func(r *rendered, port int32, who string) (string, bool) {
+	take := func(r *rendered, port int32, h bindHolder) (string, bool) {
 		k := bindKey{r.vip, port}
 		if holder, taken := binds[k]; taken {
-			return holder, false
+			return holder.describe(tenants), false
 		}
-		binds[k] = who
+		binds[k] = h
 		return "", true
 	}
-	kept := make([][]GRPCFrontend, len(tenants))
-	tryGRPC := func(i int, f GRPCFrontend) {
+	tryGRPC := func(i, j int) {
 		r := tenants[i]
-		id := f.Namespace + "/" + f.Exposure
-		if holder, ok := take(r, f.BindPort, "exposure "+id+" of tenant "+r.tenant.Name); !ok {
+		f := r.grpc[j]
+		if holder, ok := take(r, f.BindPort, bindHolder{tenant: int32(i), grpc: int32(j)}); !ok {
+			id := f.Namespace + "/" + f.Exposure
 			msg := fmt.Sprintf("exposure %s asks for %s, already bound by %s: choose another haproxy.grpcFrontendPort", id, netip.AddrPortFrom(r.vip, uint16(f.BindPort)), holder)
 			r.skip = append(r.skip, msg)
 			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Namespace: f.Namespace, Exposure: f.Exposure, Msg: msg})
@@ -178,17 +202,17 @@ func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
 		kept[i] = append(kept[i], f)
 	}
 	for i, r := range tenants {
-		for _, f := range r.grpc {
+		for j, f := range r.grpc {
 			if f.BindPort == f.NodePort {
-				tryGRPC(i, f)
+				tryGRPC(i, j)
 			}
 		}
 	}
-	for _, r := range tenants {
+	for i, r := range tenants {
 		if r.tenant.CertificatePath == "" {
 			continue
 		}
-		if holder, ok := take(r, httpsPort, "the HTTPS frontend of tenant "+r.tenant.Name); !ok {
+		if holder, ok := take(r, httpsPort, bindHolder{tenant: int32(i), grpc: -1}); !ok {
 			msg := fmt.Sprintf("the HTTPS frontend asks for %s, already bound by %s: give this tenant another VIP", netip.AddrPortFrom(r.vip, uint16(httpsPort)), holder)
 			r.skip = append(r.skip, msg)
 			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Msg: msg})
@@ -197,9 +221,9 @@ func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
 		r.https = true
 	}
 	for i, r := range tenants {
-		for _, f := range r.grpc {
+		for j, f := range r.grpc {
 			if f.BindPort != f.NodePort {
-				tryGRPC(i, f)
+				tryGRPC(i, j)
 			}
 		}
 	}
@@ -362,6 +386,7 @@ type grpcGroup struct {
 	offset  int32  // NodePort - BindPort
 	local   string // "<namespace>_<exposure>" for a Local exposure
 	fronts  []GRPCFrontend
+	n       int // how many frontends the group has, while grouping
 }
 
 func (g *grpcGroup) suffix() string {
@@ -390,7 +415,10 @@ func groupFrontends(fronts []GRPCFrontend) []*grpcGroup {
 	}
 	byKey := map[key]*grpcGroup{}
 	var out []*grpcGroup
-	for _, f := range fronts {
+	// Grouped in two passes, so that each group's frontends are copied once into a slice of
+	// their number, and not at all when they form a single group.
+	groupOf := make([]*grpcGroup, len(fronts))
+	for i, f := range fronts {
 		k := key{timeout: f.Timeout, offset: f.NodePort - f.BindPort}
 		if f.Local {
 			k.local = f.Namespace + "_" + f.Exposure
@@ -401,7 +429,18 @@ func groupFrontends(fronts []GRPCFrontend) []*grpcGroup {
 			byKey[k] = g
 			out = append(out, g)
 		}
-		g.fronts = append(g.fronts, f)
+		groupOf[i] = g
+		g.n++
+	}
+	if len(out) == 1 {
+		out[0].fronts = fronts
+	} else {
+		for _, g := range out {
+			g.fronts = make([]GRPCFrontend, 0, g.n)
+		}
+		for i, f := range fronts {
+			groupOf[i].fronts = append(groupOf[i].fronts, f)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].suffix() < out[j].suffix() })
 	return out

@@ -157,10 +157,14 @@ func TestBindConflicts(t *testing.T) {
 	if strings.Count(cfg, "bind 10.0.100.10:8001") != 1 || !strings.Contains(cfg, "# skipped: exposure tenant-alpha/triton asks for 10.0.100.10:8001") {
 		t.Fatalf("duplicate bind not skipped:\n%s", cfg)
 	}
-	want := map[string]bool{"beta/": true, "alpha/triton": true}
+	// Each says what holds the address:port it asked for.
+	want := map[string]string{
+		"beta/":        "the HTTPS frontend asks for 10.0.100.10:443, already bound by the HTTPS frontend of tenant alpha: give this tenant another VIP",
+		"alpha/triton": "exposure tenant-alpha/triton asks for 10.0.100.10:8001, already bound by exposure tenant-alpha/other of tenant alpha: choose another haproxy.grpcFrontendPort",
+	}
 	for _, sk := range parts.Skipped {
-		if !want[sk.Tenant+"/"+sk.Exposure] || sk.Msg == "" {
-			t.Fatalf("unexpected skip %+v", sk)
+		if w, ok := want[sk.Tenant+"/"+sk.Exposure]; !ok || sk.Msg != w {
+			t.Fatalf("skip %+v\nwant message %q", sk, w)
 		}
 		delete(want, sk.Tenant+"/"+sk.Exposure)
 	}
