@@ -9,7 +9,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
 func createConfigMaps(t testing.TB, ns string, n int) {
@@ -119,6 +124,142 @@ func BenchmarkCachedObjects(b *testing.B) {
 		for b.Loop() {
 			if _, err := cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestIndexedKeys: the names an index lookup gives are those a list through the cache with the
+// same field selector finds, for a namespaced kind (exposures by host key) and a cluster-scoped
+// one (tenants by namespace), with and without informers.
+func TestIndexedKeys(t *testing.T) {
+	ctx := context.Background()
+	c := startedCache(t, true)
+	nsA, nsB := newNamespace(t, "idx-a"), newNamespace(t, "idx-b")
+	host := exposurev1alpha1.Hostname(nsA + ".shared.example.com")
+	for _, e := range []*exposurev1alpha1.InferenceExposure{
+		routedExposure(nsA, "one", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}),
+		routedExposure(nsB, "two", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}),
+		routedExposure(nsB, "other", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: "other." + host}),
+	} {
+		create(t, e)
+	}
+	tenant := "idx-" + nsA
+	cleanupTenants(t, tenant)
+	create(t, newTenant(tenant, nil, nil, nsA, nsB))
+	key := router.ExplicitHostKeys(routedExposure(nsA, "one", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}))[0]
+
+	names := func(keys []types.NamespacedName) []string {
+		out := make([]string, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, k.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	cases := []struct {
+		name string
+		keys func(cache.Informers, client.Reader) ([]types.NamespacedName, error)
+		list func() ([]string, error)
+		want []string
+	}{
+		{"exposures by host key",
+			func(i cache.Informers, r client.Reader) ([]types.NamespacedName, error) {
+				return indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, i, r, &exposurev1alpha1.InferenceExposureList{}, indexExposureHostKey, key)
+			},
+			func() ([]string, error) {
+				var l exposurev1alpha1.InferenceExposureList
+				err := c.List(ctx, &l, client.MatchingFields{indexExposureHostKey: key})
+				var out []string
+				for _, e := range l.Items {
+					out = append(out, types.NamespacedName{Namespace: e.Namespace, Name: e.Name}.String())
+				}
+				slices.Sort(out)
+				return out, err
+			},
+			[]string{nsA + "/one", nsB + "/two"}},
+		{"tenants by namespace",
+			func(i cache.Informers, r client.Reader) ([]types.NamespacedName, error) {
+				return indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, i, r, &exposurev1alpha1.InferenceTenantList{}, indexTenantNamespace, nsB)
+			},
+			func() ([]string, error) {
+				var l exposurev1alpha1.InferenceTenantList
+				err := c.List(ctx, &l, client.MatchingFields{indexTenantNamespace: nsB})
+				var out []string
+				for _, e := range l.Items {
+					out = append(out, types.NamespacedName{Name: e.Name}.String())
+				}
+				slices.Sort(out)
+				return out, err
+			},
+			[]string{"/" + tenant}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				k, err := tc.keys(c, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got = names(k); slices.Equal(got, tc.want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("indexedKeys = %v, want %v", got, tc.want)
+				}
+				time.Sleep(20 * time.Millisecond) // polls the cache, which shows the creates within moments
+			}
+			if listed, err := tc.list(); err != nil || !slices.Equal(listed, got) {
+				t.Errorf("a list through the cache finds %v (%v), indexedKeys %v", listed, err, got)
+			}
+			viaClient, err := tc.keys(nil, c)
+			if err != nil || !slices.Equal(names(viaClient), got) {
+				t.Errorf("without informers: %v (%v), want %v", names(viaClient), err, got)
+			}
+		})
+	}
+}
+
+// BenchmarkIndexedKeys: the names of 50 exposures found by one index value (the exposures of
+// a tenant waiting in a full block, say), through client.List without deep copies and as the
+// index's keys.
+func BenchmarkIndexedKeys(b *testing.B) {
+	ctx := context.Background()
+	c := startedCache(b, true)
+	ns := newNamespace(b, "idx-bench")
+	host := exposurev1alpha1.Hostname(ns + ".bench.example.com")
+	for i := range 50 {
+		e := routedExposure(ns, fmt.Sprintf("m%02d", i), exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host})
+		e.Status.Conditions = []metav1.Condition{{Type: exposurev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Ready", Message: "the Service and its routing are in place", LastTransitionTime: metav1.Now()}}
+		if err := k8s.Create(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	key := router.ExplicitHostKeys(routedExposure(ns, "m00", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}))[0]
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if k, _ := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, indexExposureHostKey, key); len(k) == 50 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the cache never showed the 50 exposures")
+		}
+		time.Sleep(20 * time.Millisecond) // polls the cache, which shows the creates within moments
+	}
+	b.Run("list", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var l exposurev1alpha1.InferenceExposureList
+			if err := c.List(ctx, &l, client.MatchingFields{indexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil || len(l.Items) != 50 {
+				b.Fatal(err, len(l.Items))
+			}
+		}
+	})
+	b.Run("keys", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if k, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, indexExposureHostKey, key); err != nil || len(k) != 50 {
+				b.Fatal(err, len(k))
 			}
 		}
 	})

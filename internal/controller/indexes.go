@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
@@ -105,14 +106,14 @@ func setupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 
 // tenantsOfService adds to names the tenants a Service concerns: those listing its namespace
 // (its labels prove nothing) and those whose blocks hold one of its node ports.
-func tenantsOfService(ctx context.Context, c client.Reader, svc *corev1.Service, names map[string]bool) {
+func tenantsOfService(ctx context.Context, informers cache.Informers, c client.Reader, svc *corev1.Service, names map[string]bool) {
 	lookup := func(field, value string) {
-		var tl exposurev1alpha1.InferenceTenantList
-		if err := c.List(ctx, &tl, client.MatchingFields{field: value}, client.UnsafeDisableDeepCopy); err != nil {
+		tenants, err := indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, informers, c, &exposurev1alpha1.InferenceTenantList{}, field, value)
+		if err != nil {
 			return
 		}
-		for i := range tl.Items {
-			names[tl.Items[i].Name] = true
+		for _, t := range tenants {
+			names[t.Name] = true
 		}
 	}
 	lookup(indexTenantNamespace, svc.Namespace)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -52,6 +53,9 @@ type ExposureReconciler struct {
 	Ports *nodePortView
 	// Held remembers the tenants seen holding their whole block (nil: look every time).
 	Held *heldBlocks
+	// Cache answers index lookups that only want names without copying objects (nil: lists
+	// through the client).
+	Cache cache.Informers
 	Options
 	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
 	Legacy *legacyStatusMigration
@@ -684,13 +688,13 @@ func (r *ExposureReconciler) hostConflictLosers() handler.EventHandler {
 					continue
 				}
 				seen[k] = true
-				var el exposurev1alpha1.InferenceExposureList
-				if err := r.List(ctx, &el, client.MatchingFields{indexExposureHostLoser: k}, client.UnsafeDisableDeepCopy); err != nil {
+				losers, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, indexExposureHostLoser, k)
+				if err != nil {
 					continue
 				}
-				for i := range el.Items {
-					if l := &el.Items[i]; l.Namespace != e.Namespace || l.Name != e.Name {
-						q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: l.Namespace, Name: l.Name}})
+				for _, l := range losers {
+					if l.Namespace != e.Namespace || l.Name != e.Name {
+						q.Add(reconcile.Request{NamespacedName: l})
 					}
 				}
 			}
@@ -750,14 +754,14 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], svc *corev1.Service) {
 		tenants := map[string]bool{}
-		tenantsOfService(ctx, r.Client, svc, tenants)
+		tenantsOfService(ctx, r.Cache, r.Client, svc, tenants)
 		for t := range tenants {
-			var el exposurev1alpha1.InferenceExposureList
-			if err := r.List(ctx, &el, client.MatchingFields{indexExposureBlockFull: t}, client.UnsafeDisableDeepCopy); err != nil {
+			waiting, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, indexExposureBlockFull, t)
+			if err != nil {
 				continue
 			}
-			for i := range el.Items {
-				q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: el.Items[i].Namespace, Name: el.Items[i].Name}})
+			for _, w := range waiting {
+				q.Add(reconcile.Request{NamespacedName: w})
 			}
 		}
 	}

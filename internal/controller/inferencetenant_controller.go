@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -45,6 +46,9 @@ type TenantReconciler struct {
 	Recorder  record.EventRecorder
 	// Ports says which Service holds which node port, from the cache.
 	Ports *nodePortView
+	// Cache answers index lookups that only want names without copying objects (nil: lists
+	// through the client).
+	Cache cache.Informers
 	Options
 	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
 	Legacy *legacyStatusMigration
@@ -517,12 +521,12 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // for, to every tenant still without a block.
 func (r *TenantReconciler) tenantsOfClaim(ctx context.Context, o client.Object) []reconcile.Request {
 	out := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
-	var tl exposurev1alpha1.InferenceTenantList
-	if err := r.List(ctx, &tl, client.MatchingFields{indexTenantPending: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+	pending, err := indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}, indexTenantPending, "true")
+	if err != nil {
 		return out
 	}
-	for _, t := range tl.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: t.Name}})
+	for _, t := range pending {
+		out = append(out, reconcile.Request{NamespacedName: t})
 	}
 	return out
 }
@@ -539,7 +543,7 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			if !ok {
 				continue
 			}
-			tenantsOfService(ctx, r.Client, svc, names)
+			tenantsOfService(ctx, r.Cache, r.Client, svc, names)
 		}
 		now := time.Now()
 		for name := range names {

@@ -273,6 +273,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Legacy:    legacy,
 		Recorder:  mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
 		Ports:     ports,
+		Cache:     mgr.GetCache(),
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up tenant controller: %w", err)
@@ -297,6 +298,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		APIs:      apis,
 		Ports:     ports,
 		Held:      held,
+		Cache:     mgr.GetCache(),
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
