@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,7 @@ import (
 // list, and returns pointers to its items.
 func cachedObjects[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList) ([]PT, error) {
 	if informers != nil {
-		obj := reflect.New(reflect.TypeFor[PT]().Elem()).Interface().(PT)
+		obj := exemplar[PT]()
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return nil, fmt.Errorf("the cache's informer for %T: %w", obj, err)
@@ -68,7 +69,7 @@ func cachedObjects[PT client.Object](ctx context.Context, informers cache.Inform
 // list, with the field selector.
 func indexedKeys[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList, field, value string) ([]types.NamespacedName, error) {
 	if informers != nil {
-		obj := reflect.New(reflect.TypeFor[PT]().Elem()).Interface().(PT)
+		obj := exemplar[PT]()
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return nil, fmt.Errorf("the cache's informer for %T: %w", obj, err)
@@ -109,4 +110,19 @@ func indexedKeys[PT client.Object](ctx context.Context, informers cache.Informer
 		}
 	}
 	return out, nil
+}
+
+// exemplars holds one empty object per Go type, by reflect.Type.
+var exemplars sync.Map
+
+// exemplar returns an empty object of PT's type, the same each time: GetInformer only reads
+// its type, and a new object for every lookup (an exposure is 448 bytes before its fields)
+// was most of what a lookup allocated. It must not be written to.
+func exemplar[PT client.Object]() PT {
+	t := reflect.TypeFor[PT]()
+	if o, ok := exemplars.Load(t); ok {
+		return o.(PT)
+	}
+	o, _ := exemplars.LoadOrStore(t, reflect.New(t.Elem()).Interface().(PT))
+	return o.(PT)
 }
