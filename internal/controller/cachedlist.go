@@ -23,25 +23,17 @@ import (
 // Without informers (some tests give the reconcilers a plain client), it lists through r, into
 // list, and returns pointers to its items.
 func cachedObjects[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList) ([]PT, error) {
-	if informers != nil {
-		obj := exemplar[PT]()
-		inf, err := informers.GetInformer(ctx, obj)
-		if err != nil {
-			return nil, fmt.Errorf("the cache's informer for %T: %w", obj, err)
-		}
-		if s, ok := inf.(interface{ GetStore() toolscache.Store }); ok {
-			if !inf.HasSynced() {
-				return nil, fmt.Errorf("the cache's informer for %T has not synced", obj)
+	if store, err := cachedIndexer[PT](ctx, informers); err != nil {
+		return nil, err
+	} else if store != nil {
+		items := store.List()
+		out := make([]PT, 0, len(items))
+		for _, o := range items {
+			if p, ok := o.(PT); ok {
+				out = append(out, p)
 			}
-			items := s.GetStore().List()
-			out := make([]PT, 0, len(items))
-			for _, o := range items {
-				if p, ok := o.(PT); ok {
-					out = append(out, p)
-				}
-			}
-			return out, nil
 		}
+		return out, nil
 	}
 	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
@@ -68,33 +60,25 @@ func cachedObjects[PT client.Object](ctx context.Context, informers cache.Inform
 // Without informers (some tests give the reconcilers a plain client), it lists through r, into
 // list, with the field selector.
 func indexedKeys[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList, field, value string) ([]types.NamespacedName, error) {
-	if informers != nil {
-		obj := exemplar[PT]()
-		inf, err := informers.GetInformer(ctx, obj)
+	if indexer, err := cachedIndexer[PT](ctx, informers); err != nil {
+		return nil, err
+	} else if indexer != nil {
+		// controller-runtime's names for a field index and a value across all namespaces
+		// (TestIndexedKeys holds them to what its List finds).
+		keys, err := indexer.IndexKeys("field:"+field, "__all_namespaces/"+value)
 		if err != nil {
-			return nil, fmt.Errorf("the cache's informer for %T: %w", obj, err)
+			return nil, fmt.Errorf("the cache's index %s of %T: %w", field, exemplar[PT](), err)
 		}
-		if s, ok := inf.(interface{ GetIndexer() toolscache.Indexer }); ok {
-			if !inf.HasSynced() {
-				return nil, fmt.Errorf("the cache's informer for %T has not synced", obj)
+		out := make([]types.NamespacedName, 0, len(keys))
+		for _, k := range keys {
+			// A store key is "namespace/name", or the name of a cluster-scoped object.
+			if ns, name, namespaced := strings.Cut(k, "/"); namespaced {
+				out = append(out, types.NamespacedName{Namespace: ns, Name: name})
+			} else {
+				out = append(out, types.NamespacedName{Name: k})
 			}
-			// controller-runtime's names for a field index and a value across all namespaces
-			// (TestIndexedKeys holds them to what its List finds).
-			keys, err := s.GetIndexer().IndexKeys("field:"+field, "__all_namespaces/"+value)
-			if err != nil {
-				return nil, fmt.Errorf("the cache's index %s of %T: %w", field, obj, err)
-			}
-			out := make([]types.NamespacedName, 0, len(keys))
-			for _, k := range keys {
-				// A store key is "namespace/name", or the name of a cluster-scoped object.
-				if ns, name, namespaced := strings.Cut(k, "/"); namespaced {
-					out = append(out, types.NamespacedName{Namespace: ns, Name: name})
-				} else {
-					out = append(out, types.NamespacedName{Name: k})
-				}
-			}
-			return out, nil
 		}
+		return out, nil
 	}
 	if err := r.List(ctx, list, client.MatchingFields{field: value}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
@@ -125,4 +109,25 @@ func exemplar[PT client.Object]() PT {
 	}
 	o, _ := exemplars.LoadOrStore(t, reflect.New(t.Elem()).Interface().(PT))
 	return o.(PT)
+}
+
+// cachedIndexer returns the store of PT's informer, with its indexes, once it has synced; nil
+// when there are no informers or they do not expose one.
+func cachedIndexer[PT client.Object](ctx context.Context, informers cache.Informers) (toolscache.Indexer, error) {
+	if informers == nil {
+		return nil, nil
+	}
+	obj := exemplar[PT]()
+	inf, err := informers.GetInformer(ctx, obj)
+	if err != nil {
+		return nil, fmt.Errorf("the cache's informer for %T: %w", obj, err)
+	}
+	s, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return nil, nil
+	}
+	if !inf.HasSynced() {
+		return nil, fmt.Errorf("the cache's informer for %T has not synced", obj)
+	}
+	return s.GetIndexer(), nil
 }
