@@ -105,8 +105,18 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 		return nil, false, err
 	}
 	if live.GetAnnotations()[exposurev1alpha1.AnnotationApplied] != hash {
-		if err := a.takeOver(ctx, live); err != nil {
+		written, err := a.takeOver(ctx, live)
+		if err != nil {
 			return nil, false, err
+		}
+		// The API server may try the apply first on its watch cache's copy, from before the
+		// takeover's write. For a Service that try allocates the node ports the apply asks for,
+		// and keeps them when the write fails and the apply is tried again on the current object:
+		// that try finds them taken ("provided port is already allocated") and they stay leaked
+		// until the API server's repair loop runs, minutes later. Carrying the version the
+		// takeover wrote makes a try on an older copy stop at the version check, before allocating.
+		if written != "" {
+			body.SetResourceVersion(written)
 		}
 	}
 	data, err := json.Marshal(body.Object)
@@ -129,24 +139,29 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 var takenOver sync.Map
 
 // takeOver moves the fields FieldManager set with create and update (earlier versions, or this
-// version's create) to its apply entry, once per object and process.
-func (a *childApplier) takeOver(ctx context.Context, cached client.Object) error {
+// version's create) to its apply entry, once per object and process. It returns the
+// resourceVersion it wrote, or "" when it wrote nothing.
+func (a *childApplier) takeOver(ctx context.Context, cached client.Object) (string, error) {
 	if _, done := takenOver.Load(cached.GetUID()); done {
-		return nil
+		return "", nil
 	}
 	live := reflect.New(reflect.TypeOf(cached).Elem()).Interface().(client.Object)
 	if err := a.APIReader.Get(ctx, types.NamespacedName{Namespace: cached.GetNamespace(), Name: cached.GetName()}, live); err != nil {
-		return client.IgnoreNotFound(err)
+		return "", client.IgnoreNotFound(err)
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(FieldManager), FieldManager)
 	if err != nil {
-		return err
+		return "", err
 	}
+	written := ""
 	if patch != nil {
-		if err := a.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("taking over the fields an earlier version set on %s: %w", cached.GetName(), err)
+		switch err := a.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); {
+		case err == nil:
+			written = live.GetResourceVersion()
+		case !apierrors.IsNotFound(err):
+			return "", fmt.Errorf("taking over the fields an earlier version set on %s: %w", cached.GetName(), err)
 		}
 	}
 	takenOver.Store(cached.GetUID(), struct{}{})
-	return nil
+	return written, nil
 }

@@ -71,10 +71,7 @@ func TestLostClaimDoesNotMoveTenant(t *testing.T) {
 		pc, ok := getClaim(t, "ports-32210-32219")
 		return ok && pc.UID != lost.UID && pc.Spec.Tenant == "lost-high", fmt.Sprint(pc)
 	})
-	eventually(t, "BlockReclaimed event", func() (bool, string) {
-		ev := events(t, "default", "lost-high")
-		return strings.Contains(ev, "Normal BlockReclaimed: claimed node ports 32210-32219 back"), ev
-	})
+	waitEvent(t, "default", "lost-high", "Normal BlockReclaimed: claimed node ports 32210-32219 back")
 	tn := waitTenantCondition(t, "lost-high", "BlockAllocated", "True/Allocated: tenant holds node ports 32210-32219")
 	if tn.Status.PortBlock.Start != 32210 {
 		t.Fatalf("tenant moved: %+v", tn.Status.PortBlock)
@@ -157,10 +154,7 @@ func TestFlagsDoNotResizeTenants(t *testing.T) {
 	if pb := tn.Status.PortBlock; pb.Start != 32400 || pb.Size != 20 {
 		t.Fatalf("block resized or moved: %+v", pb)
 	}
-	eventually(t, "BlockOutsidePool warning", func() (bool, string) {
-		ev := events(t, "default", "flags")
-		return strings.Contains(ev, "Warning BlockOutsidePool"), ev
-	})
+	waitEvent(t, "default", "flags", "Warning BlockOutsidePool")
 	for _, g := range []string{"ports-32400-32409", "ports-32410-32419"} {
 		if _, ok := getClaim(t, g); !ok {
 			t.Errorf("claim %s released", g)
@@ -202,10 +196,7 @@ func TestServiceErrorsReachTheCondition(t *testing.T) {
 		c := condition(getExposure(t, ns, "triton").Status.Conditions, "ServiceReady")
 		return strings.HasPrefix(c, "False/ServiceApplyFailed: writing the Service failed, retrying: ") && strings.Contains(c, "no Services in this namespace"), c
 	})
-	eventually(t, "a Warning", func() (bool, string) {
-		ev := events(t, ns, "triton")
-		return strings.Contains(ev, "Warning ServiceApplyFailed"), ev
-	})
+	waitEvent(t, ns, "triton", "Warning ServiceApplyFailed")
 	if c := condition(getExposure(t, ns, "triton").Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/ServiceApplyFailed") {
 		t.Errorf("Ready = %s", c)
 	}

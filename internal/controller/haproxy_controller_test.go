@@ -238,11 +238,8 @@ func TestHAProxyConfigMap(t *testing.T) {
 
 	t.Run("quiet when nothing changed", func(t *testing.T) {
 		rv := versions(t, opNS)
-		eventually(t, "a poke at the tenant", func() (bool, string) { // the operator may write its status meanwhile
-			tn := getTenant(t, "hp-alpha")
+		updateTenant(t, "hp-alpha", func(tn *exposurev1alpha1.InferenceTenant) {
 			tn.Annotations = map[string]string{"poke": "1"}
-			err := k8s.Update(ctx, tn)
-			return err == nil, fmt.Sprint(err)
 		})
 		setNodeReady(t, "gpu-1", "10.0.1.101", true) // a heartbeat
 		// Probes that do render, one on each informer the pokes went through: their renders
@@ -408,11 +405,8 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 
 	// The cause goes away; the next render (here: a spec change) writes and reports True.
 	liftPolicy(t, "refuse-"+opNS, probe)
-	eventually(t, "a new VIP", func() (bool, string) { // the operator may write its status meanwhile
-		tn := getTenant(t, refused)
+	updateTenant(t, refused, func(tn *exposurev1alpha1.InferenceTenant) {
 		tn.Spec.HAProxy.VIP = "10.0.100.50"
-		err := k8s.Update(ctx, tn)
-		return err == nil, fmt.Sprint(err)
 	})
 	waitTenantCondition(t, refused, "HAProxyConfigured", "True/Rendered")
 	waitTenantCondition(t, refused, "Ready", "True")
@@ -469,16 +463,10 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	if own := f[StatusManager+"/Apply"]; strings.Contains(own, "HAProxyFrontend") || !strings.Contains(own, `\"Ready\"`) {
 		t.Errorf("status manager fields: %s", own)
 	}
-	eventually(t, "an Event on the offending exposure", func() (bool, string) {
-		ev := events(t, offenderNS, "grab")
-		return strings.Contains(ev, "Warning BindConflict"), ev
-	})
+	waitEvent(t, offenderNS, "grab", "Warning BindConflict")
 	// The offender picks another port: its frontend is served and the condition goes.
-	eventually(t, "exposure update", func() (bool, string) {
-		g := getExposure(t, offenderNS, "grab")
+	updateExposure(t, offenderNS, "grab", func(g *exposurev1alpha1.InferenceExposure) {
 		g.Spec.HAProxy.GRPCFrontendPort = ptr.To[int32](9001)
-		err := k8s.Update(context.Background(), g)
-		return err == nil, fmt.Sprint(err)
 	})
 	eventually(t, "the condition removed", func() (bool, string) {
 		g := getExposure(t, offenderNS, "grab")
@@ -506,10 +494,7 @@ func TestTwoOperatorsDoNotFight(t *testing.T) {
 	waitConfig(t, opNS, "operator A's configuration", func(cfg string) bool { return strings.Contains(cfg, "timeout client 5m") })
 
 	stopB, rec := startRecordedManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: b})
-	eventually(t, "operator B reports that it stands by", func() (bool, string) {
-		ev := events(t, opNS, "haproxy")
-		return strings.Contains(ev, "Warning WrittenByAnotherOperator"), ev
-	})
+	waitEvent(t, opNS, "haproxy", "Warning WrittenByAnotherOperator")
 	for _, w := range rec.writeList() {
 		if strings.Contains(w, "ConfigMap") {
 			t.Errorf("the standby operator wrote: %s", w)

@@ -79,18 +79,17 @@ func TestExposureLifecycle(t *testing.T) {
 	if *tn.Status.PortBlock != (exposurev1alpha1.PortBlockStatus{Start: 30800, End: 30899, Size: 100}) {
 		t.Fatalf("tenant block = %+v", tn.Status.PortBlock)
 	}
-	if ev := events(t, ns, "triton"); !strings.Contains(ev, "PortsAllocated") {
-		t.Fatalf("no allocation event: %s", ev)
-	}
+	waitEvent(t, ns, "triton", "PortsAllocated")
 
 	t.Run("drift is repaired, foreign edits kept", func(t *testing.T) {
-		svc := getService(t, ns, "triton")
-		svc.Spec.Selector = map[string]string{"app": "someone-else"}
-		svc.Spec.Ports[1].NodePort = 30850
-		svc.Annotations = map[string]string{"team": "keep-me"}
-		if err := k8s.Update(ctx, svc); err != nil {
-			t.Fatal(err)
-		}
+		eventually(t, "someone else's edit", func() (bool, string) {
+			svc := getService(t, ns, "triton")
+			svc.Spec.Selector = map[string]string{"app": "someone-else"}
+			svc.Spec.Ports[1].NodePort = 30850
+			svc.Annotations = map[string]string{"team": "keep-me"}
+			err := k8s.Update(ctx, svc)
+			return err == nil, fmt.Sprint(err)
+		})
 		eventually(t, "repair", func() (bool, string) {
 			s := getService(t, ns, "triton")
 			return s.Spec.Selector["app"] == "triton" && nodePorts(s)["grpc"] == 30801, s.Spec.Selector["app"]
@@ -116,12 +115,10 @@ func TestExposureLifecycle(t *testing.T) {
 	})
 
 	t.Run("externalTrafficPolicy Local", func(t *testing.T) {
-		e := getExposure(t, ns, "triton")
-		e.Spec.NodePort.ExternalTrafficPolicy = exposurev1alpha1.ExternalTrafficPolicyLocal
-		if err := k8s.Update(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-		e = waitExposureCondition(t, ns, "triton", "Ready", "True")
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+			e.Spec.NodePort.ExternalTrafficPolicy = exposurev1alpha1.ExternalTrafficPolicyLocal
+		})
+		waitExposureCondition(t, ns, "triton", "Ready", "True")
 		s := getService(t, ns, "triton")
 		if s.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal || nodePorts(s)["grpc"] != 30801 {
 			t.Fatalf("etp=%s ports=%v", s.Spec.ExternalTrafficPolicy, nodePorts(s))
@@ -129,12 +126,10 @@ func TestExposureLifecycle(t *testing.T) {
 	})
 
 	t.Run("nodePort disabled gives a ClusterIP Service", func(t *testing.T) {
-		e := getExposure(t, ns, "triton")
-		e.Spec.NodePort = exposurev1alpha1.NodePortSpec{Enabled: ptr.To(false), ExternalTrafficPolicy: exposurev1alpha1.ExternalTrafficPolicyCluster}
-		if err := k8s.Update(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-		e = waitExposureCondition(t, ns, "triton", "PortsAllocated", "True/NodePortDisabled")
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+			e.Spec.NodePort = exposurev1alpha1.NodePortSpec{Enabled: ptr.To(false), ExternalTrafficPolicy: exposurev1alpha1.ExternalTrafficPolicyCluster}
+		})
+		e := waitExposureCondition(t, ns, "triton", "PortsAllocated", "True/NodePortDisabled")
 		s := getService(t, ns, "triton")
 		if s.Spec.Type != corev1.ServiceTypeClusterIP || len(nodePorts(s)) != 3 || nodePorts(s)["grpc"] != 0 || e.Status.NodePorts != nil {
 			t.Fatalf("type=%s ports=%v status=%+v", s.Spec.Type, nodePorts(s), e.Status.NodePorts)
@@ -186,9 +181,7 @@ func TestServiceNotOwned(t *testing.T) {
 	if got.ResourceVersion != theirs.ResourceVersion || got.Spec.Selector["app"] != "other" {
 		t.Fatalf("foreign service was modified: %+v", got)
 	}
-	if ev := events(t, ns, "triton"); !strings.Contains(ev, "Warning ServiceConflict") {
-		t.Fatalf("no warning event: %q", ev)
-	}
+	waitEvent(t, ns, "triton", "Warning ServiceConflict")
 }
 
 // TestDeletingAnExposureCascades: with a garbage collector running (kube-controller-manager, as

@@ -153,10 +153,7 @@ func TestExhaustion(t *testing.T) {
 	if tn.Status.PortBlock != nil || !strings.Contains(condition(tn.Status.Conditions, "Ready"), "32000-32199") {
 		t.Fatalf("status = %+v", tn.Status)
 	}
-	eventually(t, "exhaustion event", func() (bool, string) {
-		ev := events(t, "default", "ex-c")
-		return strings.Contains(ev, "Warning PoolExhausted"), ev
-	})
+	waitEvent(t, "default", "ex-c", "Warning PoolExhausted")
 
 	// Releasing a tenant frees its block for the waiting one.
 	if err := k8s.Delete(context.Background(), getTenant(t, "ex-a")); err != nil {
@@ -257,11 +254,7 @@ func TestNamespaceClaimedTwice(t *testing.T) {
 		t.Fatalf("exposure moved or conflict not reported: %s %s", e.Status.Tenant, condition(e.Status.Conditions, "TenantResolved"))
 	}
 	// Fixing the second tenant clears the conflict on both.
-	s := getTenant(t, "ns-second")
-	s.Spec.Namespaces = []string{"ns-second-own"}
-	if err := k8s.Update(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
+	updateTenant(t, "ns-second", func(s *exposurev1alpha1.InferenceTenant) { s.Spec.Namespaces = []string{"ns-second-own"} })
 	waitTenantCondition(t, "ns-first", "NamespacesExclusive", "True")
 	waitTenantCondition(t, "ns-second", "NamespacesExclusive", "True")
 }
@@ -278,11 +271,8 @@ func TestTenantDeletion(t *testing.T) {
 	waitExposureCondition(t, ns, "triton", "Ready", "True")
 	// A finalizer keeps the Service (and its node port) for a while: the tenant has to wait,
 	// and says so.
-	svc := getService(t, ns, "triton")
-	svc.Finalizers = append(svc.Finalizers, "example.com/hold")
-	if err := k8s.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	svcKey := client.ObjectKey{Namespace: ns, Name: "triton"}
+	update(t, svcKey, &corev1.Service{}, func(svc *corev1.Service) { svc.Finalizers = append(svc.Finalizers, "example.com/hold") })
 	if err := k8s.Delete(ctx, getTenant(t, "leaving")); err != nil {
 		t.Fatal(err)
 	}
@@ -296,15 +286,8 @@ func TestTenantDeletion(t *testing.T) {
 	if tn.Status.ObservedGeneration != tn.Generation {
 		t.Errorf("observedGeneration %d, generation %d", tn.Status.ObservedGeneration, tn.Generation)
 	}
-	eventually(t, "Releasing event", func() (bool, string) {
-		ev := events(t, "default", "leaving")
-		return strings.Contains(ev, "Normal Releasing"), ev
-	})
-	svc = getService(t, ns, "triton")
-	svc.Finalizers = nil
-	if err := k8s.Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	waitEvent(t, "default", "leaving", "Normal Releasing")
+	update(t, svcKey, &corev1.Service{}, func(svc *corev1.Service) { svc.Finalizers = nil })
 	eventually(t, "tenant gone", func() (bool, string) {
 		err := k8s.Get(ctx, client.ObjectKey{Name: "leaving"}, &exposurev1alpha1.InferenceTenant{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)

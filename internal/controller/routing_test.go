@@ -67,16 +67,6 @@ func routedExposure(ns, name string, r exposurev1alpha1.RouterSpec) *exposurev1a
 	return e
 }
 
-func updateExposure(t *testing.T, ns, name string, mutate func(*exposurev1alpha1.InferenceExposure)) {
-	t.Helper()
-	eventually(t, "exposure update", func() (bool, string) {
-		e := getExposure(t, ns, name)
-		mutate(e)
-		err := k8s.Update(context.Background(), e)
-		return err == nil, fmt.Sprint(err)
-	})
-}
-
 func get[T client.Object](t *testing.T, ns, name string, obj T) (T, bool) {
 	t.Helper()
 	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
@@ -355,15 +345,11 @@ func TestRoutingGateway(t *testing.T) {
 // routing object of the same name that the operator does not own is left alone, and bad
 // hosts are reported before anything is created.
 func TestRoutingConflicts(t *testing.T) {
-	ctx := context.Background()
 	ns := routingSetup(t, "rt-conf")
 	ns2 := newNamespace(t, "rt-conf-b")
 	updateTenant := func() {
-		eventually(t, "tenant update", func() (bool, string) {
-			tn := getTenant(t, "rt-conf")
+		updateTenant(t, "rt-conf", func(tn *exposurev1alpha1.InferenceTenant) {
 			tn.Spec.Namespaces = append(tn.Spec.Namespaces, ns2)
-			err := k8s.Update(ctx, tn)
-			return err == nil, fmt.Sprint(err)
 		})
 	}
 	updateTenant()
@@ -384,9 +370,7 @@ func TestRoutingConflicts(t *testing.T) {
 	if _, found := get(t, ns2, "second", &networkingv1.Ingress{}); found {
 		t.Fatal("the loser got an Ingress")
 	}
-	if !strings.Contains(events(t, ns2, "second"), "HostConflict") {
-		t.Fatalf("no Event: %s", events(t, ns2, "second"))
-	}
+	waitEvent(t, ns2, "second", "HostConflict")
 	// The holder moves to another path: the host is still its namespace's, so another
 	// namespace may not route "/" (nor any path) beside it.
 	updateExposure(t, ns, "first", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Paths = []exposurev1alpha1.HTTPPath{"/v1"} })
@@ -512,7 +496,6 @@ func TestRoutingAutoDetection(t *testing.T) {
 // another tenant's domain) unless the platform allows any host on it; the rightful owner keeps
 // its host.
 func TestHostPolicy(t *testing.T) {
-	ctx := context.Background()
 	victimNS := routingSetup(t, "rt-victim")
 	create(t, routedExposure(victimNS, "api", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress}))
 	victim := waitExposureCondition(t, victimNS, "api", "Routed", "True")
@@ -534,16 +517,11 @@ func TestHostPolicy(t *testing.T) {
 	if _, found := get(t, ns, "thief", &networkingv1.Ingress{}); found {
 		t.Fatal("an Ingress for a host the tenant may not route")
 	}
-	if !strings.Contains(events(t, ns, "thief"), "HostInvalid") {
-		t.Fatalf("no Event: %s", events(t, ns, "thief"))
-	}
+	waitEvent(t, ns, "thief", "HostInvalid")
 
 	// The platform allows any host on this tenant: the explicit host is routed.
-	eventually(t, "tenant update", func() (bool, string) {
-		tn := getTenant(t, "rt-nodomain")
+	updateTenant(t, "rt-nodomain", func(tn *exposurev1alpha1.InferenceTenant) {
 		tn.Spec.AllowAnyHost = true
-		err := k8s.Update(ctx, tn)
-		return err == nil, fmt.Sprint(err)
 	})
 	waitExposureCondition(t, ns, "thief", "Routed", "True")
 	// Even then it may not take another namespace's host: the older exposure keeps it.
@@ -563,7 +541,6 @@ func TestHostPolicy(t *testing.T) {
 // TestAnnotationPolicy: escalation keys in router.annotations are refused (condition and Event)
 // and the rest applied, the exposure stays Ready; the platform team widens the set per tenant.
 func TestAnnotationPolicy(t *testing.T) {
-	ctx := context.Background()
 	ns := routingSetup(t, "rt-ann")
 	ann := map[string]string{
 		"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers \"X: y\";",
@@ -597,16 +574,11 @@ func TestAnnotationPolicy(t *testing.T) {
 			t.Fatalf("refused %s reached the Ingress", k)
 		}
 	}
-	if !strings.Contains(events(t, ns, "triton"), "AnnotationsRefused") {
-		t.Fatalf("no Event: %s", events(t, ns, "triton"))
-	}
+	waitEvent(t, ns, "triton", "AnnotationsRefused")
 
 	// The platform team allows external auth for this tenant.
-	eventually(t, "tenant update", func() (bool, string) {
-		tn := getTenant(t, "rt-ann")
+	updateTenant(t, "rt-ann", func(tn *exposurev1alpha1.InferenceTenant) {
 		tn.Spec.AnnotationPolicy = &exposurev1alpha1.AnnotationPolicy{Allow: []string{"nginx.ingress.kubernetes.io/auth-url"}}
-		err := k8s.Update(ctx, tn)
-		return err == nil, fmt.Sprint(err)
 	})
 	eventually(t, "auth-url applied", func() (bool, string) {
 		ing, _ := get(t, ns, "triton", &networkingv1.Ingress{})

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -194,12 +195,29 @@ func cleanupTenants(t *testing.T, names ...string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		for _, n := range names {
-			tn := &exposurev1alpha1.InferenceTenant{}
-			if err := k8s.Get(ctx, client.ObjectKey{Name: n}, tn); err == nil {
-				tn.Finalizers = nil
-				_ = k8s.Update(ctx, tn)
-				_ = k8s.Delete(ctx, tn)
-			}
+			// A running operator may write the tenant between the read and the update, so the
+			// finalizer is taken off until the tenant is gone: a test run again (-count) creates
+			// it anew and must not find it still terminating.
+			eventually(t, "tenant "+n+" gone", func() (bool, string) {
+				tn := &exposurev1alpha1.InferenceTenant{}
+				err := k8s.Get(ctx, client.ObjectKey{Name: n}, tn)
+				if apierrors.IsNotFound(err) {
+					return true, ""
+				}
+				if err != nil {
+					return false, err.Error()
+				}
+				if len(tn.Finalizers) > 0 {
+					tn.Finalizers = nil
+					if err := k8s.Update(ctx, tn); err != nil {
+						return false, err.Error()
+					}
+				}
+				if err := k8s.Delete(ctx, tn); err != nil && !apierrors.IsNotFound(err) {
+					return false, err.Error()
+				}
+				return false, "deleted, not gone yet"
+			})
 			_ = k8s.DeleteAllOf(ctx, &exposurev1alpha1.PortClaim{}, client.MatchingLabels{exposurev1alpha1.LabelTenant: n})
 		}
 	})
@@ -258,6 +276,30 @@ func create(t *testing.T, objs ...client.Object) {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
 	}
+}
+
+// update reads an object, changes it and writes it back, again after a conflict: a running
+// operator may write the object (its status, say) between the read and the write.
+func update[T client.Object](t *testing.T, key client.ObjectKey, obj T, mutate func(T)) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("an update of %T %s", obj, key), func() (bool, string) {
+		if err := k8s.Get(context.Background(), key, obj); err != nil {
+			return false, err.Error()
+		}
+		mutate(obj)
+		err := k8s.Update(context.Background(), obj)
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func updateTenant(t *testing.T, name string, mutate func(*exposurev1alpha1.InferenceTenant)) {
+	t.Helper()
+	update(t, client.ObjectKey{Name: name}, &exposurev1alpha1.InferenceTenant{}, mutate)
+}
+
+func updateExposure(t *testing.T, ns, name string, mutate func(*exposurev1alpha1.InferenceExposure)) {
+	t.Helper()
+	update(t, client.ObjectKey{Namespace: ns, Name: name}, &exposurev1alpha1.InferenceExposure{}, mutate)
 }
 
 func getTenant(t *testing.T, name string) *exposurev1alpha1.InferenceTenant {
@@ -325,6 +367,17 @@ func events(t *testing.T, ns, name string) string {
 		}
 	}
 	return b.String()
+}
+
+// waitEvent waits for an Event about an object whose "type reason: message" line contains
+// want. The recorder writes Events asynchronously, so one may lag behind the status it
+// accompanies.
+func waitEvent(t *testing.T, ns, name, want string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("an Event %q on %s/%s", want, ns, name), func() (bool, string) {
+		ev := events(t, ns, name)
+		return strings.Contains(ev, want), ev
+	})
 }
 
 type nopRecorder struct{}
