@@ -103,6 +103,10 @@ const (
 	// ReasonServiceApplyFailed: writing the Service failed for a reason other than the spec
 	// (e.g. the Service IP range is full); retried with backoff.
 	ReasonServiceApplyFailed = "ServiceApplyFailed"
+	// ReasonRecordedPortsPending: the API server refuses node ports of status.nodePorts that no
+	// Service holds yet (a deleted Service's, freed a moment later; or leaked, freed by its
+	// repair loop); the Service waits for them rather than taking others.
+	ReasonRecordedPortsPending = "RecordedPortsPending"
 
 	ReasonNamespacesExclusive = "Exclusive"
 

@@ -5,13 +5,19 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
@@ -111,7 +117,8 @@ func TestBlockReallyTakenMovesButKeepsPorts(t *testing.T) {
 	}
 	waitClaimGone(t, lost.Name)
 	create(t, &exposurev1alpha1.PortClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: lost.Name},
+		// The tenant label lets cleanupTenants remove it: a run again (-count) must find the block free.
+		ObjectMeta: metav1.ObjectMeta{Name: lost.Name, Labels: map[string]string{exposurev1alpha1.LabelTenant: "thief"}},
 		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: "thief", TenantUID: string(thief.UID), Start: 32300, End: 32309},
 	})
 
@@ -199,5 +206,52 @@ func TestServiceErrorsReachTheCondition(t *testing.T) {
 	waitEvent(t, ns, "triton", "Warning ServiceApplyFailed")
 	if c := condition(getExposure(t, ns, "triton").Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/ServiceApplyFailed") {
 		t.Errorf("Ready = %s", c)
+	}
+}
+
+// TestRecordedPortsPending: while the API server refuses a port of the exposure's record that
+// no Service holds (a deleted Service's, freed a moment after the delete, or one it lost in a
+// race of concurrent writes), the exposure says it waits instead of staying Ready, and repairs
+// its Service once the port is given. The API server's refusal comes only by a race, so the
+// manager's client gives it here, word for word, while refuse is set.
+func TestRecordedPortsPending(t *testing.T) {
+	ns := newNamespace(t, "pending")
+	var refuse atomic.Bool
+	refusing := func(config *rest.Config, options client.Options) (client.Client, error) {
+		c, err := client.NewWithWatch(config, options)
+		if err != nil {
+			return nil, err
+		}
+		return interceptor.NewClient(c, interceptor.Funcs{
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if _, ok := obj.(*corev1.Service); ok && p.Type() == types.ApplyPatchType && refuse.Load() {
+					return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, obj.GetName(), field.ErrorList{
+						field.Invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort"), 31301, "provided port is already allocated")})
+				}
+				return c.Patch(ctx, obj, p, opts...)
+			},
+		}), nil
+	}
+	startManagerWith(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 1}, refusing)
+	cleanupTenants(t, "pending")
+	cleanupServices(t, ns)
+	create(t, newTenant("pending", ptr.To[int32](31300), ptr.To[int32](100), ns), newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil))
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+
+	refuse.Store(true)
+	svcKey := client.ObjectKey{Namespace: ns, Name: "triton"}
+	update(t, svcKey, &corev1.Service{}, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "someone-else"} })
+	e := waitExposureCondition(t, ns, "triton", "ServiceReady", "False/RecordedPortsPending: the API server refuses node ports 31301 of status.nodePorts")
+	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False") {
+		t.Errorf("Ready = %s", c)
+	}
+	if np := e.Status.NodePorts; np == nil || np.HTTP != 31300 || np.GRPC != 31301 {
+		t.Errorf("the record changed: %+v", np)
+	}
+
+	refuse.Store(false)
+	waitExposureCondition(t, ns, "triton", "Ready", "True")
+	if s := getService(t, ns, "triton"); s.Spec.Selector["app"] != "triton" || nodePorts(s)["grpc"] != 31301 {
+		t.Fatalf("selector %v, node ports %v", s.Spec.Selector, nodePorts(s))
 	}
 }

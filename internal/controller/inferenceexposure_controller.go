@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -305,7 +306,11 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 				// The API server frees a deleted Service's ports a moment after the delete; a
 				// port of our own record is worth waiting for rather than giving away. Were it
 				// really held by another Service, the cache would show it by the next try.
+				// Meanwhile the Service is missing or not what the exposure asks: say so.
 				logf.FromContext(ctx).V(1).Info("recorded node ports not free yet, retrying", "ports", taken)
+				conds.Waiting(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonRecordedPortsPending, fmt.Sprintf(
+					"the API server refuses node ports %s of status.nodePorts that no Service shows: it frees a deleted Service's ports a moment after the delete, and ports lost in a race of concurrent writes when its repair loop runs; retrying every second",
+					joinPorts(taken)))
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
 			// A Service the cache had not shown yet holds these ports: skip them and retry.
@@ -580,6 +585,15 @@ func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {
 
 func toStatusPorts(m map[string]int32) *exposurev1alpha1.NodePorts {
 	return &exposurev1alpha1.NodePorts{HTTP: m[allocator.PortHTTP], GRPC: m[allocator.PortGRPC], Metrics: m[allocator.PortMetrics]}
+}
+
+// joinPorts lists node ports for a message: "30801, 30802".
+func joinPorts(ports []int32) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ", ")
 }
 
 func formatPorts(m map[string]int32) string {
