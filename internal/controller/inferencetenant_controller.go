@@ -292,9 +292,14 @@ func (r *TenantReconciler) reconcileBlock(ctx context.Context, tenant *exposurev
 		return allocator.Range{}, "", err
 	}
 	for _, c := range cands {
-		ok, _, holder, err := r.claim(ctx, tenant, c)
+		ok, made, holder, err := r.claim(ctx, tenant, c)
 		if err != nil {
 			return allocator.Range{}, "", err
+		}
+		if ok && !made {
+			// Every claim of the block was the tenant's already: an earlier reconcile took it,
+			// and neither its claims nor its status had reached this cache. That one said so.
+			return c, moved, r.releaseExtra(ctx, claims, c, owned)
 		}
 		if ok {
 			log.Info("claimed port block", "block", c.String())

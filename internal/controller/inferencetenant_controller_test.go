@@ -451,6 +451,50 @@ func TestClaimLagRequeues(t *testing.T) {
 	})
 }
 
+// TestClaimLagIsNoSecondAllocation: a tenant woken again before its new block's claims and
+// status reach the cache takes the same block again (its own claims, AlreadyExists) and says
+// nothing: the reconcile that claimed the block sent the one BlockAllocated Event.
+func TestClaimLagIsNoSecondAllocation(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "alloc-lag")
+	cleanupTenants(t, "alloc-lag")
+	// What the first reconcile left: the claims, and a status the cache does not show yet.
+	tn := newTenant("alloc-lag", nil, ptr.To[int32](10), ns)
+	create(t, tn)
+	create(t, &exposurev1alpha1.PortClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "ports-31240-31249", Labels: map[string]string{exposurev1alpha1.LabelTenant: tn.Name}},
+		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: 31240, End: 31249},
+	})
+	before, _ := getClaim(t, "ports-31240-31249")
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the tenant", func() (bool, string) {
+		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &exposurev1alpha1.InferenceTenant{}) == nil, "not yet"
+	})
+	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
+		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
+			cl.Items = nil
+		}
+	}}
+	events := record.NewFakeRecorder(100)
+	// The pool is the one block, so that the look for a new block finds this one.
+	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
+		Options: Options{Pool: mustPool(t, 31240, 31249), DefaultBlockSize: 10}}
+	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
+		t.Fatal(err)
+	}
+	for len(events.Events) > 0 {
+		if e := <-events.Events; strings.Contains(e, "BlockAllocated") {
+			t.Errorf("a second Event for the block: %s", e)
+		}
+	}
+	if after, ok := getClaim(t, "ports-31240-31249"); !ok || after.UID != before.UID {
+		t.Fatalf("the claim was replaced: %v -> %v", before.UID, after.UID)
+	}
+	if got := getTenant(t, "alloc-lag").Status.PortBlock; got == nil || got.Start != 31240 {
+		t.Fatalf("block %+v", got)
+	}
+}
+
 // TestClaimLagIsNoReclaim: a tenant woken before its claims reach the cache finds them its own
 // (AlreadyExists, read from the API server) and says nothing: no BlockReclaimed Event, which
 // would tell the platform team a PortClaim had been deleted, and no claim replaced.
