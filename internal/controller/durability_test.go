@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -217,21 +216,15 @@ func TestServiceErrorsReachTheCondition(t *testing.T) {
 func TestRecordedPortsPending(t *testing.T) {
 	ns := newNamespace(t, "pending")
 	var refuse atomic.Bool
-	refusing := func(config *rest.Config, options client.Options) (client.Client, error) {
-		c, err := client.NewWithWatch(config, options)
-		if err != nil {
-			return nil, err
-		}
-		return interceptor.NewClient(c, interceptor.Funcs{
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-				if _, ok := obj.(*corev1.Service); ok && p.Type() == types.ApplyPatchType && refuse.Load() {
-					return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, obj.GetName(), field.ErrorList{
-						field.Invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort"), 31301, "provided port is already allocated")})
-				}
-				return c.Patch(ctx, obj, p, opts...)
-			},
-		}), nil
-	}
+	refusing := intercepted(interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+			if _, ok := obj.(*corev1.Service); ok && p.Type() == types.ApplyPatchType && refuse.Load() {
+				return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, obj.GetName(), field.ErrorList{
+					field.Invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort"), 31301, "provided port is already allocated")})
+			}
+			return c.Patch(ctx, obj, p, opts...)
+		},
+	})
 	startManagerWith(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 100, MaxConcurrent: 1}, refusing)
 	cleanupTenants(t, "pending")
 	cleanupServices(t, ns)

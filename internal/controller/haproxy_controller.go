@@ -466,8 +466,9 @@ func (r *HAProxyReconciler) applyConfigMap(ctx context.Context, f configFile) (*
 	}
 	_, wrote, err := (&childApplier{Client: r.Client, APIReader: r.APIReader}).apply(ctx, live, desired)
 	switch {
-	case apierrors.IsAlreadyExists(err):
-		// Created meanwhile (the cache is behind): the watch on the ConfigMap brings another render.
+	case apierrors.IsAlreadyExists(err), apierrors.IsConflict(err):
+		// Created meanwhile (the cache is behind), or written between the takeover of its
+		// fields and the apply: the watch on the ConfigMap brings another render.
 		return &fileFailure{retry: true}, nil
 	case err != nil:
 		return r.refused(key, err)

@@ -2,18 +2,24 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
@@ -412,6 +418,50 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 	waitTenantCondition(t, refused, "Ready", "True")
 	waitConfig(t, opNS, "the tenant in the configuration", func(cfg string) bool { return strings.Contains(cfg, "# tenant "+refused) })
 	checkStatusManagers(t, refused)
+}
+
+// TestHAProxyConflictIsNoRefusal: a ConfigMap write that loses a race (Conflict: someone wrote
+// it between the operator's takeover of its fields and the apply) is tried again on a later
+// render; it is no refusal: no ConfigMapRefused condition, Event or metric. The Conflict comes
+// from the manager's client here, once, as the API server would answer it.
+func TestHAProxyConflictIsNoRefusal(t *testing.T) {
+	opNS := newNamespace(t, "operator")
+	first, second := "hp-conflict-a", "hp-conflict-b"
+	cleanupTenants(t, first, second)
+	var conflicts atomic.Int32
+	conflictOnce := intercepted(interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+			if _, ok := obj.(*corev1.ConfigMap); ok && p.Type() == types.ApplyPatchType && conflicts.Add(-1) >= 0 {
+				return apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, obj.GetName(), errors.New("the object has been modified"))
+			}
+			return c.Patch(ctx, obj, p, opts...)
+		},
+	})
+	settings := haproxySettings(opNS)
+	settings.Shards = 1 // the second tenant changes the ConfigMap the first one's render created
+	startManagerWith(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: settings}, conflictOnce)
+	addTenant := func(name, vip string) {
+		tn := newTenant(name, nil, ptr.To[int32](10), name+"-ns")
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip}
+		create(t, tn)
+		waitConfig(t, opNS, "tenant "+name, func(cfg string) bool { return strings.Contains(cfg, "# tenant "+name+"\n") })
+	}
+	addTenant(first, "10.0.100.60")
+
+	refusedBefore := testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("refused"))
+	conflicts.Store(1)
+	addTenant(second, "10.0.100.61")
+	if conflicts.Load() >= 0 {
+		t.Fatal("no write met the Conflict")
+	}
+	if n := testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("refused")) - refusedBefore; n != 0 {
+		t.Fatalf("%v writes counted as refused", n)
+	}
+	for _, n := range []string{first, second} {
+		if c := condition(getTenant(t, n).Status.Conditions, "HAProxyConfigured"); strings.Contains(c, "ConfigMapRefused") {
+			t.Errorf("%s: %s", n, c)
+		}
+	}
 }
 
 // TestHAProxyBindConflictCostsTheOffender: an exposure that picks, as its grpcFrontendPort on a

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -91,6 +92,18 @@ func zapLevel() zapcore.Level {
 func startManager(t *testing.T, opts Options) func() {
 	t.Helper()
 	return startManagerWith(t, opts, nil)
+}
+
+// intercepted makes manager clients whose requests go through funcs first: a test gives an
+// answer the API server gives only by a race (a Conflict, a port taken meanwhile).
+func intercepted(funcs interceptor.Funcs) client.NewClientFunc {
+	return func(config *rest.Config, options client.Options) (client.Client, error) {
+		c, err := client.NewWithWatch(config, options)
+		if err != nil {
+			return nil, err
+		}
+		return interceptor.NewClient(c, funcs), nil
+	}
 }
 
 // startManagerWith is startManager with the manager's client made by newClient (nil: the default).
