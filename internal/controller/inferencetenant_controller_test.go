@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 )
 
@@ -451,11 +452,51 @@ func TestClaimLagRequeues(t *testing.T) {
 	})
 }
 
+// reconcileClaimsLagging runs one reconcile of tn whose cache shows none of the port claims,
+// as right after they were made, once the cache shows the tenant (with its recorded block
+// when it has one). It returns the Events the reconcile sent.
+func reconcileClaimsLagging(t *testing.T, tn *exposurev1alpha1.InferenceTenant, pool allocator.Pool) []string {
+	t.Helper()
+	ctx := context.Background()
+	cached := cachedClient(t)
+	eventually(t, "the cache to show the tenant", func() (bool, string) {
+		var tc exposurev1alpha1.InferenceTenant
+		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil && (tn.Status.PortBlock == nil || tc.Status.PortBlock != nil), "not yet"
+	})
+	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
+		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
+			cl.Items = nil
+		}
+	}}
+	events := record.NewFakeRecorder(100)
+	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
+		Options: Options{Pool: pool, DefaultBlockSize: 10}}
+	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for len(events.Events) > 0 {
+		out = append(out, <-events.Events)
+	}
+	return out
+}
+
+// claimKept fails the test when the tenant's claim of the 10-port block at start was replaced
+// (before is the claim as it was) or the tenant records another block.
+func claimKept(t *testing.T, tenant string, start int32, before *exposurev1alpha1.PortClaim) {
+	t.Helper()
+	if after, ok := getClaim(t, fmt.Sprintf("ports-%d-%d", start, start+9)); !ok || after.UID != before.UID {
+		t.Fatalf("the claim was replaced: %v -> %v", before.UID, after.UID)
+	}
+	if got := getTenant(t, tenant).Status.PortBlock; got == nil || got.Start != start {
+		t.Fatalf("block %+v", got)
+	}
+}
+
 // TestClaimLagIsNoSecondAllocation: a tenant woken again before its new block's claims and
 // status reach the cache takes the same block again (its own claims, AlreadyExists) and says
 // nothing: the reconcile that claimed the block sent the one BlockAllocated Event.
 func TestClaimLagIsNoSecondAllocation(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t, "alloc-lag")
 	cleanupTenants(t, "alloc-lag")
 	// What the first reconcile left: the claims, and a status the cache does not show yet.
@@ -466,69 +507,27 @@ func TestClaimLagIsNoSecondAllocation(t *testing.T) {
 		Spec:       exposurev1alpha1.PortClaimSpec{Tenant: tn.Name, TenantUID: string(tn.UID), Start: 31240, End: 31249},
 	})
 	before, _ := getClaim(t, "ports-31240-31249")
-	cached := cachedClient(t)
-	eventually(t, "the cache to show the tenant", func() (bool, string) {
-		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &exposurev1alpha1.InferenceTenant{}) == nil, "not yet"
-	})
-	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
-		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
-			cl.Items = nil
-		}
-	}}
-	events := record.NewFakeRecorder(100)
 	// The pool is the one block, so that the look for a new block finds this one.
-	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
-		Options: Options{Pool: mustPool(t, 31240, 31249), DefaultBlockSize: 10}}
-	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
-		t.Fatal(err)
-	}
-	for len(events.Events) > 0 {
-		if e := <-events.Events; strings.Contains(e, "BlockAllocated") {
+	for _, e := range reconcileClaimsLagging(t, tn, mustPool(t, 31240, 31249)) {
+		if strings.Contains(e, "BlockAllocated") {
 			t.Errorf("a second Event for the block: %s", e)
 		}
 	}
-	if after, ok := getClaim(t, "ports-31240-31249"); !ok || after.UID != before.UID {
-		t.Fatalf("the claim was replaced: %v -> %v", before.UID, after.UID)
-	}
-	if got := getTenant(t, "alloc-lag").Status.PortBlock; got == nil || got.Start != 31240 {
-		t.Fatalf("block %+v", got)
-	}
+	claimKept(t, "alloc-lag", 31240, before)
 }
 
 // TestClaimLagIsNoReclaim: a tenant woken before its claims reach the cache finds them its own
 // (AlreadyExists, read from the API server) and says nothing: no BlockReclaimed Event, which
 // would tell the platform team a PortClaim had been deleted, and no claim replaced.
 func TestClaimLagIsNoReclaim(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t, "reclaim-lag")
 	cleanupTenants(t, "reclaim-lag")
 	tn := tenantWithBlock(t, "reclaim-lag", ns, 31220)
 	before, _ := getClaim(t, "ports-31220-31229")
-	cached := cachedClient(t)
-	eventually(t, "the cache to show the tenant's block", func() (bool, string) {
-		var tc exposurev1alpha1.InferenceTenant
-		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil && tc.Status.PortBlock != nil, "not yet"
-	})
-	noClaims := laggingClient{Client: cached, lag: func(list client.ObjectList) {
-		if cl, ok := list.(*exposurev1alpha1.PortClaimList); ok {
-			cl.Items = nil
-		}
-	}}
-	events := record.NewFakeRecorder(100)
-	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
-		Options: Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10}}
-	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
-		t.Fatal(err)
-	}
-	for len(events.Events) > 0 {
-		if e := <-events.Events; strings.Contains(e, "BlockReclaimed") {
+	for _, e := range reconcileClaimsLagging(t, tn, mustPool(t, 30000, 32767)) {
+		if strings.Contains(e, "BlockReclaimed") {
 			t.Errorf("Event for claims the cache did not show yet: %s", e)
 		}
 	}
-	if after, ok := getClaim(t, "ports-31220-31229"); !ok || after.UID != before.UID {
-		t.Fatalf("the claim was replaced: %v -> %v", before.UID, after.UID)
-	}
-	if got := getTenant(t, "reclaim-lag").Status.PortBlock; got == nil || got.Start != 31220 {
-		t.Fatalf("block %+v", got)
-	}
+	claimKept(t, "reclaim-lag", 31220, before)
 }
