@@ -67,11 +67,7 @@ func (r *recording) writeList() []string {
 }
 
 func (r *recording) newClient(config *rest.Config, options client.Options) (client.Client, error) {
-	c, err := client.NewWithWatch(config, options)
-	if err != nil {
-		return nil, err
-	}
-	return interceptor.NewClient(c, interceptor.Funcs{
+	return intercepted(interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			err := c.Get(ctx, k, obj, opts...)
 			if inReconcile() {
@@ -119,7 +115,7 @@ func (r *recording) newClient(config *rest.Config, options client.Options) (clie
 			r.wrote("apply "+sub, obj)
 			return c.SubResource(sub).Apply(ctx, obj, opts...)
 		},
-	}), nil
+	})(config, options)
 }
 
 // inReconcile reports whether a Reconcile method is on the caller's stack.
