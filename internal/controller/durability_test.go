@@ -210,17 +210,21 @@ func TestServiceErrorsReachTheCondition(t *testing.T) {
 
 // TestRecordedPortsPending: while the API server refuses a port of the exposure's record that
 // no Service holds (a deleted Service's, freed a moment after the delete, or one it lost in a
-// race of concurrent writes), the exposure says it waits instead of staying Ready, and repairs
-// its Service once the port is given. The API server's refusal comes only by a race, so the
-// manager's client gives it here, word for word, while refuse is set.
+// race of concurrent writes), the exposure says it waits instead of staying Ready. Meanwhile an
+// edited Service gets the rest back (its selector: traffic flows) with the port it holds in
+// place of the refused one, and the recorded port once the API server gives it. The API
+// server's refusal comes only by a race, so the manager's client gives it here, word for word,
+// for any apply that asks for the port while refuse is set.
 func TestRecordedPortsPending(t *testing.T) {
 	ns := newNamespace(t, "pending")
 	var refuse atomic.Bool
 	refusing := intercepted(interceptor.Funcs{
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
 			if _, ok := obj.(*corev1.Service); ok && p.Type() == types.ApplyPatchType && refuse.Load() {
-				return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, obj.GetName(), field.ErrorList{
-					field.Invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort"), 31301, "provided port is already allocated")})
+				if body, err := p.Data(obj); err == nil && strings.Contains(string(body), `"nodePort":31301`) {
+					return apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, obj.GetName(), field.ErrorList{
+						field.Invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort"), 31301, "provided port is already allocated")})
+				}
 			}
 			return c.Patch(ctx, obj, p, opts...)
 		},
@@ -233,14 +237,25 @@ func TestRecordedPortsPending(t *testing.T) {
 
 	refuse.Store(true)
 	svcKey := client.ObjectKey{Namespace: ns, Name: "triton"}
-	update(t, svcKey, &corev1.Service{}, func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "someone-else"} })
-	e := waitExposureCondition(t, ns, "triton", "ServiceReady", "False/RecordedPortsPending: the API server refuses node ports 31301 of status.nodePorts")
+	update(t, svcKey, &corev1.Service{}, func(s *corev1.Service) {
+		s.Spec.Selector = map[string]string{"app": "someone-else"}
+		s.Spec.Ports[1].NodePort = 31350
+	})
+	e := waitExposureCondition(t, ns, "triton", "ServiceReady",
+		"False/RecordedPortsPending: the API server refuses node ports 31301 of status.nodePorts")
+	if c := condition(e.Status.Conditions, "ServiceReady"); !strings.HasSuffix(c, "; until then the Service keeps node ports http=31300 grpc=31350") {
+		t.Errorf("ServiceReady = %s", c)
+	}
 	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False") {
 		t.Errorf("Ready = %s", c)
 	}
 	if np := e.Status.NodePorts; np == nil || np.HTTP != 31300 || np.GRPC != 31301 {
 		t.Errorf("the record changed: %+v", np)
 	}
+	eventually(t, "the selector back while the port waits", func() (bool, string) {
+		s := getService(t, ns, "triton")
+		return s.Spec.Selector["app"] == "triton" && nodePorts(s)["grpc"] == 31350, fmt.Sprintf("%v %v", s.Spec.Selector, nodePorts(s))
+	})
 
 	refuse.Store(false)
 	waitExposureCondition(t, ns, "triton", "Ready", "True")

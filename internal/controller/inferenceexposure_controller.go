@@ -306,11 +306,20 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 				// The API server frees a deleted Service's ports a moment after the delete; a
 				// port of our own record is worth waiting for rather than giving away. Were it
 				// really held by another Service, the cache would show it by the next try.
-				// Meanwhile the Service is missing or not what the exposure asks: say so.
+				// Meanwhile the Service is missing or not what the exposure asks: say so. A live
+				// Service gets the rest of what the exposure asks (its selector, say, after an
+				// edit) with the node ports it holds now in place of the refused ones, so that
+				// traffic does not wait for the ports, which may take minutes.
 				logf.FromContext(ctx).V(1).Info("recorded node ports not free yet, retrying", "ports", taken)
-				conds.Waiting(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonRecordedPortsPending, fmt.Sprintf(
-					"the API server refuses node ports %s of status.nodePorts that no Service shows: it frees a deleted Service's ports a moment after the delete, and ports lost in a race of concurrent writes when its repair loop runs; retrying every second",
-					joinPorts(taken)))
+				msg := fmt.Sprintf("the API server refuses node ports %s of status.nodePorts that no Service shows: it frees a deleted Service's ports a moment after the delete, and ports lost in a race of concurrent writes when its repair loop runs; retrying every second",
+					joinPorts(taken))
+				if interim, ok := interimPorts(ports, service.NodePortsOf(existing), taken); ok {
+					if err := r.apply(ctx, exp, existing, service.Build(exp, tenant.Name, interim)); err != nil {
+						return r.serviceFailed(s, err)
+					}
+					msg += fmt.Sprintf("; until then the Service keeps node ports %s", formatPorts(interim))
+				}
+				conds.Waiting(exposurev1alpha1.ConditionServiceReady, exposurev1alpha1.ReasonRecordedPortsPending, msg)
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
 			// A Service the cache had not shown yet holds these ports: skip them and retry.
@@ -585,6 +594,29 @@ func statusPorts(np *exposurev1alpha1.NodePorts) map[string]int32 {
 
 func toStatusPorts(m map[string]int32) *exposurev1alpha1.NodePorts {
 	return &exposurev1alpha1.NodePorts{HTTP: m[allocator.PortHTTP], GRPC: m[allocator.PortGRPC], Metrics: m[allocator.PortMetrics]}
+}
+
+// interimPorts is ports with each refused port replaced by the node port the live Service
+// (current, by port name) holds under that name. ok is false when a refused port has none to
+// fall back on, or when nothing is refused.
+func interimPorts(ports, current map[string]int32, refused []int32) (map[string]int32, bool) {
+	out := make(map[string]int32, len(ports))
+	replaced := false
+	for name, p := range ports {
+		out[name] = p
+		if !slices.Contains(refused, p) {
+			continue
+		}
+		if c := current[name]; c == 0 || slices.Contains(refused, c) {
+			return nil, false
+		}
+		out[name] = current[name]
+		replaced = true
+	}
+	if !replaced {
+		return nil, false
+	}
+	return out, true
 }
 
 // joinPorts lists node ports for a message: "30801, 30802".
