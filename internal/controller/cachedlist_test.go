@@ -8,7 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -157,6 +159,20 @@ func TestIndexedKeys(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	// listedNames lists through the cache by the index, as the code did before indexedKeys.
+	listedNames := func(l client.ObjectList, field, value string) ([]string, error) {
+		if err := c.List(ctx, l, client.MatchingFields{field: value}); err != nil {
+			return nil, err
+		}
+		var out []string
+		err := meta.EachListItem(l, func(o runtime.Object) error {
+			m := o.(client.Object)
+			out = append(out, types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}.String())
+			return nil
+		})
+		slices.Sort(out)
+		return out, err
+	}
 	cases := []struct {
 		name string
 		keys func(cache.Informers, client.Reader) ([]types.NamespacedName, error)
@@ -168,14 +184,7 @@ func TestIndexedKeys(t *testing.T) {
 				return indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, i, r, &exposurev1alpha1.InferenceExposureList{}, indexExposureHostKey, key)
 			},
 			func() ([]string, error) {
-				var l exposurev1alpha1.InferenceExposureList
-				err := c.List(ctx, &l, client.MatchingFields{indexExposureHostKey: key})
-				var out []string
-				for _, e := range l.Items {
-					out = append(out, types.NamespacedName{Namespace: e.Namespace, Name: e.Name}.String())
-				}
-				slices.Sort(out)
-				return out, err
+				return listedNames(&exposurev1alpha1.InferenceExposureList{}, indexExposureHostKey, key)
 			},
 			[]string{nsA + "/one", nsB + "/two"}},
 		{"tenants by namespace",
@@ -183,14 +192,7 @@ func TestIndexedKeys(t *testing.T) {
 				return indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, i, r, &exposurev1alpha1.InferenceTenantList{}, indexTenantNamespace, nsB)
 			},
 			func() ([]string, error) {
-				var l exposurev1alpha1.InferenceTenantList
-				err := c.List(ctx, &l, client.MatchingFields{indexTenantNamespace: nsB})
-				var out []string
-				for _, e := range l.Items {
-					out = append(out, types.NamespacedName{Name: e.Name}.String())
-				}
-				slices.Sort(out)
-				return out, err
+				return listedNames(&exposurev1alpha1.InferenceTenantList{}, indexTenantNamespace, nsB)
 			},
 			[]string{"/" + tenant}},
 	}

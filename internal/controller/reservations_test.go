@@ -11,15 +11,28 @@ import (
 
 // TestReservations: two exposures of one tenant that read the same (stale) cache get disjoint
 // ports; once the cache shows a port held, the reservation gives way to it.
-func TestReservations(t *testing.T) {
-	block := allocator.Range{Start: 30800, End: 30809}
-	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC}}
-	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
-	var r portReservations
-	pa, err := r.assign(a, block, req, usedIn(nil))
+// Exposures a and b of one tenant ask for an http and a grpc port.
+var (
+	resA, resB = types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	resReq     = allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC}}
+)
+
+// reservedForA is a fresh set of reservations in which a got its ports of block first, while
+// the cache showed none held.
+func reservedForA(t *testing.T, block allocator.Range) (*portReservations, map[string]int32) {
+	t.Helper()
+	r := &portReservations{}
+	pa, err := r.assign(resA, block, resReq, usedIn(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, pa
+}
+
+func TestReservations(t *testing.T) {
+	block := allocator.Range{Start: 30800, End: 30809}
+	a, b, req := resA, resB, resReq
+	r, pa := reservedForA(t, block)
 	pb, err := r.assign(b, block, req, usedIn(nil)) // the cache shows nothing yet
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +79,8 @@ func usedIn(m map[int32]bool) func(int32) portState {
 // renewed by the last reconcile runs out.
 func TestReservationNotRenewedForOwnService(t *testing.T) {
 	block := allocator.Range{Start: 30800, End: 30802}
-	req := allocator.PortRequest{Names: []string{allocator.PortHTTP, allocator.PortGRPC}}
-	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
-	var r portReservations
-	pa, err := r.assign(a, block, req, usedIn(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, req := resA, resB, resReq
+	r, pa := reservedForA(t, block)
 	own := func(p int32) portState {
 		if p == pa[allocator.PortHTTP] || p == pa[allocator.PortGRPC] {
 			return portOwn
