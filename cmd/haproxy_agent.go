@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -16,7 +17,16 @@ import (
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/haproxyagent"
+	"github.com/inference-exposure/inference-exposure-operator/internal/haproxyagent/kubereport"
 )
 
 // runHAProxyAgent is the haproxy-agent subcommand: it runs next to HAProxy (same pod or host)
@@ -27,7 +37,8 @@ func runHAProxyAgent(args []string) error {
 		a                    haproxyagent.Agent
 		interval, cliTimeout time.Duration
 		metricsAddr          string
-		install              bool
+		install, events      bool
+		nodeName, kubeconfig string
 	)
 	fs.StringVar(&a.ConfigDir, "config-dir", "/config", "The mounted configuration: a directory of *.cfg files (the operator's ConfigMaps in one projected volume).")
 	fs.StringVar(&a.LiveDir, "live-dir", "/live/cfg", "The directory HAProxy runs from (haproxy -f <dir>); the agent writes it.")
@@ -37,6 +48,9 @@ func runHAProxyAgent(args []string) error {
 	fs.DurationVar(&interval, "interval", time.Second, "How often the configuration directory is compared with what runs.")
 	fs.DurationVar(&cliTimeout, "runtime-timeout", 5*time.Second, "Timeout of one master CLI request.")
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8405", "Address of /metrics (Prometheus), /readyz and /healthz; 0 disables it.")
+	fs.BoolVar(&events, "report-events", true, "Report what HAProxy cannot load (a frontend whose bind fails, a refused configuration) as Warning Events on the exposure and its tenant; needs get on inferenceexposures and inferencetenants and create on events. Without cluster credentials the problems go to the log and metrics only.")
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "Kubeconfig for the Events when the agent runs outside the cluster (default: the pod's service account; the kubeconfig of your shell is never used unless named here).")
+	fs.StringVar(&nodeName, "node-name", os.Getenv("NODE_NAME"), "The node the agent runs on, named in its Events (default: $NODE_NAME, set from spec.nodeName).")
 	fs.BoolVar(&install, "install", false, "Validate the configuration directory, copy it to the live directory and exit (an init container, before HAProxy starts).")
 	zapOpts := zap.Options{TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zapOpts.BindFlags(fs)
@@ -77,6 +91,38 @@ func runHAProxyAgent(args []string) error {
 		}()
 		defer func() { _ = srv.Close() }()
 	}
+	if events {
+		a.Reporter = eventReporter(a.Log, nodeName, kubeconfig)
+	}
 	a.Log.Info("watching", "configDir", a.ConfigDir, "liveDir", a.LiveDir, "masterSocket", a.Runtime.Socket, "interval", interval)
 	return a.Run(ctx, interval)
+}
+
+// eventReporter reports the agent's problems as Events when it has cluster credentials (in a
+// pod, its service account); nil otherwise.
+func eventReporter(log logr.Logger, node, kubeconfig string) haproxyagent.Reporter {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		log.Info("no cluster credentials: problems go to the log and metrics only", "error", err.Error())
+		return nil
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil
+	}
+	if err := exposurev1alpha1.AddToScheme(scheme); err != nil {
+		return nil
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		log.Info("no client for Events: problems go to the log and metrics only", "error", err.Error())
+		return nil
+	}
+	return &kubereport.Events{Client: c, Node: node, Log: log.WithName("events")}
 }

@@ -20,7 +20,15 @@ import (
 	"github.com/go-logr/logr"
 )
 
+// RecheckInterval is how often the binds of frontends left out are tried again: when the port
+// is free again (the process that held it went), the frontend is loaded with one reload.
+const RecheckInterval = 30 * time.Second
+
 // Agent keeps one HAProxy (master-worker mode) in step with a configuration directory.
+//
+// The live directory always holds a configuration the running HAProxy started from, with the
+// runtime changes applied since: a restart of HAProxy, or of the pod (through Install), serves
+// again. A new configuration is promoted to it only once HAProxy has loaded it.
 type Agent struct {
 	// ConfigDir is the mounted configuration (the operator's ConfigMaps, *.cfg files).
 	ConfigDir string
@@ -35,14 +43,28 @@ type Agent struct {
 	PIDFile string
 	Log     logr.Logger
 	Metrics *Metrics
+	// BindProbe tries a bind a new configuration asks for before HAProxy is asked to reload
+	// (nil: TryBind, on the host the agent shares with HAProxy).
+	BindProbe BindProbe
+	// Reporter is told of every problem once, to attribute it upstream (nil: the log only).
+	Reporter Reporter
 
 	mu        sync.Mutex
 	live      Config
-	liveSum   string   // checksum of the files in LiveDir
+	liveFiles []File   // the files in LiveDir
+	liveSum   string   // their checksum
 	certSum   string   // checksum of the certificate files the live configuration names
 	seenSum   string   // the last desired configuration handled (applied or refused)
 	seenCert  string   // the certificates' checksum when it was handled
 	seenFiles []string // the certificate files it names
+	// refused is the shape (every section but the servers' addresses and states, and the
+	// certificates) of a configuration HAProxy would not take; a desired configuration of the
+	// same shape is not tried again, only its servers are applied.
+	refused   string
+	refusedAs Problem
+	leftOut   []LeftOut // frontends of the desired configuration not loaded: their bind fails
+	recheckAt time.Time
+	pending   string // why the desired configuration is not the running one; "" when it is
 	ready     bool
 	loaded    bool
 	lastFail  string
@@ -56,8 +78,13 @@ type Outcome struct {
 	Reload string
 	// Commands is the number of Runtime API commands sent.
 	Commands int
-	// Refused is set when the desired configuration failed validation and was not loaded.
+	// Refused is set when HAProxy would not take the desired configuration (haproxy -c, or
+	// the reload failed): the last one that started keeps serving, with the servers updated.
 	Refused bool
+	// LeftOut are the frontends loaded without: their binds fail on this host.
+	LeftOut []LeftOut
+	// Problems are new problems to report upstream (each is reported once).
+	Problems []Problem
 }
 
 // ReadDir reads the *.cfg files of a directory, following the kubelet's symlinks and skipping
@@ -95,7 +122,8 @@ func ReadDir(dir string) ([]File, bool, error) {
 }
 
 // Install validates the configuration directory and copies it to the live directory: what an
-// init container does before HAProxy starts.
+// init container does before HAProxy starts. Frontends whose binds fail on this host are left
+// out (and logged), so that one of them cannot keep HAProxy from starting for every tenant.
 func (a *Agent) Install(ctx context.Context) error {
 	files, ok, err := ReadDir(a.ConfigDir)
 	if err != nil {
@@ -107,17 +135,27 @@ func (a *Agent) Install(ctx context.Context) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no *.cfg files in %s", a.ConfigDir)
 	}
-	return a.validateAndSwap(ctx, files)
+	left := checkNewBinds(nil, Binds(files), a.bindProbe())
+	for _, l := range left {
+		a.Log.Error(errors.New(l.Reason), "frontend left out: HAProxy could not bind it", "where", l.Where(), "exposure", l.Owner, "tenant", l.Tenant)
+	}
+	effective := withoutFrontends(files, left)
+	if err := a.validate(ctx, a.LiveDir+".next", effective); err != nil {
+		return err
+	}
+	return swap(a.LiveDir+".next", a.LiveDir)
 }
 
-// Ready reports whether HAProxy runs the live configuration and its Runtime API answers.
+// Ready reports whether HAProxy runs the desired configuration and its Runtime API answers.
 func (a *Agent) Ready() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.ready {
-		if a.lastFail == "" {
-			return errors.New("not synced yet")
-		}
+	switch {
+	case a.pending != "":
+		return errors.New(a.pending)
+	case !a.ready && a.lastFail == "":
+		return errors.New("not synced yet")
+	case !a.ready:
 		return errors.New(a.lastFail)
 	}
 	return nil
@@ -137,7 +175,8 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration) error {
 	last := ""
 	for {
 		// A failure is logged when it starts or changes, not on every tick it lasts.
-		if _, err := a.Sync(ctx); err != nil && ctx.Err() == nil {
+		out, err := a.Sync(ctx)
+		if err != nil && ctx.Err() == nil {
 			if err.Error() != last {
 				a.Log.Error(err, "sync failed; retrying every interval")
 			}
@@ -145,6 +184,11 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration) error {
 		} else if err == nil && last != "" {
 			a.Log.Info("sync works again")
 			last = ""
+		}
+		if a.Reporter != nil {
+			for _, p := range out.Problems {
+				a.Reporter.Report(ctx, p)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -156,6 +200,11 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration) error {
 
 // Sync compares the configuration directory with what runs and applies the difference: at
 // runtime when only servers' addresses and states differ, by a validated reload otherwise.
+//
+// A configuration HAProxy cannot take costs at most one attempt: a frontend whose bind fails
+// on this host is left out before the reload (every other frontend is loaded); one that
+// haproxy -c refuses, or whose reload fails, is not tried again until its shape changes, and
+// the running configuration gets its servers meanwhile.
 func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -177,21 +226,34 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		// equal to the running state, so there is nothing to apply.
 		a.seenSum, a.seenCert, a.seenFiles = sum, a.certSum, a.live.Files
 		a.Metrics.Applied(sum)
+		a.setPending("")
 	}
-	// Nothing new (the common tick): no parse, only the certificates' content is checked.
-	if sum == a.seenSum && fileSum(a.seenFiles) == a.seenCert {
+	// Nothing new (the common tick): no parse, only the certificates' content is checked, and
+	// now and then whether a frontend left out could bind now.
+	if sum == a.seenSum && fileSum(a.seenFiles) == a.seenCert && !a.recheckDue() {
 		if err := a.probe(ctx); err != nil {
 			return Outcome{}, err
 		}
 		return Outcome{}, nil
 	}
-	desired := Parse(files)
-	certSum := fileSum(desired.Files)
 	start := time.Now()
 	out := Outcome{Changed: true}
+	out.LeftOut = checkNewBinds(Binds(a.liveFiles), Binds(files), a.bindProbe())
+	effective := withoutFrontends(files, out.LeftOut)
+	desired := Parse(effective)
+	certSum := fileSum(desired.Files)
+	out.Problems = a.noteLeftOut(out.LeftOut)
 	out.Reload = ReloadReason(a.live, desired)
 	if out.Reload == "" && certSum != a.certSum {
 		out.Reload = ReasonCertificate
+	}
+	shape := shapeOf(desired, certSum)
+	if out.Reload != "" && shape == a.refused {
+		// HAProxy did not take this shape before: no new attempt, the servers only.
+		n, err := a.applyServersOnly(ctx, desired, effective)
+		out.Commands, out.Refused = n, true
+		a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files
+		return out, err
 	}
 	if out.Reload == "" {
 		n, reason, err := a.applyRuntime(ctx, desired)
@@ -200,7 +262,7 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 			a.Log.Info("the Runtime API could not apply the change; reloading instead", "reason", reason, "error", err.Error())
 			out.Reload = reason
 		} else {
-			if err := a.writeLive(files); err != nil {
+			if err := a.writeLive(effective); err != nil {
 				return out, a.fail("write", err)
 			}
 			if n > 0 {
@@ -210,34 +272,191 @@ func (a *Agent) Sync(ctx context.Context) (Outcome, error) {
 		}
 	}
 	if out.Reload != "" {
-		if err := a.validateAndSwap(ctx, files); err != nil {
+		next := a.LiveDir + ".next"
+		if err := a.validate(ctx, next, effective); err != nil {
 			var invalid *InvalidError
-			if errors.As(err, &invalid) {
-				a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files // refused until it changes again; the running one keeps serving
-				out.Refused = true
-				a.Metrics.Failures.WithLabelValues("validate").Inc()
-				a.Log.Error(err, "refused an invalid configuration; still serving the last good one", "checksum", sum)
-				return out, nil
+			if !errors.As(err, &invalid) {
+				return out, a.fail("write", err)
 			}
+			p := Problem{Reason: ProblemInvalid, Message: err.Error(), Binds: changedBinds(a.live, desired, effective)}
+			return a.refuse(ctx, out, p, "validate", shape, sum, certSum, desired, effective)
+		}
+		// The new files become the live ones for the reload; the previous ones wait beside
+		// them until HAProxy has loaded the new ones, and come back if it did not.
+		prev := a.LiveDir + ".prev"
+		if err := promote(next, a.LiveDir, prev); err != nil {
 			return out, a.fail("write", err)
 		}
 		if err := a.reload(ctx); err != nil {
+			if rerr := promote(prev, a.LiveDir, ""); rerr != nil {
+				return out, a.fail("write", fmt.Errorf("putting back the live configuration after a failed reload: %w", rerr))
+			}
+			if errors.Is(err, errReloadFailed) {
+				p := Problem{Reason: ProblemReloadFailed, Message: err.Error(), Binds: changedBinds(a.live, desired, effective)}
+				return a.refuse(ctx, out, p, "reload", shape, sum, certSum, desired, effective)
+			}
 			return out, a.fail("reload", err)
 		}
+		_ = os.RemoveAll(prev)
 		a.Metrics.Reloads.WithLabelValues(out.Reload).Inc()
 		a.Log.Info("reloaded HAProxy", "reason", out.Reload, "checksum", sum)
 	} else {
 		a.Log.Info("applied at runtime, no reload", "commands", out.Commands, "checksum", sum)
 	}
-	a.live, a.liveSum, a.certSum = desired, sum, certSum
+	a.setLive(effective, desired, certSum)
+	a.refused, a.refusedAs = "", Problem{}
 	a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files
 	a.Metrics.Applied(sum)
 	a.Metrics.ApplySeconds.Observe(time.Since(start).Seconds())
+	a.setPending(describeLeftOut(out.LeftOut))
 	// Ready means the next node change can be applied without a reload.
 	if err := a.probe(ctx); err != nil {
 		a.Log.Info("applied, but not ready: the master CLI does not answer", "error", err.Error())
 	}
 	return out, nil
+}
+
+// refuse records that HAProxy would not take the desired configuration: said once (a log line,
+// the failure counted, a problem to report), not tried again while its shape stays, and the
+// servers applied to the configuration that runs.
+func (a *Agent) refuse(ctx context.Context, out Outcome, p Problem, stage, shape, sum, certSum string, desired Config, effective []File) (Outcome, error) {
+	a.refused, a.refusedAs = shape, p
+	a.Metrics.Failures.WithLabelValues(stage).Inc()
+	a.Log.Error(errors.New(p.Message), "HAProxy did not take the new configuration; the last one that started keeps serving and gets the servers' changes; not tried again until the configuration changes",
+		"checksum", sum, "changed", wheres(p.Binds))
+	out.Refused = true
+	out.Problems = append(out.Problems, p)
+	a.seenSum, a.seenCert, a.seenFiles = sum, certSum, desired.Files
+	n, err := a.applyServersOnly(ctx, desired, effective)
+	out.Commands += n
+	return out, err
+}
+
+// applyServersOnly applies the servers of desired to the running configuration, for the
+// backends whose slots are the same in both, and writes them into the live files.
+func (a *Agent) applyServersOnly(ctx context.Context, desired Config, effective []File) (int, error) {
+	a.setPending("the desired configuration is not running: " + a.refusedAs.Message)
+	same := map[string]bool{}
+	for h, body := range desired.Sections {
+		if backend, ok := strings.CutPrefix(h, "backend "); ok && a.live.Sections[h] == body {
+			same[backend] = true
+		}
+	}
+	var servers []Server
+	for _, s := range desired.Servers {
+		if same[s.Backend] {
+			servers = append(servers, s)
+		}
+	}
+	// The live files hold the servers that run: nothing to ask HAProxy when they are the same.
+	liveServers := map[string]Server{}
+	for _, s := range a.live.Servers {
+		liveServers[s.Key()] = s
+	}
+	if !slices.ContainsFunc(servers, func(s Server) bool { return liveServers[s.Key()] != s }) {
+		return 0, nil
+	}
+	running, err := a.Runtime.ServersState(ctx)
+	if err != nil {
+		return 0, a.fail("runtime", fmt.Errorf("the master CLI does not answer: %w", err))
+	}
+	cmds, err := Commands(servers, running)
+	if err != nil {
+		return 0, a.fail("runtime", err)
+	}
+	if len(cmds) > 0 {
+		if err := a.Runtime.Apply(ctx, cmds); err != nil {
+			return len(cmds), a.fail("runtime", err)
+		}
+		a.Metrics.RuntimeUpdates.Inc()
+		a.Metrics.RuntimeCommands.Add(float64(len(cmds)))
+		a.Log.Info("applied the servers' changes at runtime to the configuration that runs", "commands", len(cmds))
+	}
+	files := withServers(a.liveFiles, effective, same)
+	if Checksum(files) != a.liveSum {
+		if err := a.writeLive(files); err != nil {
+			return len(cmds), a.fail("write", err)
+		}
+		a.setLive(files, Parse(files), a.certSum)
+	}
+	return len(cmds), nil
+}
+
+func (a *Agent) setLive(files []File, c Config, certSum string) {
+	a.liveFiles, a.live, a.liveSum, a.certSum = files, c, Checksum(files), certSum
+}
+
+func (a *Agent) setPending(why string) {
+	a.pending = why
+	a.Metrics.DesiredRunning(why == "", len(a.leftOut))
+}
+
+// recheckDue reports whether a frontend left out should be tried again now.
+func (a *Agent) recheckDue() bool {
+	if len(a.leftOut) == 0 || time.Now().Before(a.recheckAt) {
+		return false
+	}
+	a.recheckAt = time.Now().Add(RecheckInterval)
+	probe := a.bindProbe()
+	for _, l := range a.leftOut {
+		if probe(l.Addr) == nil {
+			a.Log.Info("a frontend left out can bind now; loading it", "where", l.Where())
+			return true
+		}
+	}
+	return false
+}
+
+// noteLeftOut logs, counts and returns as problems the frontends left out that were not left
+// out before; the ones that still are stay quiet.
+func (a *Agent) noteLeftOut(left []LeftOut) []Problem {
+	before := map[string]bool{}
+	for _, l := range a.leftOut {
+		before[l.String()] = true
+	}
+	var problems []Problem
+	for _, l := range left {
+		if before[l.String()] {
+			continue
+		}
+		a.Metrics.Failures.WithLabelValues("bind").Inc()
+		a.Log.Error(errors.New(l.Reason), "frontend left out: HAProxy could not bind it; every other frontend is loaded",
+			"where", l.Where(), "exposure", l.Owner, "tenant", l.Tenant)
+		problems = append(problems, Problem{Reason: ProblemBindRefused,
+			Message: fmt.Sprintf("HAProxy cannot bind %s on %s: %s; frontend %s (%s:%d) is left out until the port is free or the configuration changes",
+				l.Addr, hostname(), l.Reason, l.Frontend, l.File, l.Line),
+			Binds: []Bind{l.Bind}})
+	}
+	if len(left) > 0 && len(a.leftOut) == 0 {
+		a.recheckAt = time.Now().Add(RecheckInterval)
+	}
+	a.leftOut = left
+	return problems
+}
+
+func describeLeftOut(left []LeftOut) string {
+	if len(left) == 0 {
+		return ""
+	}
+	parts := make([]string, len(left))
+	for i, l := range left {
+		parts[i] = l.String()
+	}
+	return "frontends left out, their binds fail: " + strings.Join(parts, "; ")
+}
+
+func (a *Agent) bindProbe() BindProbe {
+	if a.BindProbe != nil {
+		return a.BindProbe
+	}
+	return TryBind
+}
+
+func hostname() string {
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "this host"
 }
 
 // probe checks that the Runtime API still answers, for readiness.
@@ -261,9 +480,8 @@ func (a *Agent) loadLive() error {
 	if err != nil {
 		return fmt.Errorf("reading the live configuration %s (run the agent with --install first): %w", a.LiveDir, err)
 	}
-	a.live = Parse(files)
-	a.liveSum = Checksum(files)
-	a.certSum = fileSum(a.live.Files)
+	c := Parse(files)
+	a.setLive(files, c, fileSum(c.Files))
 	a.loaded = true
 	return nil
 }
@@ -313,25 +531,23 @@ type InvalidError struct{ Output string }
 
 func (e *InvalidError) Error() string { return "haproxy -c refused the configuration: " + e.Output }
 
-// validateAndSwap writes the files next to the live directory, validates them there and makes
-// them the live directory.
-func (a *Agent) validateAndSwap(ctx context.Context, files []File) error {
-	next := a.LiveDir + ".next"
-	if err := writeFiles(next, files); err != nil {
+// validate writes the files into dir and checks them there with haproxy -c.
+func (a *Agent) validate(ctx context.Context, dir string, files []File) error {
+	if err := writeFiles(dir, files); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, a.HAProxy, "-c", "-f", next)
+	cmd := exec.CommandContext(ctx, a.HAProxy, "-c", "-f", dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		_ = os.RemoveAll(next)
+		_ = os.RemoveAll(dir)
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			return &InvalidError{Output: strings.TrimSpace(out.String())}
 		}
 		return fmt.Errorf("running %s -c: %w", a.HAProxy, err)
 	}
-	return swap(next, a.LiveDir)
+	return nil
 }
 
 // writeLive replaces the live files after a runtime change, so that the next reload or restart
@@ -362,17 +578,30 @@ func writeFiles(dir string, files []File) error {
 // swap makes next the live directory; the previous one is removed.
 func swap(next, live string) error {
 	old := live + ".old"
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(live, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := os.Rename(next, live); err != nil {
+	if err := promote(next, live, old); err != nil {
 		return err
 	}
 	return os.RemoveAll(old)
 }
+
+// promote makes next the live directory and keeps the previous one as keep ("" drops it).
+func promote(next, live, keep string) error {
+	if keep == "" {
+		keep = live + ".old"
+		defer os.RemoveAll(keep)
+	}
+	if err := os.RemoveAll(keep); err != nil {
+		return err
+	}
+	if err := os.Rename(live, keep); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.Rename(next, live)
+}
+
+// errReloadFailed is a reload the master counted as failed: the new configuration passed
+// haproxy -c but could not start (a bind, a resource); the running worker keeps serving.
+var errReloadFailed = errors.New("HAProxy could not start the configuration that haproxy -c accepted (its reason is in the haproxy container's log); the previous worker keeps serving")
 
 // reload asks the master CLI to reload and waits until the master counts it; without the
 // master CLI it signals the master (SIGUSR2) from its PID file.
@@ -392,7 +621,7 @@ func (a *Agent) reload(ctx context.Context) error {
 		case err != nil:
 			// The master re-executes itself on reload; its CLI is back in a moment.
 		case failed > failedBefore:
-			return fmt.Errorf("HAProxy could not load the configuration; the previous worker keeps serving")
+			return errReloadFailed
 		case now > before:
 			return nil
 		}
