@@ -6,6 +6,8 @@ SHELL := /usr/bin/env bash -o pipefail
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs
+CRD_REF_DOCS_VERSION ?= v0.3.0
 HELM ?= $(LOCALBIN)/helm
 HELM_VERSION ?= v4.3.1
 CHART := config/helm/inference-exposure-operator
@@ -36,6 +38,10 @@ manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
+.PHONY: api-docs
+api-docs: crd-ref-docs ## Generate the API reference (docs/reference/api.md) from the types.
+	$(CRD_REF_DOCS) --source-path=./api --config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/reference/api.md >/dev/null
+
 .PHONY: fmt
 fmt: ## go fmt
 	go fmt ./...
@@ -55,8 +61,8 @@ test: manifests generate vet envtest-assets kustomize helm ## Run unit and envte
 	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files (CRDs, RBAC, DeepCopy, the chart's copies) are out of date.
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then git status --short -- api config; git diff -- api config | head -50; echo "generated files are out of date: run make manifests generate and commit"; exit 1; fi
+verify: manifests generate api-docs ## Fail when generated files (CRDs, RBAC, DeepCopy, the chart's copies, the API reference) are out of date.
+	@if [ -n "$$(git status --porcelain -- api config docs/reference)" ]; then git status --short -- api config docs/reference; git diff -- api config docs/reference | head -50; echo "generated files are out of date: run make manifests generate api-docs and commit"; exit 1; fi
 
 .PHONY: bench-scale
 bench-scale: envtest-assets ## Scale benchmark on a local control plane: BENCH_ARGS="-tenants 20 -exposures 1000" (see hack/benchscale).
@@ -123,6 +129,11 @@ $(LOCALBIN):
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS) ## Install crd-ref-docs into bin/.
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION)
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
