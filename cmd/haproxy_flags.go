@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -21,6 +23,7 @@ type haproxyFlags struct {
 	shards, slots               int
 	ingressCA, statsBind        string
 	timeout, hardStopAfter      time.Duration
+	reserved                    string
 }
 
 func (h *haproxyFlags) bind(fs *flag.FlagSet) {
@@ -37,7 +40,8 @@ func (h *haproxyFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&h.ingressPort, "haproxy-ingress-port", 443, "HTTPS port of the ingress nodes.")
 	fs.IntVar(&h.httpsPort, "haproxy-https-port", 443, "Port of each tenant's HTTPS frontend on its VIP.")
 	fs.StringVar(&h.ingressCA, "haproxy-ingress-ca-path", "", "CA file on the HAProxy hosts to verify the ingress nodes' certificates (empty: not verified).")
-	fs.StringVar(&h.statsBind, "haproxy-stats-bind", ":8404", "Address of HAProxy's stats page (/stats) and Prometheus endpoint (/metrics).")
+	fs.StringVar(&h.statsBind, "haproxy-stats-bind", "127.0.0.1:8404", "Address of HAProxy's stats page (/stats) and Prometheus endpoint (/metrics): they show every tenant's frontends and the nodes' addresses, so never a tenant VIP; an address of the edge nodes' management network to scrape it from outside.")
+	fs.StringVar(&h.reserved, "haproxy-reserved-ports", formatRanges(haproxy.DefaultReservedPorts), "Ports never bound on a tenant VIP, because the HAProxy hosts use them (comma-separated ports and ranges): sshd, etcd, the API server, HAProxy's stats and the agent, the kubelet and kube-proxy. Add any port the platform runs on its edge nodes.")
 	fs.DurationVar(&h.timeout, "haproxy-timeout", 300*time.Second, "Client and server timeout of the frontends: long enough for LLM token streams.")
 	fs.DurationVar(&h.hardStopAfter, "haproxy-hard-stop-after", 30*time.Minute, "How long an old HAProxy process keeps open streams after a reload.")
 	fs.IntVar(&h.slots, "haproxy-server-slots", haproxy.DefaultSlots, fmt.Sprintf("Least number of server slots per backend (1-%d). Nodes that join, leave or turn NotReady take or free a slot, which the HAProxy agent applies without a reload; past the slots the table grows (node count plus a quarter) and HAProxy reloads once.", maxServerSlots))
@@ -69,6 +73,10 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if !haproxy.ValidBind(h.statsBind) {
 		return nil, fmt.Errorf("--haproxy-stats-bind %q must look like :8404 or 127.0.0.1:8404", h.statsBind)
 	}
+	reserved, err := parseRanges(h.reserved)
+	if err != nil {
+		return nil, fmt.Errorf("--haproxy-reserved-ports: %w", err)
+	}
 	if h.shards < 1 || h.shards > controller.MaxShards {
 		return nil, fmt.Errorf("--haproxy-shards %d must be within 1-%d", h.shards, controller.MaxShards)
 	}
@@ -86,6 +94,7 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 		Globals: haproxy.Globals{
 			IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
 			StatsBind: h.statsBind, Timeout: h.timeout, HardStopAfter: h.hardStopAfter, ServerSlots: h.slots,
+			ReservedPorts: reserved,
 		},
 	}, nil
 }
@@ -96,4 +105,34 @@ func cacheOptions(s *controller.HAProxySettings) cache.Options {
 		return controller.CacheOptions("")
 	}
 	return controller.CacheOptions(s.Namespace)
+}
+
+// parseRanges reads "22,8404-8405,10250".
+func parseRanges(s string) ([]haproxy.PortRange, error) {
+	var out []haproxy.PortRange
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if errA != nil || errB != nil || a < 1 || b > 65535 || a > b {
+			return nil, fmt.Errorf("%q is not a port or a range of ports such as 10248-10260", part)
+		}
+		out = append(out, haproxy.PortRange{Start: int32(a), End: int32(b)})
+	}
+	return out, nil
+}
+
+func formatRanges(rs []haproxy.PortRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ",")
 }

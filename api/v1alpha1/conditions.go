@@ -85,6 +85,9 @@ const (
 	ReasonRouterUnsupported      = "RouterUnsupported"
 	ReasonAnnotationsRefused     = "AnnotationsRefused"
 	ReasonHAProxyFrontendSkipped = "BindConflict"
+	// ReasonFrontendPortNotAllowed: the exposure's frontend port is reserved on the HAProxy
+	// hosts or outside its tenant's spec.haproxy.grpcFrontendPorts.
+	ReasonFrontendPortNotAllowed = "FrontendPortNotAllowed"
 	ReasonSecretInvalid          = "SecretInvalid"
 	ReasonInlineDisabled         = "InlineCertificatesDisabled"
 	ReasonApplied                = "Applied"

@@ -96,7 +96,10 @@ type InferenceExposureSpec struct {
 // ExposureHAProxySpec tunes an exposure's HAProxy frontends.
 type ExposureHAProxySpec struct {
 	// grpcFrontendPort is the port of the gRPC frontend on the tenant's VIP, e.g. 8001 so that
-	// clients keep Triton's usual port. Default: the grpc nodePort.
+	// clients keep Triton's usual port. Default: the grpc nodePort. It must be within the
+	// tenant's spec.haproxy.grpcFrontendPorts (default: the tenant's NodePort block) and not
+	// reserved on the HAProxy hosts; of two exposures that choose the same port on a shared
+	// VIP, the one created first keeps it.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535

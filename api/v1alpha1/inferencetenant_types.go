@@ -110,6 +110,29 @@ type TenantHAProxySpec struct {
 	// +kubebuilder:validation:Pattern=`^(/[A-Za-z0-9._-]+)+$`
 	// +kubebuilder:validation:XValidation:rule="!self.contains('/../') && !self.endsWith('/..')",message="haproxy.certificatePath must not contain '..'"
 	CertificatePath string `json:"certificatePath,omitempty"`
+
+	// grpcFrontendPorts are the ports the tenant's exposures may choose for their gRPC
+	// frontends on vip (an exposure's haproxy.grpcFrontendPort). Default: the tenant's own
+	// NodePort block. Ports the HAProxy hosts reserve (the operator's
+	// --haproxy-reserved-ports: sshd, the kubelet, HAProxy's stats, the agent) are refused
+	// within any range. An exposure that asks for a port outside gets HAProxyFrontend False.
+	// +optional
+	GRPCFrontendPorts *FrontendPortRange `json:"grpcFrontendPorts,omitempty"`
+}
+
+// FrontendPortRange is an inclusive range of ports.
+// +kubebuilder:validation:XValidation:rule="self.start <= self.end",message="grpcFrontendPorts.start must not be above grpcFrontendPorts.end"
+type FrontendPortRange struct {
+	// start is the first port of the range.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Start int32 `json:"start"`
+	// end is the last port of the range (inclusive).
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	End int32 `json:"end"`
 }
 
 // PortBlockStatus is the block a tenant holds.

@@ -104,7 +104,8 @@ func run() error {
 		Namespace: "default", Name: "inference-exposure-haproxy",
 		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		Globals:      haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
+		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: "127.0.0.1:8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+			ReservedPorts: haproxy.DefaultReservedPorts},
 	}
 	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2, HAProxy: hp}); err != nil {
 		return err

@@ -332,7 +332,7 @@ func skippedByTenant(skipped []haproxy.Skipped) []*haproxy.TenantError {
 	for _, sk := range skipped {
 		e := byTenant[sk.Tenant]
 		if e == nil {
-			e = &haproxy.TenantError{Tenant: sk.Tenant, Reason: haproxy.ReasonBindConflict, Msg: "left out of the configuration, the rest is served: " + sk.Msg}
+			e = &haproxy.TenantError{Tenant: sk.Tenant, Reason: sk.Reason, Msg: "left out of the configuration, the rest is served: " + sk.Msg}
 			byTenant[sk.Tenant] = e
 			out = append(out, e)
 			continue
@@ -347,10 +347,10 @@ func skippedByTenant(skipped []haproxy.Skipped) []*haproxy.TenantError {
 // asked for the port is told, not only its tenant. Exposures carrying the condition are found
 // by index, so a restart does not forget them.
 func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy.Skipped) error {
-	want := map[types.NamespacedName]string{}
+	want := map[types.NamespacedName]haproxy.Skipped{}
 	for _, sk := range skipped {
 		if sk.Exposure != "" {
-			want[types.NamespacedName{Namespace: sk.Namespace, Name: sk.Exposure}] = sk.Msg
+			want[types.NamespacedName{Namespace: sk.Namespace, Name: sk.Exposure}] = sk
 		}
 	}
 	var el exposurev1alpha1.InferenceExposureList
@@ -371,9 +371,12 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 			continue
 		}
 		status := exp.Status.DeepCopy()
-		if msg, ok := want[key]; ok {
-			conditionsOf(ctx, r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend,
-				exposurev1alpha1.ReasonHAProxyFrontendSkipped, msg)
+		if sk, ok := want[key]; ok {
+			reason := exposurev1alpha1.ReasonHAProxyFrontendSkipped
+			if sk.Reason == haproxy.ReasonFrontendPortNotAllowed {
+				reason = exposurev1alpha1.ReasonFrontendPortNotAllowed
+			}
+			conditionsOf(ctx, r.Recorder, exp, &status.Conditions, exp.Generation).Failed(exposurev1alpha1.ConditionHAProxyFrontend, reason, sk.Msg)
 		} else {
 			removeCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
 		}
@@ -584,12 +587,18 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 			continue
 		}
 		ht := haproxy.Tenant{Name: t.Name, VIP: t.Spec.HAProxy.VIP, CertificatePath: t.Spec.HAProxy.CertificatePath}
+		switch r := t.Spec.HAProxy.GRPCFrontendPorts; {
+		case r != nil:
+			ht.FrontendPorts = haproxy.PortRange{Start: r.Start, End: r.End}
+		case t.Status.PortBlock != nil:
+			ht.FrontendPorts = haproxy.PortRange{Start: t.Status.PortBlock.Start, End: t.Status.PortBlock.End}
+		}
 		for _, e := range byTenant[t.Name] {
 			if !slices.Contains(t.Status.Namespaces, e.Namespace) {
 				continue
 			}
 			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: e.Status.NodePorts.GRPC, BindPort: e.Status.NodePorts.GRPC,
-				Local: e.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal}
+				Local: e.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal, Created: e.CreationTimestamp.Time}
 			if e.Spec.HAProxy != nil && e.Spec.HAProxy.GRPCFrontendPort != nil {
 				f.BindPort = *e.Spec.HAProxy.GRPCFrontendPort
 			}
@@ -758,6 +767,7 @@ func tenantChangedForHAProxy(e event.UpdateEvent) bool {
 	}
 	return a.Generation != b.Generation || a.DeletionTimestamp.IsZero() != b.DeletionTimestamp.IsZero() ||
 		!slices.Equal(a.Status.Namespaces, b.Status.Namespaces) ||
+		!equality.Semantic.DeepEqual(a.Status.PortBlock, b.Status.PortBlock) || // the default range of frontend ports
 		!equality.Semantic.DeepEqual(meta.FindStatusCondition(a.Status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured), meta.FindStatusCondition(b.Status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured))
 }
 

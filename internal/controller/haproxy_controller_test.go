@@ -57,7 +57,8 @@ func haproxySettings(ns string) *HAProxySettings {
 	return &HAProxySettings{
 		Namespace: ns, Name: "haproxy", BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		Globals:      haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: ":8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute},
+		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: "127.0.0.1:8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
+			ReservedPorts: haproxy.DefaultReservedPorts},
 		// Tests change exposures one after another and wait for each: render each within
 		// a second, as outside a burst (TestRenderDelay covers the burst).
 		BurstInterval: coalesce,
@@ -197,7 +198,8 @@ func TestHAProxyConfigMap(t *testing.T) {
 	startManager(t, opts)
 
 	tn := newTenant("hp-alpha", ptr.To[int32](30800), ptr.To[int32](100), ns)
-	tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem"}
+	tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem",
+		GRPCFrontendPorts: &exposurev1alpha1.FrontendPortRange{Start: 8000, End: 8099}}
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), ptr.To[int32](8002))
 	exp.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](8001)}
 	create(t, tn, exp)
@@ -481,7 +483,9 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	victim := newTenant("hp-victim", ptr.To[int32](31700), ptr.To[int32](10), victimNS)
 	victim.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.60"}
 	offender := newTenant("hp-aaa-offender", nil, ptr.To[int32](10), offenderNS)
-	offender.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.60"}
+	// The platform lets the offender choose any port that is not reserved: what it can still
+	// take from another tenant is what this test is about.
+	offender.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.60", GRPCFrontendPorts: &exposurev1alpha1.FrontendPortRange{Start: 1, End: 65535}}
 	create(t, victim, offender)
 	create(t, newExposure(victimNS, "llm", nil, ptr.To[int32](8001), nil))
 	waitExposureCondition(t, victimNS, "llm", "Ready", "True")
@@ -628,4 +632,71 @@ func BenchmarkShardFiles(b *testing.B) {
 			b.Fatalf("%d files", len(files))
 		}
 	}
+}
+
+// TestHAProxyFrontendPortPolicy: an exposure that asks for the kubelet's port, or for a port
+// outside its tenant's range (by default the tenant's NodePort block), gets no frontend and is
+// told why and what to choose; of two exposures of two tenants that choose the same port on a
+// shared VIP, the one created first keeps it, although the other tenant's name sorts first.
+func TestHAProxyFrontendPortPolicy(t *testing.T) {
+	opNS := newNamespace(t, "operator")
+	alphaNS, betaNS := newNamespace(t, "hp-port-alpha"), newNamespace(t, "hp-port-beta")
+	cleanupServices(t, alphaNS)
+	cleanupServices(t, betaNS)
+	cleanupTenants(t, "hp-port-alpha", "hp-port-beta")
+	createNode(t, "gpu-port", "10.0.1.151", true, map[string]string{"nvidia.com/gpu.present": "true"})
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 2, HAProxy: haproxySettings(opNS)})
+
+	alpha := newTenant("hp-port-alpha", ptr.To[int32](31800), ptr.To[int32](10), alphaNS)
+	alpha.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.70"}
+	beta := newTenant("hp-port-beta", ptr.To[int32](31810), ptr.To[int32](10), betaNS)
+	beta.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.70", GRPCFrontendPorts: &exposurev1alpha1.FrontendPortRange{Start: 9000, End: 10999}}
+	create(t, alpha, beta)
+
+	t.Run("a reserved port", func(t *testing.T) {
+		kubelet := newExposure(betaNS, "kubelet", nil, ptr.To[int32](8001), nil)
+		kubelet.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](10250)}
+		create(t, kubelet)
+		e := waitExposureCondition(t, betaNS, "kubelet", "HAProxyFrontend", "False/FrontendPortNotAllowed")
+		if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, "port 10250") || !strings.Contains(msg, "reserve") || !strings.Contains(msg, "9000-10999") {
+			t.Fatalf("the condition does not say why and what to choose: %s", msg)
+		}
+		waitEvent(t, betaNS, "kubelet", "Warning FrontendPortNotAllowed")
+	})
+	t.Run("outside the tenant's block", func(t *testing.T) {
+		far := newExposure(alphaNS, "far", nil, ptr.To[int32](8001), nil)
+		far.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](8001)}
+		create(t, far)
+		e := waitExposureCondition(t, alphaNS, "far", "HAProxyFrontend", "False/FrontendPortNotAllowed")
+		if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, "choose a port in 31800-31809") {
+			t.Fatalf("the condition does not name the tenant's block: %s", msg)
+		}
+		updateExposure(t, alphaNS, "far", func(g *exposurev1alpha1.InferenceExposure) {
+			g.Spec.HAProxy.GRPCFrontendPort = ptr.To[int32](31805)
+		})
+		waitConfig(t, opNS, "the frontend on a port of the block", func(cfg string) bool {
+			return strings.Contains(cfg, "bind 10.0.100.70:31805  # "+alphaNS+"/far")
+		})
+	})
+	t.Run("first come, first served", func(t *testing.T) {
+		updateTenant(t, "hp-port-alpha", func(tn *exposurev1alpha1.InferenceTenant) {
+			tn.Spec.HAProxy.GRPCFrontendPorts = &exposurev1alpha1.FrontendPortRange{Start: 9000, End: 9999}
+		})
+		victim := newExposure(betaNS, "victim", nil, ptr.To[int32](8001), nil)
+		victim.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](9100)}
+		create(t, victim)
+		waitConfig(t, opNS, "the first exposure's frontend", func(cfg string) bool {
+			return strings.Contains(cfg, "bind 10.0.100.70:9100  # "+betaNS+"/victim")
+		})
+		evict := newExposure(alphaNS, "evict", nil, ptr.To[int32](8001), nil)
+		evict.Spec.HAProxy = &exposurev1alpha1.ExposureHAProxySpec{GRPCFrontendPort: ptr.To[int32](9100)}
+		create(t, evict)
+		waitExposureCondition(t, alphaNS, "evict", "HAProxyFrontend", "False/BindConflict")
+		cfg := waitConfig(t, opNS, "the first exposure keeps its port", func(cfg string) bool {
+			return strings.Contains(cfg, "bind 10.0.100.70:9100  # "+betaNS+"/victim")
+		})
+		if strings.Contains(cfg, alphaNS+"/evict\n") {
+			t.Fatalf("the later exposure took the port:\n%s", cfg)
+		}
+	})
 }

@@ -94,7 +94,7 @@ func TestEndToEnd(t *testing.T) {
 	ingressNode(t, p, "ingress-2", fmt.Sprintf("127.0.0.5:%d", ingressPort))
 
 	cfg, errs := Render(Input{
-		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath,
+		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath, FrontendPorts: PortRange{1, 65535},
 			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}, {Namespace: "tenant-alpha", Exposure: "vllm", BindPort: samePort, NodePort: samePort}}}},
 		BackendNodes: []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
 		IngressNodes: []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},

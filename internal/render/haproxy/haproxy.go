@@ -41,6 +41,24 @@ type GRPCFrontend struct {
 	// Local is set for externalTrafficPolicy Local: only nodes with a local endpoint answer on
 	// the nodePort, so the frontend gets a backend of its own that checks exactly that port.
 	Local bool
+	// Created is when the exposure was created: of two exposures that choose the same port on
+	// a VIP, the older one keeps it.
+	Created time.Time
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	Start, End int32
+}
+
+// Contains reports whether p is within the range.
+func (r PortRange) Contains(p int32) bool { return r.Start <= p && p <= r.End }
+
+func (r PortRange) String() string {
+	if r.Start == r.End {
+		return strconv.Itoa(int(r.Start))
+	}
+	return fmt.Sprintf("%d-%d", r.Start, r.End)
 }
 
 // Tenant is one tenant's part of the configuration.
@@ -50,6 +68,10 @@ type Tenant struct {
 	// CertificatePath enables the HTTPS frontend on VIP:443.
 	CertificatePath string
 	GRPC            []GRPCFrontend
+	// FrontendPorts are the ports the tenant's exposures may choose for their gRPC frontends
+	// (haproxy.grpcFrontendPort); the zero range allows none. A frontend on its own nodePort is
+	// always allowed: the nodePort is the tenant's.
+	FrontendPorts PortRange
 }
 
 // Input is everything the configuration is made from.
@@ -79,6 +101,25 @@ type Globals struct {
 	HardStopAfter time.Duration
 	// ServerSlots is the least number of server slots per backend (DefaultSlots when zero).
 	ServerSlots int
+	// ReservedPorts are never bound on a VIP: the ports of what else listens on the HAProxy
+	// hosts (sshd, the kubelet, HAProxy's stats, the agent). A bind there would fail, or take
+	// the port from the host.
+	ReservedPorts []PortRange
+}
+
+// DefaultReservedPorts are the ports that listen on a Kubernetes edge node besides HAProxy's
+// frontends: sshd (22), etcd (2379-2380), the API server (6443), HAProxy's stats (8404) and
+// the agent (8405), the kubelet, kube-proxy and the control plane's components (10248-10260).
+var DefaultReservedPorts = []PortRange{{22, 22}, {2379, 2380}, {6443, 6443}, {8404, 8405}, {10248, 10260}}
+
+// reserved returns the reserved range holding p, if any.
+func (g Globals) reserved(p int32) (PortRange, bool) {
+	for _, r := range g.ReservedPorts {
+		if r.Contains(p) {
+			return r, true
+		}
+	}
+	return PortRange{}, false
 }
 
 // TenantError says why a tenant was left out of the configuration.
@@ -97,6 +138,9 @@ const (
 	ReasonInvalidPath  = "InvalidCertificatePath"
 	ReasonInvalidPort  = "InvalidPort"
 	ReasonBindConflict = "BindConflict"
+	// ReasonFrontendPortNotAllowed: an exposure chose a frontend port that is reserved on the
+	// HAProxy hosts or outside its tenant's allowed range.
+	ReasonFrontendPortNotAllowed = "FrontendPortNotAllowed"
 )
 
 var (
@@ -164,13 +208,15 @@ type rendered struct {
 	skip   []string       // frontends left out, with why
 }
 
-// assignBinds gives every frontend its address:port, or leaves it out when another frontend
-// holds it, and returns what was left out. Who yields is the frontend that asked for a port of
+// assignBinds gives every frontend its address:port, or leaves it out when the port is not
+// the exposure's to take or another frontend holds it, and returns what was left out. A port
+// reserved on the HAProxy hosts is never bound, and a chosen port (haproxy.grpcFrontendPort)
+// must be within the tenant's FrontendPorts. Who yields is the frontend that asked for a port of
 // its own choosing: first every gRPC frontend that binds its own nodePort (unique in the
-// cluster), then the HTTPS frontends (by tenant), then the gRPC frontends with a chosen
-// haproxy.grpcFrontendPort (by tenant, namespace, name). So an exposure that picks a port
-// another tenant already binds on a shared VIP loses its own frontend, never the other tenant.
-func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
+// cluster), then the HTTPS frontends (by tenant), then the gRPC frontends with a chosen port,
+// oldest exposure first (then by namespace and name). So an exposure that picks a port another
+// frontend already binds on a shared VIP loses its own frontend, never the one that had it.
+func assignBinds(tenants []*rendered, g Globals) []Skipped {
 	// Who holds an address:port is described only when another frontend asks for it: a render
 	// of 10,000 frontends then builds no string per frontend.
 	kept := make([][]GRPCFrontend, len(tenants))
@@ -189,14 +235,27 @@ func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
 		binds[k] = h
 		return "", true
 	}
+	skip := func(r *rendered, f GRPCFrontend, reason, msg string) {
+		r.skip = append(r.skip, msg)
+		skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Namespace: f.Namespace, Exposure: f.Exposure, Reason: reason, Msg: msg})
+	}
 	tryGRPC := func(i, j int) {
 		r := tenants[i]
 		f := r.grpc[j]
+		id := f.Namespace + "/" + f.Exposure
+		chosen := f.BindPort != f.NodePort
+		if res, ok := g.reserved(f.BindPort); ok {
+			skip(r, f, ReasonFrontendPortNotAllowed, fmt.Sprintf("exposure %s asks for port %d on %s, which the HAProxy hosts reserve for their own services (%s): %s",
+				id, f.BindPort, r.vip, res, allowedPorts(r.tenant, chosen)))
+			return
+		}
+		if chosen && !r.tenant.FrontendPorts.Contains(f.BindPort) {
+			skip(r, f, ReasonFrontendPortNotAllowed, fmt.Sprintf("exposure %s asks for port %d on %s, outside the ports its tenant may use: %s",
+				id, f.BindPort, r.vip, allowedPorts(r.tenant, true)))
+			return
+		}
 		if holder, ok := take(r, f.BindPort, bindHolder{tenant: int32(i), grpc: int32(j)}); !ok {
-			id := f.Namespace + "/" + f.Exposure
-			msg := fmt.Sprintf("exposure %s asks for %s, already bound by %s: choose another haproxy.grpcFrontendPort", id, netip.AddrPortFrom(r.vip, uint16(f.BindPort)), holder)
-			r.skip = append(r.skip, msg)
-			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Namespace: f.Namespace, Exposure: f.Exposure, Msg: msg})
+			skip(r, f, ReasonBindConflict, fmt.Sprintf("exposure %s asks for %s, already bound by %s: choose another haproxy.grpcFrontendPort", id, netip.AddrPortFrom(r.vip, uint16(f.BindPort)), holder))
 			return
 		}
 		kept[i] = append(kept[i], f)
@@ -212,20 +271,36 @@ func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
 		if r.tenant.CertificatePath == "" {
 			continue
 		}
-		if holder, ok := take(r, httpsPort, bindHolder{tenant: int32(i), grpc: -1}); !ok {
-			msg := fmt.Sprintf("the HTTPS frontend asks for %s, already bound by %s: give this tenant another VIP", netip.AddrPortFrom(r.vip, uint16(httpsPort)), holder)
+		if holder, ok := take(r, g.HTTPSPort, bindHolder{tenant: int32(i), grpc: -1}); !ok {
+			msg := fmt.Sprintf("the HTTPS frontend asks for %s, already bound by %s: give this tenant another VIP", netip.AddrPortFrom(r.vip, uint16(g.HTTPSPort)), holder)
 			r.skip = append(r.skip, msg)
-			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Msg: msg})
+			skipped = append(skipped, Skipped{Tenant: r.tenant.Name, Reason: ReasonBindConflict, Msg: msg})
 			continue
 		}
 		r.https = true
 	}
+	// Chosen ports: first come, first served, whatever the tenants' names.
+	type ref struct{ i, j int }
+	var chosen []ref
 	for i, r := range tenants {
 		for j, f := range r.grpc {
 			if f.BindPort != f.NodePort {
-				tryGRPC(i, j)
+				chosen = append(chosen, ref{i, j})
 			}
 		}
+	}
+	sort.SliceStable(chosen, func(a, b int) bool {
+		x, y := tenants[chosen[a].i].grpc[chosen[a].j], tenants[chosen[b].i].grpc[chosen[b].j]
+		if !x.Created.Equal(y.Created) {
+			return x.Created.Before(y.Created)
+		}
+		if x.Namespace != y.Namespace {
+			return x.Namespace < y.Namespace
+		}
+		return x.Exposure < y.Exposure
+	})
+	for _, c := range chosen {
+		tryGRPC(c.i, c.j)
 	}
 	for i, r := range tenants {
 		// Sorted as check sorted them: by port, namespace, name.
@@ -242,6 +317,20 @@ func assignBinds(tenants []*rendered, httpsPort int32) []Skipped {
 		r.grpc = kept[i]
 	}
 	return skipped
+}
+
+// allowedPorts says which frontend ports the tenant's exposures can use.
+func allowedPorts(t Tenant, chosen bool) string {
+	if t.FrontendPorts == (PortRange{}) && !chosen {
+		return "ask the platform team for a range of frontend ports (the tenant's spec.haproxy.grpcFrontendPorts) and set haproxy.grpcFrontendPort within it"
+	}
+	if t.FrontendPorts == (PortRange{}) {
+		return "leave haproxy.grpcFrontendPort out (the frontend then binds the grpc nodePort); the tenant has no range of frontend ports"
+	}
+	if !chosen {
+		return "set haproxy.grpcFrontendPort to a port in " + t.FrontendPorts.String()
+	}
+	return "choose a port in " + t.FrontendPorts.String() + ", or leave haproxy.grpcFrontendPort out"
 }
 
 // Parts is a rendered configuration in pieces that HAProxy loads one after the other: the
@@ -261,7 +350,9 @@ type Parts struct {
 // frontend. Exposure is empty for a tenant's HTTPS frontend.
 type Skipped struct {
 	Tenant, Namespace, Exposure string
-	Msg                         string
+	// Reason is ReasonBindConflict or ReasonFrontendPortNotAllowed.
+	Reason string
+	Msg    string
 }
 
 // TenantPart is one tenant's frontends and backends.
@@ -307,7 +398,7 @@ func RenderParts(in Input) (Parts, []*TenantError) {
 		}
 		ok = append(ok, &r)
 	}
-	skipped := assignBinds(ok, in.HTTPSPort)
+	skipped := assignBinds(ok, in.Globals)
 
 	minSlots := in.ServerSlots
 	if minSlots <= 0 {

@@ -21,7 +21,8 @@ func seedInput() Input {
 	return Input{
 		Tenants: []Tenant{{
 			Name: "alpha", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem",
-			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: 8001, NodePort: 30801}},
+			GRPC:          []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: 8001, NodePort: 30801}},
+			FrontendPorts: PortRange{8000, 8099},
 		}},
 		BackendNodes: []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
 		IngressNodes: []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
@@ -180,7 +181,7 @@ func TestBindConflictCostsTheOffender(t *testing.T) {
 	in := seedInput()
 	in.Tenants[0].GRPC = nil
 	in.Tenants = append(in.Tenants,
-		Tenant{Name: "aaa", VIP: "10.0.100.20", GRPC: []GRPCFrontend{{Namespace: "aaa-ns", Exposure: "grab", BindPort: 30950, NodePort: 30001}}},
+		Tenant{Name: "aaa", VIP: "10.0.100.20", GRPC: []GRPCFrontend{{Namespace: "aaa-ns", Exposure: "grab", BindPort: 30950, NodePort: 30001}}, FrontendPorts: PortRange{30000, 30999}},
 		Tenant{Name: "victim", VIP: "10.0.100.20", GRPC: []GRPCFrontend{{Namespace: "victim-ns", Exposure: "llm", BindPort: 30950, NodePort: 30950}}})
 	parts, errs := RenderParts(in)
 	if len(errs) != 0 || len(parts.Skipped) != 1 || parts.Skipped[0].Tenant != "aaa" || parts.Skipped[0].Exposure != "grab" {
@@ -298,4 +299,82 @@ func writeCert(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "cert.pem")
 	testsupport.NewPKI(t).WriteServerPEM(t, path, "inference.example.com")
 	return path
+}
+
+// TestFrontendPortPolicy: a port the HAProxy hosts reserve is never bound, a chosen port must be
+// within the tenant's range, and of two exposures that choose the same port on a shared VIP the
+// older keeps it, whatever their tenants' names.
+func TestFrontendPortPolicy(t *testing.T) {
+	early, late := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		tenants  []Tenant
+		skipped  string // namespace/exposure left out, "" for none
+		reason   string
+		msg      string // a part of the message
+		bound    string // a bind line that must be there
+		reserved []PortRange
+	}{
+		{
+			name:    "the kubelet's port",
+			tenants: []Tenant{{Name: "beta", VIP: "10.0.100.11", FrontendPorts: PortRange{1, 65535}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "evil", BindPort: 10250, NodePort: 30900}}}},
+			skipped: "b/evil", reason: ReasonFrontendPortNotAllowed, msg: "port 10250 on 10.0.100.11, which the HAProxy hosts reserve for their own services (10248-10260)",
+			reserved: DefaultReservedPorts,
+		},
+		{
+			name:    "sshd's port, through a reserved nodePort",
+			tenants: []Tenant{{Name: "beta", VIP: "10.0.100.11", FrontendPorts: PortRange{8000, 8099}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "ssh", BindPort: 22, NodePort: 22}}}},
+			skipped: "b/ssh", reason: ReasonFrontendPortNotAllowed, msg: "(22): set haproxy.grpcFrontendPort to a port in 8000-8099",
+			reserved: DefaultReservedPorts,
+		},
+		{
+			name:    "outside the tenant's range",
+			tenants: []Tenant{{Name: "beta", VIP: "10.0.100.11", FrontendPorts: PortRange{30900, 30999}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "e", BindPort: 9000, NodePort: 30900}}}},
+			skipped: "b/e", reason: ReasonFrontendPortNotAllowed, msg: "outside the ports its tenant may use: choose a port in 30900-30999, or leave haproxy.grpcFrontendPort out",
+		},
+		{
+			name:    "no range at all",
+			tenants: []Tenant{{Name: "beta", VIP: "10.0.100.11", GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "e", BindPort: 9000, NodePort: 30900}}}},
+			skipped: "b/e", reason: ReasonFrontendPortNotAllowed, msg: "the tenant has no range of frontend ports",
+		},
+		{
+			name: "first come, first served on a shared VIP",
+			tenants: []Tenant{
+				{Name: "alpha", VIP: "10.0.100.20", FrontendPorts: PortRange{9000, 9199}, GRPC: []GRPCFrontend{{Namespace: "a", Exposure: "evict", BindPort: 9100, NodePort: 30001, Created: late}}},
+				{Name: "beta", VIP: "10.0.100.20", FrontendPorts: PortRange{9000, 9199}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "victim", BindPort: 9100, NodePort: 30901, Created: early}}},
+			},
+			skipped: "a/evict", reason: ReasonBindConflict, msg: "already bound by exposure b/victim of tenant beta", bound: "bind 10.0.100.20:9100  # b/victim",
+		},
+		{
+			name:    "within the range and not reserved",
+			tenants: []Tenant{{Name: "beta", VIP: "10.0.100.11", FrontendPorts: PortRange{8000, 8099}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "e", BindPort: 8001, NodePort: 30900}}}},
+			bound:   "bind 10.0.100.11:8001  # b/e", reserved: DefaultReservedPorts,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := seedInput()
+			in.Tenants = append(in.Tenants[:0], tc.tenants...)
+			in.ReservedPorts = tc.reserved
+			parts, errs := RenderParts(in)
+			if len(errs) != 0 {
+				t.Fatalf("errs %v", errs)
+			}
+			cfg := parts.String()
+			if tc.skipped == "" {
+				if len(parts.Skipped) != 0 {
+					t.Fatalf("skipped %+v", parts.Skipped)
+				}
+			} else {
+				if len(parts.Skipped) != 1 || parts.Skipped[0].Namespace+"/"+parts.Skipped[0].Exposure != tc.skipped || parts.Skipped[0].Reason != tc.reason || !strings.Contains(parts.Skipped[0].Msg, tc.msg) {
+					t.Fatalf("skipped %+v, want %s with %s and %q", parts.Skipped, tc.skipped, tc.reason, tc.msg)
+				}
+				if strings.Contains(cfg, "  # "+tc.skipped+"\n") {
+					t.Fatalf("%s is still bound:\n%s", tc.skipped, cfg)
+				}
+			}
+			if tc.bound != "" && !strings.Contains(cfg, tc.bound) {
+				t.Fatalf("no %q in:\n%s", tc.bound, cfg)
+			}
+		})
+	}
 }

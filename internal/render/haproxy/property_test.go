@@ -36,7 +36,7 @@ func randomInput(r *rand.Rand, certPath string) Input {
 	}
 	in.IngressNodes = []Node{{Name: "ingress-0", IP: netip.MustParseAddr("10.2.0.1")}}
 	for t := range 1 + r.IntN(6) {
-		tn := Tenant{Name: fmt.Sprintf("t%d", t), VIP: vip()}
+		tn := Tenant{Name: fmt.Sprintf("t%d", t), VIP: vip(), FrontendPorts: PortRange{1, 65535}}
 		if r.IntN(2) == 0 {
 			tn.CertificatePath = certPath
 		}
