@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -71,7 +72,10 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 		return nil, fmt.Errorf("--haproxy-ingress-ca-path %q must be an absolute path of letters, digits, '.', '_', '-' and '/'", h.ingressCA)
 	}
 	if !haproxy.ValidBind(h.statsBind) {
-		return nil, fmt.Errorf("--haproxy-stats-bind %q must look like :8404 or 127.0.0.1:8404", h.statsBind)
+		return nil, fmt.Errorf("--haproxy-stats-bind %q must look like 127.0.0.1:8404", h.statsBind)
+	}
+	if ap, err := netip.ParseAddrPort(h.statsBind); err != nil || ap.Addr().IsUnspecified() {
+		return nil, fmt.Errorf("--haproxy-stats-bind %q must name one address, such as 127.0.0.1:8404 or an address of the edge nodes' management network: on every address it would serve every tenant's frontends and the nodes' addresses on the tenant VIPs", h.statsBind)
 	}
 	reserved, err := parseRanges(h.reserved)
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -576,7 +578,15 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 		IngressNodes: selectNodes(nodes, s.IngressNodes),
 	}
 	byTenant := map[string][]*exposurev1alpha1.InferenceExposure{}
+	hosts := map[string][]string{} // the routed hosts of tenants that may route any host
+	anyHost := map[string]bool{}
+	for _, t := range tenants {
+		anyHost[t.Name] = t.Spec.AllowAnyHost
+	}
 	for _, e := range exposures {
+		if anyHost[e.Status.Tenant] {
+			hosts[e.Status.Tenant] = append(hosts[e.Status.Tenant], routedHosts(e)...)
+		}
 		if e.Status.Tenant == "" || e.Status.NodePorts == nil || e.Status.NodePorts.GRPC == 0 {
 			continue
 		}
@@ -586,7 +596,8 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 		if t.Spec.HAProxy == nil || !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		ht := haproxy.Tenant{Name: t.Name, VIP: t.Spec.HAProxy.VIP, CertificatePath: t.Spec.HAProxy.CertificatePath}
+		ht := haproxy.Tenant{Name: t.Name, VIP: t.Spec.HAProxy.VIP, CertificatePath: t.Spec.HAProxy.CertificatePath,
+			HostDomain: t.Spec.HostDomain, Hosts: hosts[t.Name]}
 		switch r := t.Spec.HAProxy.GRPCFrontendPorts; {
 		case r != nil:
 			ht.FrontendPorts = haproxy.PortRange{Start: r.Start, End: r.End}
@@ -612,6 +623,18 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 		in.Tenants = append(in.Tenants, ht)
 	}
 	return in
+}
+
+// routedHosts are the hosts an exposure's routing objects serve, from its status.
+func routedHosts(e *exposurev1alpha1.InferenceExposure) []string {
+	var out []string
+	if u, err := url.Parse(e.Status.URL); err == nil && u.Hostname() != "" {
+		out = append(out, u.Hostname())
+	}
+	if h, _, err := net.SplitHostPort(e.Status.GRPCAddress); err == nil && h != "" {
+		out = append(out, h)
+	}
+	return out
 }
 
 // selectNodes returns the nodes matching sel, by their InternalIP; nodes that are not Ready are
@@ -779,7 +802,8 @@ func exposureChangedForHAProxy(e event.UpdateEvent) bool {
 	if !okA || !okB {
 		return true
 	}
-	return a.Generation != b.Generation || a.Status.Tenant != b.Status.Tenant || !equality.Semantic.DeepEqual(a.Status.NodePorts, b.Status.NodePorts)
+	return a.Generation != b.Generation || a.Status.Tenant != b.Status.Tenant || !equality.Semantic.DeepEqual(a.Status.NodePorts, b.Status.NodePorts) ||
+		a.Status.URL != b.Status.URL || a.Status.GRPCAddress != b.Status.GRPCAddress // the hosts a tenant that routes any host may serve on its VIP
 }
 
 // strayKeys are the data keys of a ConfigMap other than key.

@@ -1,12 +1,15 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
 
 // TestHAProxyFrontendTimeout: an exposure's router.timeout bounds its gRPC frontend's streams;
@@ -36,5 +39,49 @@ func TestHAProxyFrontendTimeout(t *testing.T) {
 		if f.Timeout != want[f.Exposure] {
 			t.Errorf("%s: timeout %v, want %v", f.Exposure, f.Timeout, want[f.Exposure])
 		}
+	}
+}
+
+// TestHAProxyTenantHostsAndPorts: a tenant's HTTPS frontend passes its hostDomain, plus the
+// routed hosts of its exposures when it may route any host; its range of frontend ports is its
+// spec's, else its block; exposures carry their creation time for first come, first served.
+func TestHAProxyTenantHostsAndPorts(t *testing.T) {
+	created := metav1.NewTime(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	tenant := func(name string, anyHost bool, ports *exposurev1alpha1.FrontendPortRange) *exposurev1alpha1.InferenceTenant {
+		tn := &exposurev1alpha1.InferenceTenant{}
+		tn.Name = name
+		tn.Spec.HostDomain = name + ".apps.example.com"
+		tn.Spec.AllowAnyHost = anyHost
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10", GRPCFrontendPorts: ports}
+		tn.Status.Namespaces = []string{"ns-" + name}
+		tn.Status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: 30800, End: 30899, Size: 100}
+		return tn
+	}
+	exp := func(tenant, name, url, grpcAddr string) *exposurev1alpha1.InferenceExposure {
+		e := newExposure("ns-"+tenant, name, ptr.To[int32](8000), ptr.To[int32](8001), nil)
+		e.CreationTimestamp = created
+		e.Status.Tenant, e.Status.URL, e.Status.GRPCAddress = tenant, url, grpcAddr
+		e.Status.NodePorts = &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801}
+		return e
+	}
+	in := BuildHAProxyInput(HAProxySettings{}, []*exposurev1alpha1.InferenceTenant{
+		tenant("alpha", false, nil), tenant("byo", true, &exposurev1alpha1.FrontendPortRange{Start: 9000, End: 9099}),
+	}, []*exposurev1alpha1.InferenceExposure{
+		exp("alpha", "a", "https://a.ns-alpha.alpha.apps.example.com/", "a-grpc.ns-alpha.alpha.apps.example.com:443"),
+		exp("byo", "b", "https://chat.byo.example.org/v1", "grpc.byo.example.org:443"),
+		exp("byo", "c", "", ""),
+	}, nil)
+	if len(in.Tenants) != 2 {
+		t.Fatalf("input = %+v", in)
+	}
+	alpha, byo := in.Tenants[0], in.Tenants[1]
+	if alpha.HostDomain != "alpha.apps.example.com" || len(alpha.Hosts) != 0 || alpha.FrontendPorts != (haproxy.PortRange{Start: 30800, End: 30899}) {
+		t.Errorf("alpha: %+v", alpha)
+	}
+	if strings.Join(byo.Hosts, " ") != "chat.byo.example.org grpc.byo.example.org" || byo.FrontendPorts != (haproxy.PortRange{Start: 9000, End: 9099}) {
+		t.Errorf("byo: %+v", byo)
+	}
+	if !alpha.GRPC[0].Created.Equal(created.Time) {
+		t.Errorf("creation time not carried: %+v", alpha.GRPC[0])
 	}
 }

@@ -62,10 +62,11 @@ func TestExposureChangedForHAProxy(t *testing.T) {
 		"conditions": {func(e *exposurev1alpha1.InferenceExposure) {
 			e.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}}
 		}, false},
-		"url":        {func(e *exposurev1alpha1.InferenceExposure) { e.Status.URL = "https://x" }, false},
-		"node ports": {func(e *exposurev1alpha1.InferenceExposure) { e.Status.NodePorts.GRPC = 30802 }, true},
-		"tenant":     {func(e *exposurev1alpha1.InferenceExposure) { e.Status.Tenant = "" }, true},
-		"spec":       {func(e *exposurev1alpha1.InferenceExposure) { e.Generation = 2 }, true},
+		"url (a host the tenant VIP may pass)": {func(e *exposurev1alpha1.InferenceExposure) { e.Status.URL = "https://x" }, true},
+		"grpc address":                         {func(e *exposurev1alpha1.InferenceExposure) { e.Status.GRPCAddress = "x:443" }, true},
+		"node ports":                           {func(e *exposurev1alpha1.InferenceExposure) { e.Status.NodePorts.GRPC = 30802 }, true},
+		"tenant":                               {func(e *exposurev1alpha1.InferenceExposure) { e.Status.Tenant = "" }, true},
+		"spec":                                 {func(e *exposurev1alpha1.InferenceExposure) { e.Generation = 2 }, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			old, updated := base(), base()

@@ -171,7 +171,7 @@ func TestHitlessChanges(t *testing.T) {
 	}
 	in := haproxy.Input{
 		Tenants: []haproxy.Tenant{
-			{Name: "alpha", VIP: alphaVIP, CertificatePath: certPath, GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: alphaPort, NodePort: alphaPort}}},
+			{Name: "alpha", VIP: alphaVIP, CertificatePath: certPath, HostDomain: "example.com", GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: alphaPort, NodePort: alphaPort}}},
 			{Name: "beta", VIP: betaVIP, GRPC: []haproxy.GRPCFrontend{{Namespace: "beta", Exposure: "vllm", BindPort: betaPort, NodePort: betaPort}}},
 		},
 		BackendNodes: []haproxy.Node{node("gpu-a", gpus), node("gpu-b", gpus), node("gpu-c", gpus)},
@@ -447,7 +447,7 @@ func TestFallbacks(t *testing.T) {
 	certPath := filepath.Join(dir, "alpha.pem")
 	pki.WriteServerPEM(t, certPath, "inference-alpha.example.com")
 	in := haproxy.Input{
-		Tenants:      []haproxy.Tenant{{Name: "alpha", VIP: vip, CertificatePath: certPath, GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: port, NodePort: port}}}},
+		Tenants:      []haproxy.Tenant{{Name: "alpha", VIP: vip, CertificatePath: certPath, HostDomain: "example.com", GRPC: []haproxy.GRPCFrontend{{Namespace: "alpha", Exposure: "triton", BindPort: port, NodePort: port}}}},
 		BackendNodes: []haproxy.Node{{Name: "gpu-a", IP: netip.MustParseAddr("127.0.0.21")}},
 		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: testsupport.FreePort(t, vip), StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
 			Timeout: 30 * time.Second, HardStopAfter: time.Minute, ServerSlots: 4},

@@ -110,7 +110,7 @@ func TestChartDefaults(t *testing.T) {
 	for _, f := range []string{"leader-elect", "health-probe-bind-address", "metrics-bind-address", "node-port-range", "block-size",
 		"max-concurrent-reconciles", "api-poll-interval", "zap-log-level", "zap-encoder", "haproxy", "haproxy-configmap-namespace",
 		"haproxy-configmap-name", "haproxy-backend-node-selector", "haproxy-ingress-node-selector", "haproxy-ingress-port",
-		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-timeout", "haproxy-hard-stop-after",
+		"haproxy-https-port", "haproxy-ingress-ca-path", "haproxy-stats-bind", "haproxy-reserved-ports", "haproxy-timeout", "haproxy-hard-stop-after",
 		"haproxy-shards", "haproxy-server-slots", "kube-api-qps", "kube-api-burst", "cache-sync-timeout", "inline-route-certificates", "metrics-secure"} {
 		if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+f+"=") }) {
 			t.Errorf("no --%s in %v", f, args)

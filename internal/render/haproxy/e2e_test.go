@@ -94,7 +94,7 @@ func TestEndToEnd(t *testing.T) {
 	ingressNode(t, p, "ingress-2", fmt.Sprintf("127.0.0.5:%d", ingressPort))
 
 	cfg, errs := Render(Input{
-		Tenants: []Tenant{{Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath, FrontendPorts: PortRange{1, 65535},
+		Tenants: []Tenant{{Name: "beta", VIP: "127.0.0.9", HostDomain: "beta.example.com"}, {Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath, FrontendPorts: PortRange{1, 65535}, HostDomain: "example.com",
 			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}, {Namespace: "tenant-alpha", Exposure: "vllm", BindPort: samePort, NodePort: samePort}}}},
 		BackendNodes: []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},
 		IngressNodes: []Node{{Name: "ingress-1", IP: netip.MustParseAddr("127.0.0.4")}, {Name: "ingress-2", IP: netip.MustParseAddr("127.0.0.5")}},
@@ -185,6 +185,41 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return string(body), nil
 	}
+	// The tenant's VIP serves its own hosts only: another Host, a host of a tenant whose domain
+	// lies inside this one's, or an SNI that is not the tenant's is answered 421 by HAProxy.
+	for _, tc := range []struct{ sni, host string }{
+		{"inference-alpha.example.com", "grafana.platform.example.org"},
+		{"inference-alpha.example.com", "vllm.team.beta.example.com"},
+		{"vllm.team.beta.example.com", "inference-alpha.example.com"},
+	} {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: p.Pool(), ServerName: "inference-alpha.example.com"},
+			DialTLSContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				// The certificate is checked against the tenant's name whatever SNI is sent.
+				cfg := &tls.Config{RootCAs: p.Pool(), ServerName: tc.sni, NextProtos: []string{"http/1.1"},
+					InsecureSkipVerify: tc.sni != "inference-alpha.example.com"} //nolint:gosec // a foreign SNI on purpose
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", httpsPort))
+				if err != nil {
+					return nil, err
+				}
+				tc := tls.Client(conn, cfg)
+				return tc, tc.HandshakeContext(ctx)
+			},
+			DisableKeepAlives: true,
+		}}
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://inference-alpha.example.com:%d/v2/health/ready", httpsPort), nil)
+		req.Host = tc.host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("SNI %s, Host %s: %v", tc.sni, tc.host, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest || strings.Contains(string(body), "node=") {
+			t.Fatalf("SNI %s, Host %s through alpha's VIP: %d %q, want 421 from HAProxy", tc.sni, tc.host, resp.StatusCode, body)
+		}
+	}
+
 	httpsSeen := map[string]int{}
 	for range 10 {
 		body, err := callHTTPS()

@@ -10,7 +10,7 @@ var allowedDirectives = map[string]bool{
 	"log": true, "maxconn": true, "hard-stop-after": true, "ssl-default-bind-options": true,
 	"mode": true, "option": true, "retries": true, "timeout": true, "default-server": true,
 	"bind": true, "no": true, "http-request": true, "stats": true, "log-format": true,
-	"default_backend": true, "balance": true, "server": true,
+	"default_backend": true, "balance": true, "server": true, "acl": true,
 }
 
 // FuzzRender feeds arbitrary strings into every field a custom resource controls and checks
@@ -26,7 +26,7 @@ func FuzzRender(f *testing.F) {
 			return // tenant names are unique in a cluster
 		}
 		in.Tenants = append(in.Tenants, Tenant{
-			Name: tenant, VIP: vip, CertificatePath: cert,
+			Name: tenant, VIP: vip, CertificatePath: cert, Hosts: []string{nodeName, exp + "." + ns},
 			GRPC: []GRPCFrontend{{Namespace: ns, Exposure: exp, BindPort: bindPort, NodePort: nodePort}},
 		})
 		if ip, err := netip.ParseAddr(vip); err == nil {

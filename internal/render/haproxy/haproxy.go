@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +69,12 @@ type Tenant struct {
 	// CertificatePath enables the HTTPS frontend on VIP:443.
 	CertificatePath string
 	GRPC            []GRPCFrontend
+	// HostDomain is the tenant's hostDomain: its HTTPS frontend passes hosts under it (less
+	// those under another tenant's hostDomain nested in it) and refuses every other Host or SNI.
+	HostDomain string
+	// Hosts are further hosts the HTTPS frontend passes, exactly (the hosts of a tenant that
+	// may route any host).
+	Hosts []string
 	// FrontendPorts are the ports the tenant's exposures may choose for their gRPC frontends
 	// (haproxy.grpcFrontendPort); the zero range allows none. A frontend on its own nodePort is
 	// always allowed: the nodePort is the tenant's.
@@ -206,6 +213,8 @@ type rendered struct {
 	grpc   []GRPCFrontend // the frontends that got their bind
 	https  bool           // the HTTPS frontend got its bind
 	skip   []string       // frontends left out, with why
+	hosts  []string       // the exact hosts the HTTPS frontend passes, valid and sorted
+	nested []string       // other tenants' host domains inside this tenant's
 }
 
 // assignBinds gives every frontend its address:port, or leaves it out when the port is not
@@ -399,6 +408,7 @@ func RenderParts(in Input) (Parts, []*TenantError) {
 		ok = append(ok, &r)
 	}
 	skipped := assignBinds(ok, in.Globals)
+	nestDomains(ok)
 
 	minSlots := in.ServerSlots
 	if minSlots <= 0 {
@@ -591,6 +601,7 @@ func renderTenant(b *strings.Builder, r rendered, backendNodes, ingressNodes []*
 		w("    bind ", netip.AddrPortFrom(r.vip, uint16(g.HTTPSPort)).String(), " ssl crt ", t.CertificatePath, " alpn h2,http/1.1")
 		w("    mode http")
 		w("    log-format \"tenant=", t.Name, " ", httpLogFormat, "\"")
+		hostFilter(w, r)
 		w("    option forwardfor")
 		w("    http-request set-header X-Forwarded-Proto https")
 		w("    default_backend bk_", t.Name, "_ingress")
@@ -682,6 +693,15 @@ func check(t Tenant) (rendered, *TenantError) {
 	if t.CertificatePath != "" && !ValidPath(t.CertificatePath) {
 		return r, &TenantError{t.Name, ReasonInvalidPath, fmt.Sprintf("spec.haproxy.certificatePath %q must be an absolute path of letters, digits, '.', '_', '-' and '/'", t.CertificatePath)}
 	}
+	if t.HostDomain != "" && !isHostName(t.HostDomain) {
+		return r, &TenantError{t.Name, ReasonInvalidName, fmt.Sprintf("hostDomain %q is not a DNS name", t.HostDomain)}
+	}
+	for _, h := range t.Hosts {
+		if isHostName(h) && !slices.Contains(r.hosts, h) {
+			r.hosts = append(r.hosts, h) // a host that is not a DNS name is never written
+		}
+	}
+	sort.Strings(r.hosts)
 	grpc := append([]GRPCFrontend(nil), t.GRPC...)
 	sort.Slice(grpc, func(i, j int) bool {
 		if grpc[i].BindPort != grpc[j].BindPort {
@@ -750,4 +770,65 @@ func maxDur(a, b time.Duration) time.Duration {
 func Checksum(cfg string) string {
 	sum := sha256.Sum256([]byte(cfg))
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// hostFilter writes the rules that keep a tenant's VIP to the tenant's own hosts: a request
+// whose Host or SNI is not the tenant's is answered 421 by HAProxy and never reaches the shared
+// ingress, so no tenant reaches another through its own VIP.
+func hostFilter(w func(...string), r rendered) {
+	domain := r.tenant.HostDomain
+	if domain == "" && len(r.hosts) == 0 {
+		w("    # The tenant has no hosts (no hostDomain): every request is refused.")
+		w("    http-request deny deny_status 421 if TRUE")
+		return
+	}
+	w("    # Only the tenant's hosts pass its VIP: any other Host or SNI is answered 421 here.")
+	for _, fetch := range []struct{ acl, sample string }{{"own_host", "req.hdr(host),field(1,:),lower"}, {"own_sni", "ssl_fc_sni,lower"}} {
+		if domain != "" {
+			w("    acl ", fetch.acl, " ", fetch.sample, " -m end .", domain)
+		}
+		if len(r.hosts) > 0 {
+			w("    acl ", fetch.acl, " ", fetch.sample, " -m str ", strings.Join(r.hosts, " "))
+		}
+	}
+	deny := "!own_host || { ssl_fc_sni -m found } !own_sni"
+	if len(r.nested) > 0 {
+		for _, n := range r.nested {
+			w("    acl other_tenant req.hdr(host),field(1,:),lower -m end .", n)
+			w("    acl other_tenant ssl_fc_sni,lower -m end .", n)
+		}
+		deny += " || other_tenant"
+	}
+	w("    http-request deny deny_status 421 if ", deny)
+}
+
+// nestDomains notes, for every tenant, the other tenants' host domains that lie inside its own:
+// those hosts belong to the more specific tenant, not to this one.
+func nestDomains(tenants []*rendered) {
+	for _, r := range tenants {
+		d := r.tenant.HostDomain
+		if d == "" {
+			continue
+		}
+		for _, o := range tenants {
+			od := o.tenant.HostDomain
+			if o != r && od != "" && strings.HasSuffix(od, "."+d) && !slices.Contains(r.nested, od) {
+				r.nested = append(r.nested, od)
+			}
+		}
+		sort.Strings(r.nested)
+	}
+}
+
+// isHostName reports whether h is a lowercase DNS name HAProxy can match as one word.
+func isHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if !isDNSLabel(label) {
+			return false
+		}
+	}
+	return true
 }

@@ -23,6 +23,7 @@ func seedInput() Input {
 			Name: "alpha", VIP: "10.0.100.10", CertificatePath: "/etc/haproxy/certs/alpha.pem",
 			GRPC:          []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: 8001, NodePort: 30801}},
 			FrontendPorts: PortRange{8000, 8099},
+			HostDomain:    "alpha.apps.example.com",
 		}},
 		BackendNodes: []Node{node("gpu-2", "10.0.1.102"), node("gpu-1", "10.0.1.101")},
 		IngressNodes: []Node{node("ingress-1", "10.0.1.201"), node("ingress-2", "10.0.1.202")},
@@ -34,7 +35,7 @@ func twoTenants() Input {
 	in := seedInput()
 	in.IngressCAPath = "/etc/haproxy/ca/ingress-ca.pem"
 	in.Tenants = append(in.Tenants, Tenant{
-		Name: "beta", VIP: "10.0.100.11",
+		Name: "beta", VIP: "10.0.100.11", HostDomain: "beta.alpha.apps.example.com",
 		GRPC: []GRPCFrontend{
 			{Namespace: "tenant-beta", Exposure: "vllm", BindPort: 30900, NodePort: 30900, Timeout: 10 * time.Minute},
 			{Namespace: "tenant-beta", Exposure: "tgi", BindPort: 30903, NodePort: 30903},

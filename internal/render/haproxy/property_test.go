@@ -40,6 +40,13 @@ func randomInput(r *rand.Rand, certPath string) Input {
 		if r.IntN(2) == 0 {
 			tn.CertificatePath = certPath
 		}
+		switch r.IntN(3) {
+		case 0:
+			tn.HostDomain = fmt.Sprintf("t%d.apps.example.com", t)
+		case 1:
+			tn.HostDomain = "apps.example.com" // the others' domains nest in it
+			tn.Hosts = []string{fmt.Sprintf("own-%d.example.org", t), "Not A Host"}
+		}
 		for e := range r.IntN(8) {
 			np := int32(30000 + r.IntN(30000))
 			f := GRPCFrontend{Namespace: fmt.Sprintf("ns-%d", t), Exposure: fmt.Sprintf("e%d", e), NodePort: np, BindPort: np, Local: r.IntN(5) == 0}
