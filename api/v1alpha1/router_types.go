@@ -240,9 +240,14 @@ type RouterSpec struct {
 	Backends []Backend `json:"backends,omitempty"`
 
 	// annotations are copied onto every Ingress, Route and HTTPRoute/GRPCRoute the operator
-	// makes; they override the operator's own defaults (e.g. the Route balance).
+	// makes; they override the operator's own defaults (e.g. the Route balance). Keys that
+	// inject router configuration, take other hosts or name objects of other namespaces are
+	// refused unless the tenant's annotationPolicy allows them. A value holds at most 4 KiB,
+	// all of them together 64 KiB.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && size(self[k]) <= 4096)",message="router.annotations: a key holds at most 317 characters and a value at most 4096 bytes"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096) && self.map(k, size(k) + size(self[k])).sum() <= 65536",message="router.annotations hold at most 64 KiB in all"
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 

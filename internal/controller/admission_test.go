@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,6 +25,28 @@ func TestAdmission(t *testing.T) {
 		want string // "" = accepted
 	}{
 		{"valid exposure", valid(), ""},
+		{"an annotation value over 4 KiB", func() client.Object {
+			e := valid()
+			e.Name = "big-annotation"
+			e.Spec.Router = &exposurev1alpha1.RouterSpec{Annotations: map[string]string{"example.com/x": strings.Repeat("x", 4097)}}
+			return e
+		}(), "a value at most 4096 bytes"},
+		{"annotations over 64 KiB in all", func() client.Object {
+			e := valid()
+			e.Name = "many-annotations"
+			ann := map[string]string{}
+			for i := range 17 {
+				ann[fmt.Sprintf("example.com/k%d", i)] = strings.Repeat("x", 4000)
+			}
+			e.Spec.Router = &exposurev1alpha1.RouterSpec{Annotations: ann}
+			return e
+		}(), "at most 64 KiB in all"},
+		{"annotations within the bounds", func() client.Object {
+			e := valid()
+			e.Name = "fine-annotations"
+			e.Spec.Router = &exposurev1alpha1.RouterSpec{Annotations: map[string]string{"example.com/x": strings.Repeat("x", 4096)}}
+			return e
+		}(), ""},
 		{"grpc only", func() client.Object { e := valid(); e.Name = "grpc-only"; e.Spec.Ports.HTTP = nil; return e }(), ""},
 		{"port zero", func() client.Object { e := valid(); e.Name = "p0"; e.Spec.Ports.HTTP = ptr.To[int32](0); return e }(), "should be greater than or equal to 1"},
 		{"port too high", func() client.Object { e := valid(); e.Name = "p1"; e.Spec.Ports.GRPC = ptr.To[int32](70000); return e }(), "should be less than or equal to 65535"},

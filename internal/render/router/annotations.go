@@ -29,6 +29,14 @@ var DeniedAnnotations = []string{
 	"nginx.ingress.kubernetes.io/fastcgi-*",
 	"nginx.ingress.kubernetes.io/modsecurity-*",
 	"nginx.ingress.kubernetes.io/stream-snippet",
+	"nginx.ingress.kubernetes.io/canary*",            // takes another Ingress's host, all of it at weight 100
+	"nginx.ingress.kubernetes.io/enable-global-auth", // turns the platform's global auth off
+	"nginx.ingress.kubernetes.io/*-redirect",         // sends a host's clients elsewhere
+	"nginx.ingress.kubernetes.io/custom-headers",     // reads a ConfigMap by namespace/name
+	// Traefik: these name an object as <namespace>-<name>@kubernetescrd, any namespace's
+	"traefik.ingress.kubernetes.io/router.middlewares",
+	"traefik.ingress.kubernetes.io/service.serverstransport",
+	"traefik.ingress.kubernetes.io/router.tls.options",
 	// OpenShift router
 	"haproxy.router.openshift.io/*snippet*",
 	"route.openshift.io/destination-ca-certificate-secret",

@@ -36,15 +36,22 @@ func TestGlob(t *testing.T) {
 // ones applied; the tenant's policy widens and narrows.
 func TestFilterAnnotations(t *testing.T) {
 	requested := map[string]string{
-		"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x;",
-		"nginx.ingress.kubernetes.io/server-snippet":        "location /x {}",
-		"nginx.ingress.kubernetes.io/auth-url":              "http://evil",
-		"nginx.ingress.kubernetes.io/mirror-target":         "http://evil",
-		"nginx.ingress.kubernetes.io/auth-tls-secret":       "kube-system/admin",
-		"nginx.ingress.kubernetes.io/server-alias":          "victim.example.com",
-		"haproxy.org/backend-config-snippet":                "http-request deny",
-		"nginx.ingress.kubernetes.io/rewrite-target":        "/",
-		"example.com/team":                                  "a",
+		"nginx.ingress.kubernetes.io/configuration-snippet":      "more_set_headers x;",
+		"nginx.ingress.kubernetes.io/server-snippet":             "location /x {}",
+		"nginx.ingress.kubernetes.io/auth-url":                   "http://evil",
+		"nginx.ingress.kubernetes.io/mirror-target":              "http://evil",
+		"nginx.ingress.kubernetes.io/auth-tls-secret":            "kube-system/admin",
+		"nginx.ingress.kubernetes.io/server-alias":               "victim.example.com",
+		"haproxy.org/backend-config-snippet":                     "http-request deny",
+		"nginx.ingress.kubernetes.io/canary":                     "true",
+		"nginx.ingress.kubernetes.io/canary-weight":              "100",
+		"nginx.ingress.kubernetes.io/enable-global-auth":         "false",
+		"nginx.ingress.kubernetes.io/permanent-redirect":         "https://evil.example.org",
+		"nginx.ingress.kubernetes.io/custom-headers":             "kube-system/secrets-as-headers",
+		"traefik.ingress.kubernetes.io/router.middlewares":       "other-team-strip@kubernetescrd",
+		"traefik.ingress.kubernetes.io/service.serverstransport": "other-team-insecure@kubernetescrd",
+		"nginx.ingress.kubernetes.io/rewrite-target":             "/",
+		"example.com/team":                                       "a",
 	}
 	refusedKeys := func(r []Refusal) []string {
 		var out []string
@@ -57,7 +64,7 @@ func TestFilterAnnotations(t *testing.T) {
 	if len(applied) != 2 || applied["example.com/team"] != "a" || applied["nginx.ingress.kubernetes.io/rewrite-target"] != "/" {
 		t.Fatalf("applied = %v", applied)
 	}
-	if len(refused) != 7 || !slices.IsSorted(refusedKeys(refused)) {
+	if len(refused) != 14 || !slices.IsSorted(refusedKeys(refused)) {
 		t.Fatalf("refused = %v", refused)
 	}
 	// The platform allows external auth for this tenant, and denies rewrites.
