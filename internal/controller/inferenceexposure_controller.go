@@ -781,6 +781,19 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 	for _, ns := range append(append([]string(nil), t.Spec.Namespaces...), t.Status.Namespaces...) {
 		namespaces[ns] = true
 	}
+	// A tenant whose hostDomain lies inside other tenants' takes hosts from them: their
+	// exposures are decided again too.
+	if d := t.Spec.HostDomain; d != "" {
+		if tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}); err == nil {
+			for _, o := range tenants {
+				if o.Name != t.Name && o.Spec.HostDomain != "" && strings.HasSuffix(d, "."+o.Spec.HostDomain) {
+					for _, ns := range o.Status.Namespaces {
+						namespaces[ns] = true
+					}
+				}
+			}
+		}
+	}
 	var out []reconcile.Request
 	for ns := range namespaces {
 		var el exposurev1alpha1.InferenceExposureList

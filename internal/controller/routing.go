@@ -85,13 +85,26 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 	if err != nil {
 		return fail(err)
 	}
-	host, grpcHost, err := router.Hosts(exp, router.PolicyOf(tenant))
+	domains, err := r.hostDomains(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	host, grpcHost, err := router.Hosts(exp, router.PolicyOf(tenant, domains))
+	if re := (*router.Error)(nil); errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonHostConflict {
+		// The host is another tenant's (its domain is more specific): stop routing it at once.
+		if err := r.removeRouting(ctx, exp, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+		clearRouting(status, false)
+		conds.Failed(exposurev1alpha1.ConditionRouted, re.Reason, re.Message)
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return fail(err)
 	}
 	in := router.Input{Exposure: exp, Tenant: tenant.Name, Type: typ, Host: host, GRPCHost: grpcHost}
 
-	conflict, err := r.hostConflict(ctx, exp, in)
+	conflict, err := r.hostConflict(ctx, exp, in, domains)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -320,7 +333,7 @@ func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 // routing a host and path keeps it, whatever namespace asks after it. Only exposures that share
 // a host key with this one (and, transitively, with those) can matter: they are found by index,
 // so the decision costs the same in a cluster of any size.
-func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, in router.Input) (*router.Conflict, error) {
+func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, in router.Input, domains []string) (*router.Conflict, error) {
 	self := types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}
 	claimants := []router.Claimant{{Key: self, Created: exp.CreationTimestamp, Claims: router.Claims(in)}}
 	seen := map[types.NamespacedName]bool{self: true}
@@ -363,7 +376,7 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 					return nil, err
 				}
 				if owner != nil {
-					p := router.PolicyOf(owner)
+					p := router.PolicyOf(owner, domains)
 					policy = &p
 				}
 				policies[e.Namespace] = policy
@@ -384,6 +397,22 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 		return &c, nil
 	}
 	return nil, nil
+}
+
+// hostDomains are the hostDomains of the live tenants: a host belongs to the tenant with the
+// most specific one that holds it.
+func (r *ExposureReconciler) hostDomains(ctx context.Context) ([]string, error) {
+	tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
+	if err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	var out []string
+	for _, t := range tenants {
+		if t.Spec.HostDomain != "" && t.DeletionTimestamp.IsZero() {
+			out = append(out, t.Spec.HostDomain)
+		}
+	}
+	return out, nil
 }
 
 // inlineCertificate reads the TLS Secret for an inline Route certificate, uncached.

@@ -839,3 +839,45 @@ func TestNameTakenBehindTheCache(t *testing.T) {
 		}
 	}
 }
+
+// TestNestedHostDomains: a host under a tenant's hostDomain belongs to it unless another
+// tenant's more specific domain holds it. The broad tenant cannot take hosts under the nested
+// tenant's domain, not even before that tenant routes them, nor keep routing one once the
+// nested tenant appears; the nested tenant's own exposure gets its default host.
+func TestNestedHostDomains(t *testing.T) {
+	broadNS := routingSetup(t, "rt-broad") // hostDomain apps.gpu.example.com
+	nested := "beta." + hostDomain
+	nestedNS := newNamespace(t, "rt-nested")
+	thiefHost := exposurev1alpha1.Hostname("vllm." + nestedNS + "." + nested)
+
+	// Before the nested tenant exists the host is the broad tenant's: it routes it.
+	create(t, routedExposure(broadNS, "thief", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: thiefHost}))
+	waitExposureCondition(t, broadNS, "thief", "Routed", "True")
+	waitExists(t, broadNS, "thief", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+
+	// The platform gives beta its own domain inside: the broad tenant loses the host at once.
+	cleanupTenants(t, "rt-nested")
+	cleanupServices(t, nestedNS)
+	tn := newTenant("rt-nested", nil, nil, nestedNS)
+	tn.Spec.HostDomain = nested
+	create(t, tn)
+	e := waitExposureCondition(t, broadNS, "thief", "Routed", "False/HostConflict")
+	msg := condition(e.Status.Conditions, "Routed")
+	if !strings.Contains(msg, "belongs to another tenant") || strings.Contains(strings.ReplaceAll(msg, string(thiefHost), ""), "rt-nested") {
+		t.Fatalf("the message must say why and name no other tenant's objects: %s", msg)
+	}
+	waitGone(t, broadNS, "thief", &networkingv1.Ingress{})
+
+	// The nested tenant's exposure gets the host, whoever was first.
+	create(t, routedExposure(nestedNS, "vllm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress}))
+	waitExposureCondition(t, nestedNS, "vllm", "Routed", "True")
+	if got := getExposure(t, nestedNS, "vllm").Status.URL; !strings.Contains(got, string(thiefHost)) {
+		t.Fatalf("the nested tenant's URL is %q, want its default host %s", got, thiefHost)
+	}
+	// A new exposure of the broad tenant asking for a host in there is refused from the start,
+	// and hosts of its own outside the nested domain are still its.
+	create(t, routedExposure(broadNS, "late", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: exposurev1alpha1.Hostname("x." + nested)}))
+	waitExposureCondition(t, broadNS, "late", "Routed", "False/HostConflict")
+	create(t, routedExposure(broadNS, "own", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: exposurev1alpha1.Hostname("own.alpha." + hostDomain)}))
+	waitExposureCondition(t, broadNS, "own", "Routed", "True")
+}

@@ -101,15 +101,46 @@ func Paths(exp *exposurev1alpha1.InferenceExposure) []string {
 }
 
 // HostPolicy is what a tenant lets its exposures route: hosts under Domain, and with AnyHost
-// any explicit host.
+// any explicit host; never a host under another tenant's domain that is more specific than the
+// tenant's own (Others).
 type HostPolicy struct {
 	Domain  string
 	AnyHost bool
+	// Others are the other tenants' hostDomains. A host belongs to the tenant with the most
+	// specific domain that holds it.
+	Others []string
 }
 
-// PolicyOf is the host policy of a tenant.
-func PolicyOf(t *exposurev1alpha1.InferenceTenant) HostPolicy {
-	return HostPolicy{Domain: t.Spec.HostDomain, AnyHost: t.Spec.AllowAnyHost}
+// PolicyOf is the host policy of a tenant among tenants with the given host domains (its own
+// may be among them: it is left out).
+func PolicyOf(t *exposurev1alpha1.InferenceTenant, domains []string) HostPolicy {
+	p := HostPolicy{Domain: t.Spec.HostDomain, AnyHost: t.Spec.AllowAnyHost}
+	for _, d := range domains {
+		if d != "" && d != p.Domain {
+			p.Others = append(p.Others, d)
+		}
+	}
+	return p
+}
+
+// under reports whether host lies under domain (or is the domain).
+func under(host, domain string) bool {
+	return domain != "" && (host == domain || strings.HasSuffix(host, "."+domain))
+}
+
+// foreign reports whether host belongs to another tenant: a domain of another tenant that holds
+// it is more specific than the tenant's own.
+func (p HostPolicy) foreign(host string) bool {
+	own := -1
+	if under(host, p.Domain) {
+		own = len(p.Domain)
+	}
+	for _, d := range p.Others {
+		if len(d) > own && under(host, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // Hosts returns the HTTPS host and the gRPC host. The default host is
@@ -136,6 +167,13 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, p HostPolicy) (host, grpcHos
 		}
 		return nil
 	}
+	taken := func(field, h string) error {
+		if p.foreign(h) {
+			return errorf(exposurev1alpha1.ReasonHostConflict,
+				"router.%s %q lies under a more specific domain that belongs to another tenant: use a host under %s outside it", field, h, orAny(hostDomain))
+		}
+		return nil
+	}
 	host = string(r.Host)
 	switch {
 	case host == "" && hostDomain == "":
@@ -149,6 +187,9 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, p HostPolicy) (host, grpcHos
 		}
 	}
 	if err := checkHost(host, "host"); err != nil {
+		return "", "", err
+	}
+	if err := taken("host", host); err != nil {
 		return "", "", err
 	}
 	if !RoutesGRPC(exp) {
@@ -167,7 +208,17 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, p HostPolicy) (host, grpcHos
 	if err := checkHost(grpcHost, "grpcHost"); err != nil {
 		return "", "", err
 	}
+	if err := taken("grpcHost", grpcHost); err != nil {
+		return "", "", err
+	}
 	return host, grpcHost, nil
+}
+
+func orAny(domain string) string {
+	if domain == "" {
+		return "your own domains"
+	}
+	return domain
 }
 
 func checkHost(host, field string) error {

@@ -249,3 +249,44 @@ func TestRouteVerdict(t *testing.T) {
 		t.Errorf("one rejected: %+v", v)
 	}
 }
+
+// TestHostsUnderNestedDomains: a host belongs to the tenant with the most specific hostDomain
+// that holds it, default hosts and explicit ones alike, allowAnyHost or not.
+func TestHostsUnderNestedDomains(t *testing.T) {
+	broad := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{HostDomain: "apps.example.com"}}
+	nested := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{HostDomain: "beta.apps.example.com"}}
+	anyHost := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{AllowAnyHost: true}}
+	domains := []string{"apps.example.com", "beta.apps.example.com"}
+	for _, tc := range []struct {
+		name   string
+		tenant *exposurev1alpha1.InferenceTenant
+		ns     string
+		host   string
+		want   string // reason, "" when routed
+	}{
+		{"the broad tenant's own host", broad, "team", "api.team.apps.example.com", ""},
+		{"the broad tenant takes a host in the nested domain", broad, "team", "vllm.tenant-beta.beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
+		{"the broad tenant's default host falls in the nested domain", broad, "beta", "", exposurev1alpha1.ReasonHostConflict},
+		{"the nested domain itself", broad, "team", "beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
+		{"the nested tenant's default host", nested, "tenant-beta", "", ""},
+		{"the nested tenant, explicitly", nested, "tenant-beta", "x.beta.apps.example.com", ""},
+		{"a tenant that may route any host, in another's domain", anyHost, "byo", "grab.beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
+		{"a tenant that may route any host, outside every domain", anyHost, "byo", "chat.byo.example.org", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := triton(func(r *exposurev1alpha1.RouterSpec) {
+				r.Host = exposurev1alpha1.Hostname(tc.host)
+				r.GRPC = ptr.To(false)
+			})
+			e.Name, e.Namespace = "vllm", tc.ns
+			_, _, err := Hosts(e, PolicyOf(tc.tenant, domains))
+			var re *Error
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (!errors.As(err, &re) || re.Reason != tc.want):
+				t.Fatalf("err = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
