@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -128,6 +129,7 @@ func isWaitingReason(r string) bool {
 }
 
 func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg string, notify bool) {
+	msg = boundedMessage(msg)
 	// A copy: SetStatusCondition changes the listed condition in place.
 	var old *metav1.Condition
 	if found := meta.FindStatusCondition(*c.list, typ); found != nil {
@@ -237,4 +239,21 @@ func joinSorted(items []string) string {
 	s := append([]string(nil), items...)
 	sort.Strings(s)
 	return strings.Join(s, ", ")
+}
+
+// maxConditionMessage bounds a condition's message (and its Event's): a list of refused
+// annotations or skipped frontends is cut, not written whole into every status.
+const maxConditionMessage = 1024
+
+// boundedMessage cuts msg to maxConditionMessage bytes at a character boundary.
+func boundedMessage(msg string) string {
+	if len(msg) <= maxConditionMessage {
+		return msg
+	}
+	const more = " ... (cut)"
+	cut := maxConditionMessage - len(more)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + more
 }

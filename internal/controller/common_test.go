@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr/funcr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,5 +132,28 @@ func BenchmarkRemoveAbsentCondition(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		removeCondition(&list, "HTTPRouteAccepted")
+	}
+}
+
+func TestBoundedMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		max  int
+	}{
+		{"short", "fine", 4},
+		{"exactly the bound", strings.Repeat("a", maxConditionMessage), maxConditionMessage},
+		{"long", strings.Repeat("a", 5000), maxConditionMessage},
+		{"long, multi-byte at the cut", strings.Repeat("é", 3000), maxConditionMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := boundedMessage(tc.in)
+			if len(got) > tc.max || !utf8.ValidString(got) {
+				t.Fatalf("%d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+			}
+			if len(tc.in) > maxConditionMessage && !strings.HasSuffix(got, "(cut)") {
+				t.Fatalf("a cut message does not say so: %q", got[len(got)-20:])
+			}
+		})
 	}
 }

@@ -218,7 +218,11 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		return ctrl.Result{RequeueAfter: writerLeaseDuration}, nil
 	}
 	r.standbyFor = ""
-	in := BuildHAProxyInput(r.Settings, tenants, exposures, nodes)
+	ports, err := r.serviceGRPCPorts(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in := BuildHAProxyInput(r.Settings, tenants, exposures, nodes, ports)
 	// Nodes keep their server slots across renders and restarts: the previous tables are read
 	// back from the global part, so that node churn stays a runtime change for the agent.
 	if r.slots != nil {
@@ -571,7 +575,12 @@ func ReadHAProxyConfig(ctx context.Context, c client.Reader, s HAProxySettings) 
 
 // BuildHAProxyInput turns the cluster's tenants, exposures and nodes into the renderer's input.
 // Pure: it reads only its arguments.
-func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceTenant, exposures []*exposurev1alpha1.InferenceExposure, nodes []*corev1.Node) haproxy.Input {
+//
+// grpcNodePort gives the grpc nodePort of the Service the exposure controls (0 when there is
+// none): the frontend forwards there, not to the port the exposure's status names, which a
+// tenant allowed to write status could point at another tenant's Service.
+func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceTenant, exposures []*exposurev1alpha1.InferenceExposure, nodes []*corev1.Node,
+	grpcNodePort func(*exposurev1alpha1.InferenceExposure) int32) haproxy.Input {
 	in := haproxy.Input{
 		Globals:      s.Globals,
 		BackendNodes: selectNodes(nodes, s.BackendNodes),
@@ -608,7 +617,11 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 			if !slices.Contains(t.Status.Namespaces, e.Namespace) {
 				continue
 			}
-			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: e.Status.NodePorts.GRPC, BindPort: e.Status.NodePorts.GRPC,
+			np := grpcNodePort(e)
+			if np == 0 {
+				continue // no Service of the exposure's holds a grpc nodePort (yet)
+			}
+			f := haproxy.GRPCFrontend{Namespace: e.Namespace, Exposure: e.Name, NodePort: np, BindPort: np,
 				Local: e.Spec.NodePort.ExternalTrafficPolicy == exposurev1alpha1.ExternalTrafficPolicyLocal, Created: e.CreationTimestamp.Time}
 			if e.Spec.HAProxy != nil && e.Spec.HAProxy.GRPCFrontendPort != nil {
 				f.BindPort = *e.Spec.HAProxy.GRPCFrontendPort
@@ -623,6 +636,42 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 		in.Tenants = append(in.Tenants, ht)
 	}
 	return in
+}
+
+// serviceGRPCPorts returns the lookup of an exposure's grpc nodePort in the Service it
+// controls, read from the cache without copies.
+func (r *HAProxyReconciler) serviceGRPCPorts(ctx context.Context) (func(*exposurev1alpha1.InferenceExposure) int32, error) {
+	store, err := cachedIndexer[*corev1.Service](ctx, r.Cache)
+	if err != nil {
+		return nil, fmt.Errorf("the Service cache: %w", err)
+	}
+	return func(e *exposurev1alpha1.InferenceExposure) int32 {
+		var svc *corev1.Service
+		if store != nil {
+			if o, ok, _ := store.GetByKey(e.Namespace + "/" + e.Name); ok {
+				svc, _ = o.(*corev1.Service)
+			}
+		} else {
+			svc = &corev1.Service{}
+			if r.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Name}, svc) != nil {
+				return 0
+			}
+		}
+		return grpcNodePortOf(svc, e)
+	}, nil
+}
+
+// grpcNodePortOf is the nodePort of svc's grpc port when e controls svc, else 0.
+func grpcNodePortOf(svc *corev1.Service, e *exposurev1alpha1.InferenceExposure) int32 {
+	if svc == nil || !metav1.IsControlledBy(svc, e) {
+		return 0
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "grpc" {
+			return p.NodePort
+		}
+	}
+	return 0
 }
 
 // routedHosts are the hosts an exposure's routing objects serve, from its status.

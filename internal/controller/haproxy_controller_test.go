@@ -506,8 +506,8 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 		t.Fatalf("the offender's frontend is in the configuration:\n%s", cfg)
 	}
 	e := waitExposureCondition(t, offenderNS, "grab", "HAProxyFrontend", "False/BindConflict")
-	if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, victimNS+"/llm") {
-		t.Fatalf("the exposure is not told who holds the port: %s", msg)
+	if msg := condition(e.Status.Conditions, "HAProxyFrontend"); !strings.Contains(msg, "another tenant's gRPC frontend") || strings.Contains(msg, victimNS) || strings.Contains(msg, "hp-victim") {
+		t.Fatalf("the exposure must be told the port is another tenant's, without naming that tenant or its objects: %s", msg)
 	}
 	// Two writers of the exposure's status, each owning only its fields.
 	f := statusManagersOf(e)

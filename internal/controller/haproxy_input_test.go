@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -30,7 +31,7 @@ func TestHAProxyFrontendTimeout(t *testing.T) {
 	}
 	in := BuildHAProxyInput(HAProxySettings{}, []*exposurev1alpha1.InferenceTenant{&tenant}, []*exposurev1alpha1.InferenceExposure{
 		exp("plain", nil, 30801), exp("ten-minutes", ptr.To[exposurev1alpha1.Duration]("10m"), 30803), exp("unlimited", ptr.To[exposurev1alpha1.Duration]("0"), 30805),
-	}, nil)
+	}, nil, statusGRPCPort)
 	want := map[string]time.Duration{"plain": 0, "ten-minutes": 10 * time.Minute, "unlimited": 24 * time.Hour}
 	if len(in.Tenants) != 1 || len(in.Tenants[0].GRPC) != 3 {
 		t.Fatalf("input = %+v", in)
@@ -70,7 +71,7 @@ func TestHAProxyTenantHostsAndPorts(t *testing.T) {
 		exp("alpha", "a", "https://a.ns-alpha.alpha.apps.example.com/", "a-grpc.ns-alpha.alpha.apps.example.com:443"),
 		exp("byo", "b", "https://chat.byo.example.org/v1", "grpc.byo.example.org:443"),
 		exp("byo", "c", "", ""),
-	}, nil)
+	}, nil, statusGRPCPort)
 	if len(in.Tenants) != 2 {
 		t.Fatalf("input = %+v", in)
 	}
@@ -83,5 +84,41 @@ func TestHAProxyTenantHostsAndPorts(t *testing.T) {
 	}
 	if !alpha.GRPC[0].Created.Equal(created.Time) {
 		t.Errorf("creation time not carried: %+v", alpha.GRPC[0])
+	}
+}
+
+// statusGRPCPort stands in for the Service lookup where the tests build exposures without
+// Services: the port their status names.
+func statusGRPCPort(e *exposurev1alpha1.InferenceExposure) int32 { return e.Status.NodePorts.GRPC }
+
+// TestHAProxyPortsFromTheService: the frontend forwards to the grpc nodePort of the Service the
+// exposure controls, whatever its status says; an exposure without such a Service (none yet,
+// or one it does not control) gets no frontend.
+func TestHAProxyPortsFromTheService(t *testing.T) {
+	tenant := exposurev1alpha1.InferenceTenant{}
+	tenant.Name = "alpha"
+	tenant.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "10.0.100.10"}
+	tenant.Status.Namespaces = []string{"team-a"}
+	e := newExposure("team-a", "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
+	e.UID = "uid-triton"
+	e.Status.Tenant = "alpha"
+	e.Status.NodePorts = &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 31999} // written by someone else: another tenant's port
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "triton",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "exposure.inference.dev/v1alpha1", Kind: "InferenceExposure", Name: "triton", UID: "uid-triton", Controller: ptr.To(true)}}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", NodePort: 30800}, {Name: "grpc", NodePort: 30801}}}}
+	lookup := func(svc *corev1.Service) func(*exposurev1alpha1.InferenceExposure) int32 {
+		return func(x *exposurev1alpha1.InferenceExposure) int32 { return grpcNodePortOf(svc, x) }
+	}
+	in := BuildHAProxyInput(HAProxySettings{}, []*exposurev1alpha1.InferenceTenant{&tenant}, []*exposurev1alpha1.InferenceExposure{e}, nil, lookup(svc))
+	if len(in.Tenants[0].GRPC) != 1 || in.Tenants[0].GRPC[0].NodePort != 30801 || in.Tenants[0].GRPC[0].BindPort != 30801 {
+		t.Fatalf("frontends %+v, want the Service's nodePort 30801", in.Tenants[0].GRPC)
+	}
+	foreign := svc.DeepCopy()
+	foreign.OwnerReferences[0].UID = "someone-else"
+	for name, s := range map[string]*corev1.Service{"no Service": nil, "a Service the exposure does not control": foreign} {
+		in := BuildHAProxyInput(HAProxySettings{}, []*exposurev1alpha1.InferenceTenant{&tenant}, []*exposurev1alpha1.InferenceExposure{e}, nil, lookup(s))
+		if len(in.Tenants[0].GRPC) != 0 {
+			t.Errorf("%s: frontends %+v, want none", name, in.Tenants[0].GRPC)
+		}
 	}
 }

@@ -12,6 +12,7 @@ package metricsauth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +40,10 @@ const (
 	DenyTTL         = 30 * time.Second
 	reviewTimeout   = 10 * time.Second
 	maxCacheEntries = 4096
+	// ReviewRate and ReviewBurst bound the TokenReviews for tokens not in the cache: a flood of
+	// made-up tokens costs the API server this many reviews, and its senders 429s.
+	ReviewRate  = 5
+	ReviewBurst = 20
 )
 
 // Filter is a metricsserver.FilterProvider: the metrics server's handler behind Review.
@@ -65,7 +71,12 @@ type Reviewer struct {
 	mu        sync.Mutex
 	users     map[[sha256.Size]byte]userEntry
 	decisions map[string]decisionEntry
+	reviews   *rate.Limiter // TokenReviews of tokens not in the cache
 }
+
+// ErrTooManyReviews is a token the Reviewer did not send to the API server: too many unknown
+// tokens came in at once.
+var ErrTooManyReviews = errors.New("too many unknown tokens: not reviewed")
 
 type userEntry struct {
 	user    *authenticationv1.UserInfo // nil: not authenticated
@@ -81,7 +92,8 @@ type decisionEntry struct {
 // NewReviewer reviews tokens and access with these clients.
 func NewReviewer(tokens authnclient.TokenReviewInterface, access authzclient.SubjectAccessReviewInterface) *Reviewer {
 	return &Reviewer{tokens: tokens, access: access, now: time.Now,
-		users: map[[sha256.Size]byte]userEntry{}, decisions: map[string]decisionEntry{}}
+		users: map[[sha256.Size]byte]userEntry{}, decisions: map[string]decisionEntry{},
+		reviews: rate.NewLimiter(ReviewRate, ReviewBurst)}
 }
 
 // Handler serves next to callers whose token is valid and who may use the request's verb on
@@ -95,6 +107,11 @@ func (r *Reviewer) Handler(log logr.Logger, next http.Handler) http.Handler {
 			return
 		}
 		user, err := r.Authenticate(req.Context(), token)
+		if errors.Is(err, ErrTooManyReviews) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "Too many requests", http.StatusTooManyRequests)
+			return
+		}
 		if err != nil {
 			log.Error(err, "reviewing a metrics caller's token")
 			http.Error(w, "Authentication failed", http.StatusInternalServerError)
@@ -139,6 +156,9 @@ func (r *Reviewer) Authenticate(ctx context.Context, token string) (*authenticat
 	r.mu.Unlock()
 	if ok && r.now().Before(e.expires) {
 		return e.user, nil
+	}
+	if !ok && !r.reviews.Allow() {
+		return nil, ErrTooManyReviews // a token seen before (a scraper's, expired) is always reviewed
 	}
 	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
 	defer cancel()
@@ -212,22 +232,45 @@ func decisionKey(u *authenticationv1.UserInfo, verb, path string) string {
 	return b.String()
 }
 
-type expiring interface{ expiry() time.Time }
+type expiring interface {
+	expiry() time.Time
+	// granted is an entry that lets a caller in: kept over the refusals when the cache is full.
+	granted() bool
+}
 
 func (e userEntry) expiry() time.Time     { return e.expires }
 func (e decisionEntry) expiry() time.Time { return e.expires }
+func (e userEntry) granted() bool         { return e.user != nil }
+func (e decisionEntry) granted() bool     { return e.allowed }
 
-// remember stores e under k; a full cache first drops what expired, and is emptied when
-// nothing had, so callers with many tokens cannot grow it without bound.
+// remember stores e under k. A full cache first drops what expired, then the refusals; when it
+// holds nothing but live grants, a refusal is not stored, and a grant replaces an arbitrary
+// entry. So callers with many made-up tokens can neither grow it without bound nor push the
+// scrapers' answers out of it.
 func remember[K comparable, E expiring](m map[K]E, k K, e E, now time.Time) map[K]E {
+	if _, present := m[k]; present || len(m) < maxCacheEntries {
+		m[k] = e
+		return m
+	}
+	for key, old := range m {
+		if !now.Before(old.expiry()) {
+			delete(m, key)
+		}
+	}
 	if len(m) >= maxCacheEntries {
 		for key, old := range m {
-			if !now.Before(old.expiry()) {
+			if !old.granted() {
 				delete(m, key)
 			}
 		}
-		if len(m) >= maxCacheEntries {
-			m = map[K]E{}
+	}
+	if len(m) >= maxCacheEntries {
+		if !e.granted() {
+			return m
+		}
+		for key := range m {
+			delete(m, key)
+			break
 		}
 	}
 	m[k] = e

@@ -2,6 +2,8 @@ package metricsauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -224,6 +226,52 @@ func TestRememberIsBounded(t *testing.T) {
 	m = remember(m, -1, decisionEntry{expires: now.Add(time.Minute)}, now)
 	if len(m) != maxCacheEntries/2+1 {
 		t.Fatalf("%d entries after dropping the expired, want %d", len(m), maxCacheEntries/2+1)
+	}
+	// A flood of refusals never pushes a grant out.
+	m = map[int]decisionEntry{-1: {allowed: true, expires: now.Add(time.Minute)}}
+	for i := range 3 * maxCacheEntries {
+		m = remember(m, i, decisionEntry{expires: now.Add(time.Minute)}, now)
+	}
+	if e, ok := m[-1]; !ok || !e.allowed || len(m) > maxCacheEntries {
+		t.Fatalf("after a flood of refusals: grant kept %v, %d entries", ok, len(m))
+	}
+}
+
+// TestUnknownTokenFlood: made-up tokens beyond the burst are answered 429 without asking the
+// API server; a token the cache knows is still answered from it.
+func TestUnknownTokenFlood(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","status":{"authenticated":false}}`)
+	}))
+	defer srv.Close()
+	cfg := restConfig(srv.URL)
+	cfg.QPS, cfg.Burst = 10000, 10000 // the client's own limit out of the way: the Reviewer's is tested
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReviewer(cs.AuthenticationV1().TokenReviews(), cs.AuthorizationV1().SubjectAccessReviews())
+	known := sha256.Sum256([]byte("scraper"))
+	r.users[known] = userEntry{user: &authenticationv1.UserInfo{Username: "scraper"}, expires: time.Now().Add(time.Minute)}
+	codes := map[int]int{}
+	for i := range 500 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer made-up-%d", i))
+		r.Handler(logr.Discard(), http.NotFoundHandler()).ServeHTTP(rec, req)
+		codes[rec.Code]++
+	}
+	if n := calls.Load(); n > ReviewBurst+ReviewRate*5 {
+		t.Fatalf("%d TokenReviews for 500 made-up tokens, want at most about the burst (%d)", n, ReviewBurst)
+	}
+	if codes[http.StatusTooManyRequests] < 400 || codes[http.StatusUnauthorized] < ReviewBurst/2 {
+		t.Fatalf("answers %v: want 401 for the reviewed and 429 for the rest", codes)
+	}
+	if u, err := r.Authenticate(context.Background(), "scraper"); err != nil || u == nil || u.Username != "scraper" {
+		t.Fatalf("the known token after the flood: %v, %v", u, err)
 	}
 }
 

@@ -198,13 +198,20 @@ type bindHolder struct {
 }
 
 // describe names the holder for a message.
-func (h bindHolder) describe(tenants []*rendered) string {
+// describe says who holds an address:port, to the tenant that asked for it: its own exposure by
+// name, another tenant's frontend without naming that tenant or its objects.
+func (h bindHolder) describe(tenants []*rendered, asking *rendered) string {
 	r := tenants[h.tenant]
-	if h.grpc < 0 {
-		return "the HTTPS frontend of tenant " + r.tenant.Name
+	switch {
+	case r != asking && h.grpc < 0:
+		return "another tenant's HTTPS frontend"
+	case r != asking:
+		return "another tenant's gRPC frontend"
+	case h.grpc < 0:
+		return "the tenant's own HTTPS frontend"
 	}
 	f := r.grpc[h.grpc]
-	return "exposure " + f.Namespace + "/" + f.Exposure + " of tenant " + r.tenant.Name
+	return "exposure " + f.Namespace + "/" + f.Exposure + " of the same tenant"
 }
 
 type rendered struct {
@@ -239,7 +246,7 @@ func assignBinds(tenants []*rendered, g Globals) []Skipped {
 	take := func(r *rendered, port int32, h bindHolder) (string, bool) {
 		k := bindKey{r.vip, port}
 		if holder, taken := binds[k]; taken {
-			return holder.describe(tenants), false
+			return holder.describe(tenants, r), false
 		}
 		binds[k] = h
 		return "", true
@@ -490,10 +497,13 @@ type grpcGroup struct {
 	n       int // how many frontends the group has, while grouping
 }
 
+// suffix names the group within its tenant. A Local group's starts with "_l_", which no other
+// group's can ("", "_t...", "_p...", "_m..."), and namespaces and names hold no "_": two groups
+// never share a name, whatever the exposures are called.
 func (g *grpcGroup) suffix() string {
 	s := ""
 	if g.local != "" {
-		s += "_" + g.local
+		s += "_l_" + g.local
 	}
 	if g.timeout > 0 {
 		s += "_t" + dur(g.timeout)

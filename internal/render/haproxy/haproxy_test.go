@@ -161,8 +161,8 @@ func TestBindConflicts(t *testing.T) {
 	}
 	// Each says what holds the address:port it asked for.
 	want := map[string]string{
-		"beta/":        "the HTTPS frontend asks for 10.0.100.10:443, already bound by the HTTPS frontend of tenant alpha: give this tenant another VIP",
-		"alpha/triton": "exposure tenant-alpha/triton asks for 10.0.100.10:8001, already bound by exposure tenant-alpha/other of tenant alpha: choose another haproxy.grpcFrontendPort",
+		"beta/":        "the HTTPS frontend asks for 10.0.100.10:443, already bound by another tenant's HTTPS frontend: give this tenant another VIP",
+		"alpha/triton": "exposure tenant-alpha/triton asks for 10.0.100.10:8001, already bound by exposure tenant-alpha/other of the same tenant: choose another haproxy.grpcFrontendPort",
 	}
 	for _, sk := range parts.Skipped {
 		if w, ok := want[sk.Tenant+"/"+sk.Exposure]; !ok || sk.Msg != w {
@@ -344,7 +344,7 @@ func TestFrontendPortPolicy(t *testing.T) {
 				{Name: "alpha", VIP: "10.0.100.20", FrontendPorts: PortRange{9000, 9199}, GRPC: []GRPCFrontend{{Namespace: "a", Exposure: "evict", BindPort: 9100, NodePort: 30001, Created: late}}},
 				{Name: "beta", VIP: "10.0.100.20", FrontendPorts: PortRange{9000, 9199}, GRPC: []GRPCFrontend{{Namespace: "b", Exposure: "victim", BindPort: 9100, NodePort: 30901, Created: early}}},
 			},
-			skipped: "a/evict", reason: ReasonBindConflict, msg: "already bound by exposure b/victim of tenant beta", bound: "bind 10.0.100.20:9100  # b/victim",
+			skipped: "a/evict", reason: ReasonBindConflict, msg: "already bound by another tenant's gRPC frontend", bound: "bind 10.0.100.20:9100  # b/victim",
 		},
 		{
 			name:    "within the range and not reserved",

@@ -82,3 +82,45 @@ func TestAcceptedValuesAlwaysRender(t *testing.T) {
 		t.Run(fmt.Sprintf("sample-%d", i), func(t *testing.T) { haproxyCheck(t, cfg) })
 	}
 }
+
+// TestSectionNamesNeverCollide: exposures named like the suffixes of other groups (a Local
+// exposure "p100" in namespace "t5m" beside a group with a 5m timeout and an offset of 100)
+// never give two sections one name; drawn at random from that vocabulary.
+func TestSectionNamesNeverCollide(t *testing.T) {
+	words := []string{"t5m", "p100", "m100", "t5m-p100", "l", "p", "t", "grpc", "https", "ingress"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 300 {
+		tn := Tenant{Name: words[r.IntN(len(words))], VIP: "10.0.0.1", CertificatePath: "/etc/haproxy/certs/a.pem", FrontendPorts: PortRange{1, 65535}}
+		for e := range 1 + r.IntN(8) {
+			np := int32(30000 + e)
+			f := GRPCFrontend{Namespace: words[r.IntN(len(words))], Exposure: fmt.Sprintf("%s-%d", words[r.IntN(len(words))], e), NodePort: np, BindPort: np}
+			if r.IntN(2) == 0 {
+				f.Exposure = words[r.IntN(len(words))]
+			}
+			switch r.IntN(3) {
+			case 0:
+				f.BindPort = np - 100
+			case 1:
+				f.BindPort = np + 100
+			}
+			if r.IntN(2) == 0 {
+				f.Timeout = 5 * time.Minute
+			}
+			f.Local = r.IntN(2) == 0
+			tn.GRPC = append(tn.GRPC, f)
+		}
+		parts, errs := RenderParts(Input{Tenants: []Tenant{tn}, Globals: Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute}})
+		if len(errs) != 0 {
+			continue // a namespace/name pair the schema would refuse
+		}
+		seen := map[string]bool{}
+		for _, line := range strings.Split(parts.String(), "\n") {
+			if strings.HasPrefix(line, "frontend ") || strings.HasPrefix(line, "backend ") {
+				if seen[line] {
+					t.Fatalf("sample %d: two sections named %q:\n%s", i, line, parts.String())
+				}
+				seen[line] = true
+			}
+		}
+	}
+}
