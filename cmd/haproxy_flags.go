@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
@@ -106,9 +107,9 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 // cacheOptions are the controllers' cache settings for these HAProxy settings.
 func cacheOptions(s *controller.HAProxySettings) cache.Options {
 	if s == nil {
-		return controller.CacheOptions("")
+		return kubecache.CacheOptions("")
 	}
-	return controller.CacheOptions(s.Namespace)
+	return kubecache.CacheOptions(s.Namespace)
 }
 
 // parseRanges reads "22,8404-8405,10250".

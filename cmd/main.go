@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metricsauth"
@@ -124,7 +125,7 @@ func run(args []string) error {
 		// A new leader starts reconciling only after the old one has stopped.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(haproxySettings),
-		MapperProvider:                controller.NewRESTMapper,
+		MapperProvider:                kubecache.NewRESTMapper,
 		// client-go's Event correlator keeps three LRU caches of 4,096 entries (about 8 MB once
 		// thousands of exposures have had an Event); the operator emits Events on transitions
 		// only, so a smaller window loses no aggregation that matters.

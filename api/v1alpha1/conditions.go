@@ -143,3 +143,6 @@ const (
 	// TenantFinalizer keeps a tenant until its port block can be released safely.
 	TenantFinalizer = "exposure.inference.dev/release-port-block"
 )
+
+// MessageReady is the message of a True Ready.
+const MessageReady = "all conditions are met"

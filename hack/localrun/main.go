@@ -27,6 +27,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
@@ -96,7 +97,7 @@ func run() error {
 	pool, _ := allocator.NewPool(30000, 32767)
 	// The cache and REST mapper the operator binary uses, so that this run exercises them.
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache: controller.CacheOptions("default"), MapperProvider: controller.NewRESTMapper})
+		Cache: kubecache.CacheOptions("default"), MapperProvider: kubecache.NewRESTMapper})
 	if err != nil {
 		return err
 	}

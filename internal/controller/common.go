@@ -1,8 +1,9 @@
 // Package controller holds the reconcilers: the glue between the API server and the pure
 // allocator and renderers. One file per reconciler (inferencetenant_controller.go,
 // inferenceexposure_controller.go with routing.go for its routing phase, haproxy_controller.go),
-// plus what they share: how children and status are written (apply.go, status_apply.go),
-// indexes, the node-port view and port reservations.
+// plus what they share: how children and status are written (apply.go, status_apply.go), the
+// node-port view and port reservations. How the cluster is read (cache settings, indexes,
+// copy-free reads) is package kubecache.
 package controller
 
 import (
@@ -156,7 +157,7 @@ func (c conditionSet) set(typ string, status metav1.ConditionStatus, reason, msg
 }
 
 // allConditionsMet is the message of a True Ready.
-const allConditionsMet = "all conditions are met"
+const allConditionsMet = exposurev1alpha1.MessageReady
 
 // conflictRetry is how soon a reconcile whose status write lost an optimistic-concurrency race
 // runs again, quietly.
@@ -219,20 +220,6 @@ func summarize(conds *[]metav1.Condition, gen int64, types ...string) {
 // claimRange reads the range a PortClaim locks.
 func claimRange(c *exposurev1alpha1.PortClaim) allocator.Range {
 	return allocator.Range{Start: c.Spec.Start, End: c.Spec.End}
-}
-
-// servicePorts lists every node port a Service holds (nodePorts and healthCheckNodePort).
-func servicePorts(svc *corev1.Service) []int32 {
-	var out []int32
-	for _, p := range svc.Spec.Ports {
-		if p.NodePort != 0 {
-			out = append(out, p.NodePort)
-		}
-	}
-	if svc.Spec.HealthCheckNodePort != 0 {
-		out = append(out, svc.Spec.HealthCheckNodePort)
-	}
-	return out
 }
 
 func joinSorted(items []string) string {

@@ -38,6 +38,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/applycheck"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
@@ -131,8 +132,6 @@ type HAProxyReconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Settings  HAProxySettings
-	// Legacy moves tenant status fields written by earlier versions to server-side apply.
-	Legacy *legacyStatusMigration
 	// Writer says whether this operator process writes the ConfigMaps (nil: always).
 	Writer *haproxyWriter
 
@@ -192,15 +191,15 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 		}
 	}
 	// Read-only: nothing below modifies these objects.
-	tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
+	tenants, err := kubecache.Objects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing tenants: %w", err)
 	}
-	exposures, err := cachedObjects[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{})
+	exposures, err := kubecache.Objects[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing exposures: %w", err)
 	}
-	nodes, err := cachedObjects[*corev1.Node](ctx, r.Cache, r.Client, &corev1.NodeList{})
+	nodes, err := kubecache.Objects[*corev1.Node](ctx, r.Cache, r.Client, &corev1.NodeList{})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing nodes: %w", err)
 	}
@@ -316,10 +315,6 @@ func (r *HAProxyReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl
 			conditionsOf(ctx, r.Recorder, t, &status.Conditions, t.Generation).True(exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ReasonHAProxyRendered,
 				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))))
 		}
-		if err := r.Legacy.migrate(ctx, t); err != nil {
-			errs = append(errs, err)
-			continue
-		}
 		if err := applyStatus(ctx, r.Client, t, &t.Status, status, HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The tenant changed since the cache showed it (its usage figures, during a
 			// burst): the next render decides again; the other tenants are written now.
@@ -360,7 +355,7 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 		}
 	}
 	var el exposurev1alpha1.InferenceExposureList
-	if err := r.List(ctx, &el, client.MatchingFields{indexExposureFrontendSkipped: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &el, client.MatchingFields{kubecache.IndexExposureFrontendSkipped: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing exposures: %w", err)
 	}
 	touch := map[types.NamespacedName]bool{}
@@ -387,10 +382,6 @@ func (r *HAProxyReconciler) reportSkipped(ctx context.Context, skipped []haproxy
 			removeCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyFrontend)
 		}
 		if equality.Semantic.DeepEqual(&exp.Status, status) {
-			continue
-		}
-		if err := r.Legacy.migrate(ctx, exp); err != nil {
-			errs = append(errs, err)
 			continue
 		}
 		if err := applyStatus(ctx, r.Client, exp, &exp.Status, status, HAProxyStatusManager); err != nil && !apierrors.IsNotFound(err) {
@@ -641,7 +632,7 @@ func BuildHAProxyInput(s HAProxySettings, tenants []*exposurev1alpha1.InferenceT
 // serviceGRPCPorts returns the lookup of an exposure's grpc nodePort in the Service it
 // controls, read from the cache without copies.
 func (r *HAProxyReconciler) serviceGRPCPorts(ctx context.Context) (func(*exposurev1alpha1.InferenceExposure) int32, error) {
-	store, err := cachedIndexer[*corev1.Service](ctx, r.Cache)
+	store, err := kubecache.Indexer[*corev1.Service](ctx, r.Cache)
 	if err != nil {
 		return nil, fmt.Errorf("the Service cache: %w", err)
 	}

@@ -34,6 +34,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/service"
@@ -58,8 +59,6 @@ type ExposureReconciler struct {
 	// through the client).
 	Cache cache.Informers
 	Options
-	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
-	Legacy *legacyStatusMigration
 
 	controller controller.Controller
 	reserved   portReservations
@@ -367,7 +366,7 @@ func (r *ExposureReconciler) resolveTenant(ctx context.Context, exp *exposurev1a
 // looked up by index among the tenants that list ns.
 func namespaceOwner(ctx context.Context, c client.Reader, ns string) (*exposurev1alpha1.InferenceTenant, []string, error) {
 	var tl exposurev1alpha1.InferenceTenantList
-	if err := c.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := c.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, fmt.Errorf("listing tenants: %w", err)
 	}
 	claim := tenancy.Owners(tl.Items)[ns]
@@ -395,7 +394,7 @@ func (r *ExposureReconciler) tenantBlock(ctx context.Context, tenant *exposurev1
 	}
 	epoch := r.Held.now()
 	var cl exposurev1alpha1.PortClaimList
-	if err := r.List(ctx, &cl, client.MatchingFields{indexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &cl, client.MatchingFields{kubecache.IndexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return block, false, "", fmt.Errorf("listing claims: %w", err)
 	}
 	held := make(map[string]bool, len(cl.Items))
@@ -532,9 +531,6 @@ func (r *ExposureReconciler) removeService(ctx context.Context, exp *exposurev1a
 func (r *ExposureReconciler) writeStatus(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, status *exposurev1alpha1.InferenceExposureStatus) error {
 	if equality.Semantic.DeepEqual(&exp.Status, status) {
 		return nil
-	}
-	if err := r.Legacy.migrate(ctx, exp); err != nil {
-		return err
 	}
 	key := client.ObjectKeyFromObject(exp)
 	r.echoes.begin(kindExposure, key, time.Now())
@@ -734,7 +730,7 @@ func (r *ExposureReconciler) hostConflictLosers() handler.EventHandler {
 					continue
 				}
 				seen[k] = true
-				losers, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, indexExposureHostLoser, k)
+				losers, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureHostLoser, k)
 				if err != nil {
 					continue
 				}
@@ -784,7 +780,7 @@ func (r *ExposureReconciler) exposuresOfTenant(ctx context.Context, o client.Obj
 	// A tenant whose hostDomain lies inside other tenants' takes hosts from them: their
 	// exposures are decided again too.
 	if d := t.Spec.HostDomain; d != "" {
-		if tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}); err == nil {
+		if tenants, err := kubecache.Objects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}); err == nil {
 			for _, o := range tenants {
 				if o.Name != t.Name && o.Spec.HostDomain != "" && strings.HasSuffix(d, "."+o.Spec.HostDomain) {
 					for _, ns := range o.Status.Namespaces {
@@ -815,7 +811,7 @@ func (r *ExposureReconciler) blockFullWaiters() handler.EventHandler {
 		tenants := map[string]bool{}
 		tenantsOfService(ctx, r.Cache, r.Client, svc, tenants)
 		for t := range tenants {
-			waiting, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, indexExposureBlockFull, t)
+			waiting, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureBlockFull, t)
 			if err != nil {
 				continue
 			}

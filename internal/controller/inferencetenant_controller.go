@@ -30,6 +30,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
@@ -50,8 +51,6 @@ type TenantReconciler struct {
 	// through the client).
 	Cache cache.Informers
 	Options
-	// Legacy moves status fields written by earlier versions to server-side apply (nil: none).
-	Legacy *legacyStatusMigration
 
 	// paces space the writes of usage figures during a burst of Service changes.
 	paces usagePaces
@@ -72,9 +71,6 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			r.paces.forget(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if err := r.Legacy.migrate(ctx, tenant); err != nil {
-		return ctrl.Result{}, err
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, tenant)
@@ -165,7 +161,7 @@ func (r *TenantReconciler) readyTypes(tenant *exposurev1alpha1.InferenceTenant) 
 // ownClaims returns the claims the tenant holds, from the cache without copies.
 func (r *TenantReconciler) ownClaims(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant) ([]exposurev1alpha1.PortClaim, error) {
 	var cl exposurev1alpha1.PortClaimList
-	if err := r.List(ctx, &cl, client.MatchingFields{indexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, &cl, client.MatchingFields{kubecache.IndexClaimTenantUID: string(tenant.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing port claims: %w", err)
 	}
 	return cl.Items, nil
@@ -177,7 +173,7 @@ func (r *TenantReconciler) reconcileNamespaces(ctx context.Context, tenant *expo
 	var owned, problems []string
 	for _, ns := range tenant.Spec.Namespaces {
 		var tl exposurev1alpha1.InferenceTenantList
-		if err := r.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("listing tenants: %w", err)
 		}
 		c := tenancy.Owners(tl.Items)[ns]
@@ -526,7 +522,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // for, to every tenant still without a block.
 func (r *TenantReconciler) tenantsOfClaim(ctx context.Context, o client.Object) []reconcile.Request {
 	out := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.(*exposurev1alpha1.PortClaim).Spec.Tenant}}}
-	pending, err := indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}, indexTenantPending, "true")
+	pending, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}, kubecache.IndexTenantPending, "true")
 	if err != nil {
 		return out
 	}
@@ -568,7 +564,7 @@ func (r *TenantReconciler) serviceUsage() handler.EventHandler {
 			enqueue(ctx, q, ev.Object)
 		},
 		UpdateFunc: func(ctx context.Context, ev event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if !slices.Equal(servicePorts(ev.ObjectOld.(*corev1.Service)), servicePorts(ev.ObjectNew.(*corev1.Service))) ||
+			if !slices.Equal(kubecache.ServiceNodePorts(ev.ObjectOld.(*corev1.Service)), kubecache.ServiceNodePorts(ev.ObjectNew.(*corev1.Service))) ||
 				!equality.Semantic.DeepEqual(ev.ObjectOld.GetLabels(), ev.ObjectNew.GetLabels()) ||
 				!equality.Semantic.DeepEqual(ev.ObjectOld.GetOwnerReferences(), ev.ObjectNew.GetOwnerReferences()) {
 				enqueue(ctx, q, ev.ObjectOld, ev.ObjectNew)
@@ -586,7 +582,7 @@ func (r *TenantReconciler) tenantsSharingNamespaces(ctx context.Context, o clien
 	var out []reconcile.Request
 	for _, ns := range changed.Spec.Namespaces {
 		var tl exposurev1alpha1.InferenceTenantList
-		if err := r.List(ctx, &tl, client.MatchingFields{indexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
 		for _, t := range tl.Items {

@@ -15,6 +15,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 )
 
 // nodePortView mirrors the Services of the cache as node port -> holder, kept by an event handler
@@ -99,7 +100,7 @@ func watchNodePorts(ctx context.Context, c cache.Cache) (*nodePortView, error) {
 			n.setAny(o)
 			before, okB := old.(*corev1.Service)
 			after, okA := o.(*corev1.Service)
-			if okB && okA && slices.ContainsFunc(servicePorts(before), func(p int32) bool { return !slices.Contains(servicePorts(after), p) }) {
+			if okB && okA && slices.ContainsFunc(kubecache.ServiceNodePorts(before), func(p int32) bool { return !slices.Contains(kubecache.ServiceNodePorts(after), p) }) {
 				notify(before)
 			}
 		},
@@ -109,7 +110,7 @@ func watchNodePorts(ctx context.Context, c cache.Cache) (*nodePortView, error) {
 			}
 			if svc, ok := o.(*corev1.Service); ok {
 				n.remove(types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name})
-				if len(servicePorts(svc)) > 0 {
+				if len(kubecache.ServiceNodePorts(svc)) > 0 {
 					notify(svc)
 				}
 			}
@@ -133,7 +134,7 @@ func (n *nodePortView) set(svc *corev1.Service) {
 	if c := metav1.GetControllerOf(svc); c != nil && c.Kind == "InferenceExposure" && c.APIVersion == exposurev1alpha1.GroupVersion.String() {
 		h.exposure = true
 	}
-	ports := servicePorts(svc)
+	ports := kubecache.ServiceNodePorts(svc)
 	ports = slices.DeleteFunc(ports, func(p int32) bool { return p < 0 || p > maxNodePort })
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
@@ -348,7 +349,7 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 		}
 		visited[key] = true
 		var el exposurev1alpha1.InferenceExposureList
-		if err := r.List(ctx, &el, client.MatchingFields{indexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &el, client.MatchingFields{kubecache.IndexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing exposures: %w", err)
 		}
 		for _, owner := range router.DefaultHostOwners(key) {
@@ -402,7 +403,7 @@ func (r *ExposureReconciler) hostConflict(ctx context.Context, exp *exposurev1al
 // hostDomains are the hostDomains of the live tenants: a host belongs to the tenant with the
 // most specific one that holds it.
 func (r *ExposureReconciler) hostDomains(ctx context.Context) ([]string, error) {
-	tenants, err := cachedObjects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
+	tenants, err := kubecache.Objects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
 	if err != nil {
 		return nil, fmt.Errorf("listing tenants: %w", err)
 	}

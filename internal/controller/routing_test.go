@@ -23,6 +23,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
@@ -720,7 +721,7 @@ func TestRoutingChildLosesLabel(t *testing.T) {
 
 	// The same for the Service, which must keep its node ports.
 	svc, _ := get(t, ns, "triton", &corev1.Service{})
-	before := fmt.Sprint(servicePorts(svc))
+	before := fmt.Sprint(kubecache.ServiceNodePorts(svc))
 	if err := k8s.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatal(err)
 	}
@@ -729,7 +730,7 @@ func TestRoutingChildLosesLabel(t *testing.T) {
 		return found && got.UID == svc.UID && got.Labels[exposurev1alpha1.LabelManagedBy] == exposurev1alpha1.ManagedByValue, fmt.Sprint(got.Labels)
 	})
 	got, _ := get(t, ns, "triton", &corev1.Service{})
-	if after := fmt.Sprint(servicePorts(got)); after != before {
+	if after := fmt.Sprint(kubecache.ServiceNodePorts(got)); after != before {
 		t.Fatalf("node ports %s, were %s", after, before)
 	}
 	if e := waitExposureCondition(t, ns, "triton", "Ready", "True"); fmt.Sprint(e.Status.NodePorts) == "" {

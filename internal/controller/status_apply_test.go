@@ -12,7 +12,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -51,139 +50,6 @@ func checkStatusManagers(t *testing.T, name string) {
 	}
 }
 
-func TestSplitLegacyStatusEntry(t *testing.T) {
-	legacy := `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`
-	main := metav1.ManagedFieldsEntry{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}}
-	cases := []struct {
-		name    string
-		in      []metav1.ManagedFieldsEntry
-		changed bool
-		want    map[string]string
-	}{
-		{name: "nothing to move", in: []metav1.ManagedFieldsEntry{main}},
-		{
-			name: "split into the two apply managers",
-			in: []metav1.ManagedFieldsEntry{main, {Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
-				FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(legacy)}}},
-			changed: true,
-			want: map[string]string{
-				"kubectl/Update":                `{"f:spec":{}}`,
-				StatusManager + "/Apply":        `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{}}}`,
-				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
-			},
-		},
-		{
-			name: "merged into an apply entry that exists",
-			in: []metav1.ManagedFieldsEntry{
-				{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(legacy)}},
-				{Manager: StatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:portsUsed":{}}}`)}},
-			},
-			changed: true,
-			want: map[string]string{
-				StatusManager + "/Apply":        `{"f:status":{".":{},"f:conditions":{".":{},"k:{\"type\":\"Ready\"}":{".":{},"f:status":{}}},"f:foreignPorts":{},"f:portsUsed":{}}}`,
-				HAProxyStatusManager + "/Apply": `{"f:status":{"f:conditions":{"k:{\"type\":\"HAProxyConfigured\"}":{".":{},"f:status":{}}}}}`,
-			},
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			out, changed, err := splitLegacyStatusEntry(tc.in)
-			if err != nil || changed != tc.changed {
-				t.Fatalf("changed %v, err %v", changed, err)
-			}
-			if !changed {
-				return
-			}
-			got := map[string]string{}
-			for _, e := range out {
-				got[e.Manager+"/"+string(e.Operation)] = string(e.FieldsV1.Raw)
-			}
-			for k, v := range tc.want {
-				var a, b any
-				_ = json.Unmarshal([]byte(got[k]), &a)
-				_ = json.Unmarshal([]byte(v), &b)
-				if !reflect.DeepEqual(a, b) {
-					t.Errorf("%s = %s, want %s", k, got[k], v)
-				}
-			}
-			if len(got) != len(tc.want) {
-				t.Errorf("entries = %v", got)
-			}
-		})
-	}
-}
-
-// TestLegacyStatusTakenOver: a tenant whose status an earlier version wrote with a whole-status
-// Update (stale foreign ports, a stale HAProxyConfigured) is taken over by the two apply
-// managers: what neither writes any more disappears, and no Update entry is left.
-func TestLegacyStatusTakenOver(t *testing.T) {
-	ctx := context.Background()
-	ns, opNS := newNamespace(t, "legacy"), newNamespace(t, "operator")
-	cleanupTenants(t, "legacy")
-	tn := newTenant("legacy", nil, ptr.To[int32](10), ns)
-	create(t, tn)
-	tn.Status = exposurev1alpha1.InferenceTenantStatus{
-		ForeignPorts: []int32{32766},
-		Conditions: []metav1.Condition{
-			{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: "old", LastTransitionTime: metav1.Now()},
-			{Type: "HAProxyConfigured", Status: metav1.ConditionTrue, Reason: "Rendered", Message: "old", LastTransitionTime: metav1.Now()},
-		},
-	}
-	if err := k8s.Status().Update(ctx, tn, client.FieldOwner(FieldManager)); err != nil {
-		t.Fatal(err)
-	}
-	if f := managedStatusFields(t, "legacy"); f[FieldManager+"/Update"] == "" {
-		t.Fatalf("the old code path left no Update entry: %v", f)
-	}
-
-	startManager(t, Options{Pool: mustPool(t, 32700, 32799), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: haproxySettings(opNS)})
-	eventually(t, "the stale fields gone", func() (bool, string) {
-		st := getTenant(t, "legacy").Status
-		return st.PortBlock != nil && len(st.ForeignPorts) == 0 && condition(st.Conditions, "HAProxyConfigured") == "" &&
-			strings.HasPrefix(condition(st.Conditions, "Ready"), "True"), condition(st.Conditions, "HAProxyConfigured") + " " + condition(st.Conditions, "Ready")
-	})
-	f := managedStatusFields(t, "legacy")
-	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[StatusManager+"/Apply"], "f:portBlock") {
-		t.Fatalf("managers after the takeover: %v", f)
-	}
-}
-
-// TestLegacyExposureStatusTakenOver: an exposure whose status an earlier version wrote with a
-// whole-status Update (a stale URL, a stale HAProxyFrontend) is taken over by the two apply
-// managers on its next status change; what neither writes any more disappears.
-func TestLegacyExposureStatusTakenOver(t *testing.T) {
-	ctx := context.Background()
-	ns, opNS := newNamespace(t, "legacy-exp"), newNamespace(t, "operator")
-	cleanupServices(t, ns)
-	cleanupTenants(t, "legacy-exp")
-	create(t, newTenant("legacy-exp", nil, ptr.To[int32](10), ns))
-	e := newExposure(ns, "triton", ptr.To[int32](8000), nil, nil)
-	create(t, e)
-	e.Status = exposurev1alpha1.InferenceExposureStatus{
-		URL: "https://stale.example.com/",
-		Conditions: []metav1.Condition{
-			{Type: "Ready", Status: metav1.ConditionFalse, Reason: "NotReady", Message: "old", LastTransitionTime: metav1.Now()},
-			{Type: "HAProxyFrontend", Status: metav1.ConditionFalse, Reason: "BindConflict", Message: "old", LastTransitionTime: metav1.Now()},
-		},
-	}
-	if err := k8s.Status().Update(ctx, e, client.FieldOwner(FieldManager)); err != nil {
-		t.Fatal(err)
-	}
-
-	startManager(t, Options{Pool: mustPool(t, 32700, 32799), DefaultBlockSize: 10, MaxConcurrent: 1, HAProxy: haproxySettings(opNS)})
-	eventually(t, "the stale fields gone", func() (bool, string) {
-		st := getExposure(t, ns, "triton").Status
-		return st.URL == "" && condition(st.Conditions, "HAProxyFrontend") == "" && strings.HasPrefix(condition(st.Conditions, "Ready"), "True"),
-			st.URL + " " + condition(st.Conditions, "HAProxyFrontend") + " " + condition(st.Conditions, "Ready")
-	})
-	f := statusManagersOf(getExposure(t, ns, "triton"))
-	if f[FieldManager+"/Update"] != "" || !strings.Contains(f[StatusManager+"/Apply"], "f:nodePorts") || strings.Contains(f[StatusManager+"/Apply"], "HAProxyFrontend") {
-		t.Fatalf("managers after the takeover: %v", f)
-	}
-}
-
-// BenchmarkApplyStatus: one status write of an exposure with the conditions of a Ready one,
-// against the API server (envtest). Each iteration writes (the message alternates).
 func BenchmarkApplyStatus(b *testing.B) {
 	ctx := context.Background()
 	ns := newNamespace(b, "status-bench")
@@ -216,34 +82,6 @@ func BenchmarkApplyStatus(b *testing.B) {
 	}
 }
 
-// TestNoteLegacyStatusEntry: the cache transform records exactly the objects that carry an
-// earlier version's whole-status Update entry, and forgets one once an event comes without it.
-func TestNoteLegacyStatusEntry(t *testing.T) {
-	legacy := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}
-	applied := metav1.ManagedFieldsEntry{Manager: StatusManager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}
-	finalizer := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{}}`)}}
-	noted := func(uid string) bool { _, ok := legacyStatusEntries.Load(types.UID(uid)); return ok }
-	transform := func(uid string, entries ...metav1.ManagedFieldsEntry) {
-		t.Helper()
-		exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "triton", UID: types.UID(uid), ManagedFields: entries}}
-		out, err := stripExposure(exp)
-		if err != nil || len(out.(*exposurev1alpha1.InferenceExposure).ManagedFields) != 0 {
-			t.Fatalf("transform: %v, managedFields left: %v", err, out)
-		}
-	}
-	transform("note-a", applied, legacy)
-	transform("note-b", applied, finalizer) // the operator's Update of the main resource is no status entry
-	if !noted("note-a") || noted("note-b") {
-		t.Fatalf("noted a: %v, b: %v", noted("note-a"), noted("note-b"))
-	}
-	transform("note-a", applied) // the migration's patch came back
-	if noted("note-a") {
-		t.Fatal("still noted after an event without the entry")
-	}
-}
-
-// BenchmarkUnchangedStatus: what a reconcile that changes nothing pays to find that out, for an
-// exposure's status with nine conditions (no request is made).
 func BenchmarkUnchangedStatus(b *testing.B) {
 	have := &exposurev1alpha1.InferenceExposureStatus{ObservedGeneration: 1, Tenant: "alpha", ServiceName: "triton",
 		NodePorts: &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801, Metrics: 30802}}

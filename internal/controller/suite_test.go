@@ -30,6 +30,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -115,8 +116,8 @@ func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  CacheOptions(hpNamespace),
-		MapperProvider:         NewRESTMapper,
+		Cache:                  kubecache.CacheOptions(hpNamespace),
+		MapperProvider:         kubecache.NewRESTMapper,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Several managers run in one test process, standing in for several operator processes.
@@ -172,7 +173,7 @@ func startedCache(t testing.TB, indexed bool) cache.Cache {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if indexed {
-		if err := setupIndexes(ctx, c); err != nil {
+		if err := kubecache.SetupIndexes(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package controller
+package kubecache
 
 import (
 	"context"
@@ -15,15 +15,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// cachedObjects returns every object of PT's kind that the cache holds, as pointers into the
+// Objects returns every object of PT's kind that the cache holds, as pointers into the
 // informer's store. client.List copies each object into the list's items even with
 // UnsafeDisableDeepCopy: 4.5 MB for every render of 10,000 exposures and every metrics scrape,
 // a twentieth of what a create burst allocated. The objects are the cache's own: read only.
 //
 // Without informers (some tests give the reconcilers a plain client), it lists through r, into
 // list, and returns pointers to its items.
-func cachedObjects[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList) ([]PT, error) {
-	if store, err := cachedIndexer[PT](ctx, informers); err != nil {
+func Objects[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList) ([]PT, error) {
+	if store, err := Indexer[PT](ctx, informers); err != nil {
 		return nil, err
 	} else if store != nil {
 		items := store.List()
@@ -51,7 +51,7 @@ func cachedObjects[PT client.Object](ctx context.Context, informers cache.Inform
 	return out, nil
 }
 
-// indexedKeys returns the names of the objects of PT's kind whose field index holds value:
+// IndexedKeys returns the names of the objects of PT's kind whose field index holds value:
 // the informer's index keys, read without touching an object. client.List with MatchingFields
 // copies every match into the list's items even with UnsafeDisableDeepCopy, which for a map
 // function that only wants names (which tenants a Service event concerns, which exposures wait
@@ -59,8 +59,8 @@ func cachedObjects[PT client.Object](ctx context.Context, informers cache.Inform
 //
 // Without informers (some tests give the reconcilers a plain client), it lists through r, into
 // list, with the field selector.
-func indexedKeys[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList, field, value string) ([]types.NamespacedName, error) {
-	if indexer, err := cachedIndexer[PT](ctx, informers); err != nil {
+func IndexedKeys[PT client.Object](ctx context.Context, informers cache.Informers, r client.Reader, list client.ObjectList, field, value string) ([]types.NamespacedName, error) {
+	if indexer, err := Indexer[PT](ctx, informers); err != nil {
 		return nil, err
 	} else if indexer != nil {
 		// controller-runtime's names for a field index and a value across all namespaces
@@ -111,9 +111,9 @@ func exemplar[PT client.Object]() PT {
 	return o.(PT)
 }
 
-// cachedIndexer returns the store of PT's informer, with its indexes, once it has synced; nil
+// Indexer returns the store of PT's informer, with its indexes, once it has synced; nil
 // when there are no informers or they do not expose one.
-func cachedIndexer[PT client.Object](ctx context.Context, informers cache.Informers) (toolscache.Indexer, error) {
+func Indexer[PT client.Object](ctx context.Context, informers cache.Informers) (toolscache.Indexer, error) {
 	if informers == nil {
 		return nil, nil
 	}

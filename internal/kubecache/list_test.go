@@ -1,4 +1,4 @@
-package controller
+package kubecache
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestCachedObjects(t *testing.T) {
 	var got []*corev1.ConfigMap
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		var err error
-		if got, err = cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil); err != nil {
+		if got, err = Objects[*corev1.ConfigMap](ctx, c, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(inNamespace(got, ns)) == 5 {
@@ -72,9 +72,9 @@ func TestCachedObjects(t *testing.T) {
 	}
 	slices.Sort(want)
 	if names := inNamespace(got, ns); !slices.Equal(names, want) {
-		t.Errorf("cachedObjects = %v, a list through the cache = %v", names, want)
+		t.Errorf("Objects = %v, a list through the cache = %v", names, want)
 	}
-	again, err := cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil)
+	again, err := Objects[*corev1.ConfigMap](ctx, c, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestCachedObjects(t *testing.T) {
 			t.Errorf("%s: not the cache's own object (a copy each time)", a.Name)
 		}
 	}
-	viaClient, err := cachedObjects[*corev1.ConfigMap](ctx, nil, c, &corev1.ConfigMapList{})
+	viaClient, err := Objects[*corev1.ConfigMap](ctx, nil, c, &corev1.ConfigMapList{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func BenchmarkCachedObjects(b *testing.B) {
 	c := startedCache(b, false)
 	createConfigMaps(b, ns, 1000)
 	for deadline := time.Now().Add(time.Minute); ; {
-		got, err := cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil)
+		got, err := Objects[*corev1.ConfigMap](ctx, c, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,10 +121,10 @@ func BenchmarkCachedObjects(b *testing.B) {
 			}
 		}
 	})
-	b.Run("cachedObjects", func(b *testing.B) {
+	b.Run("Objects", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := cachedObjects[*corev1.ConfigMap](ctx, c, nil, nil); err != nil {
+			if _, err := Objects[*corev1.ConfigMap](ctx, c, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -148,7 +148,7 @@ func TestIndexedKeys(t *testing.T) {
 	}
 	tenant := "idx-" + nsA
 	cleanupTenants(t, tenant)
-	create(t, newTenant(tenant, nil, nil, nsA, nsB))
+	create(t, newTenant(tenant, nsA, nsB))
 	key := router.ExplicitHostKeys(routedExposure(nsA, "one", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}))[0]
 
 	names := func(keys []types.NamespacedName) []string {
@@ -159,7 +159,7 @@ func TestIndexedKeys(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	// listedNames lists through the cache by the index, as the code did before indexedKeys.
+	// listedNames lists through the cache by the index, as the code did before IndexedKeys.
 	listedNames := func(l client.ObjectList, field, value string) ([]string, error) {
 		if err := c.List(ctx, l, client.MatchingFields{field: value}); err != nil {
 			return nil, err
@@ -181,18 +181,18 @@ func TestIndexedKeys(t *testing.T) {
 	}{
 		{"exposures by host key",
 			func(i cache.Informers, r client.Reader) ([]types.NamespacedName, error) {
-				return indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, i, r, &exposurev1alpha1.InferenceExposureList{}, indexExposureHostKey, key)
+				return IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, i, r, &exposurev1alpha1.InferenceExposureList{}, IndexExposureHostKey, key)
 			},
 			func() ([]string, error) {
-				return listedNames(&exposurev1alpha1.InferenceExposureList{}, indexExposureHostKey, key)
+				return listedNames(&exposurev1alpha1.InferenceExposureList{}, IndexExposureHostKey, key)
 			},
 			[]string{nsA + "/one", nsB + "/two"}},
 		{"tenants by namespace",
 			func(i cache.Informers, r client.Reader) ([]types.NamespacedName, error) {
-				return indexedKeys[*exposurev1alpha1.InferenceTenant](ctx, i, r, &exposurev1alpha1.InferenceTenantList{}, indexTenantNamespace, nsB)
+				return IndexedKeys[*exposurev1alpha1.InferenceTenant](ctx, i, r, &exposurev1alpha1.InferenceTenantList{}, IndexTenantNamespace, nsB)
 			},
 			func() ([]string, error) {
-				return listedNames(&exposurev1alpha1.InferenceTenantList{}, indexTenantNamespace, nsB)
+				return listedNames(&exposurev1alpha1.InferenceTenantList{}, IndexTenantNamespace, nsB)
 			},
 			[]string{"/" + tenant}},
 	}
@@ -208,12 +208,12 @@ func TestIndexedKeys(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("indexedKeys = %v, want %v", got, tc.want)
+					t.Fatalf("IndexedKeys = %v, want %v", got, tc.want)
 				}
 				time.Sleep(20 * time.Millisecond) // polls the cache, which shows the creates within moments
 			}
 			if listed, err := tc.list(); err != nil || !slices.Equal(listed, got) {
-				t.Errorf("a list through the cache finds %v (%v), indexedKeys %v", listed, err, got)
+				t.Errorf("a list through the cache finds %v (%v), IndexedKeys %v", listed, err, got)
 			}
 			viaClient, err := tc.keys(nil, c)
 			if err != nil || !slices.Equal(names(viaClient), got) {
@@ -240,7 +240,7 @@ func BenchmarkIndexedKeys(b *testing.B) {
 	}
 	key := router.ExplicitHostKeys(routedExposure(ns, "m00", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: host}))[0]
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if k, _ := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, indexExposureHostKey, key); len(k) == 50 {
+		if k, _ := IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, IndexExposureHostKey, key); len(k) == 50 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -252,7 +252,7 @@ func BenchmarkIndexedKeys(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var l exposurev1alpha1.InferenceExposureList
-			if err := c.List(ctx, &l, client.MatchingFields{indexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil || len(l.Items) != 50 {
+			if err := c.List(ctx, &l, client.MatchingFields{IndexExposureHostKey: key}, client.UnsafeDisableDeepCopy); err != nil || len(l.Items) != 50 {
 				b.Fatal(err, len(l.Items))
 			}
 		}
@@ -260,7 +260,7 @@ func BenchmarkIndexedKeys(b *testing.B) {
 	b.Run("keys", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if k, err := indexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, indexExposureHostKey, key); err != nil || len(k) != 50 {
+			if k, err := IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, c, nil, nil, IndexExposureHostKey, key); err != nil || len(k) != 50 {
 				b.Fatal(err, len(k))
 			}
 		}

@@ -1,4 +1,4 @@
-package controller
+package kubecache
 
 import (
 	"encoding/json"
@@ -85,8 +85,8 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 	if !equality.Semantic.DeepEqual(got, wantForeign) {
 		t.Errorf("foreign Service cached as\n%+v\nwant\n%+v", got, wantForeign)
 	}
-	if fmt.Sprint(servicePorts(got.(*corev1.Service))) != fmt.Sprint(servicePorts(foreign)) {
-		t.Errorf("node ports %v, want %v", servicePorts(got.(*corev1.Service)), servicePorts(foreign))
+	if fmt.Sprint(ServiceNodePorts(got.(*corev1.Service))) != fmt.Sprint(ServiceNodePorts(foreign)) {
+		t.Errorf("node ports %v, want %v", ServiceNodePorts(got.(*corev1.Service)), ServiceNodePorts(foreign))
 	}
 
 	exp := func(name string) *exposurev1alpha1.InferenceExposure {
@@ -99,7 +99,7 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 			case 0:
 				msg = `namespace "team-a" belongs to tenant "alpha"`
 			case 2:
-				msg = allConditionsMet
+				msg = exposurev1alpha1.MessageReady
 			}
 			e.Status.Conditions = append(e.Status.Conditions, metav1.Condition{Type: ty, Status: metav1.ConditionTrue, Reason: "R" + ty, Message: msg})
 		}
