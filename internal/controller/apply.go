@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -72,9 +71,9 @@ func upToDate(live, desired client.Object, hash string) bool {
 // A missing object is created: creation is atomic, so an object of that name that someone
 // else made meanwhile is never taken over (AlreadyExists goes back to the caller). A change is
 // applied; when the body differs from the one last applied (fields may leave the object), the
-// fields FieldManager holds through create or update (this version's create, or an earlier
-// version's updates) are first moved to its apply entry, so that server-side apply removes
-// the ones it no longer sends. That costs one read, and one patch per object once.
+// fields FieldManager holds through its create are first moved to its apply entry, so that
+// server-side apply removes the ones it no longer sends. That costs one read per changed body,
+// and one patch per object once.
 func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (client.Object, bool, error) {
 	gvk, err := a.GroupVersionKindFor(desired)
 	if err != nil {
@@ -134,17 +133,12 @@ func (a *childApplier) apply(ctx context.Context, live, desired client.Object) (
 	return out, true, nil
 }
 
-// takenOver remembers, by UID, the objects whose create/update fields this process has moved
-// to the apply entry already: after that, only applies write them, and no read is needed.
-var takenOver sync.Map
-
-// takeOver moves the fields FieldManager set with create and update (earlier versions, or this
-// version's create) to its apply entry, once per object and process. It returns the
-// resourceVersion it wrote, or "" when it wrote nothing.
+// takeOver moves the fields FieldManager set with create (the operator creates its children,
+// atomically, and applies them afterwards) to its apply entry, so that an apply removes the
+// fields it no longer sends. It runs only when the body to apply changed, and writes once per
+// object: afterwards the read finds nothing to move. It returns the resourceVersion it wrote, or
+// "" when it wrote nothing.
 func (a *childApplier) takeOver(ctx context.Context, cached client.Object) (string, error) {
-	if _, done := takenOver.Load(cached.GetUID()); done {
-		return "", nil
-	}
 	live := reflect.New(reflect.TypeOf(cached).Elem()).Interface().(client.Object)
 	if err := a.APIReader.Get(ctx, types.NamespacedName{Namespace: cached.GetNamespace(), Name: cached.GetName()}, live); err != nil {
 		return "", client.IgnoreNotFound(err)
@@ -159,9 +153,8 @@ func (a *childApplier) takeOver(ctx context.Context, cached client.Object) (stri
 		case err == nil:
 			written = live.GetResourceVersion()
 		case !apierrors.IsNotFound(err):
-			return "", fmt.Errorf("taking over the fields an earlier version set on %s: %w", cached.GetName(), err)
+			return "", fmt.Errorf("taking over the fields the operator's create set on %s: %w", cached.GetName(), err)
 		}
 	}
-	takenOver.Store(cached.GetUID(), struct{}{})
 	return written, nil
 }
