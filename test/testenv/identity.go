@@ -7,9 +7,12 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // CheckOperatorIdentity installs the RBAC and admission policy of an install's manifests (the
@@ -42,6 +45,14 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		}
 		return &unstructured.Unstructured{Object: o}
 	}
+	// The CRDs: tenants the identity must not rewrite, routing kinds it must not write unowned.
+	crds, err := CRDPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: crds, ErrorIfPathMissing: true}); err != nil {
+		t.Fatal(err)
+	}
 	for _, ns := range []string{opNamespace, "tenant-x"} {
 		if err := admin.Create(ctx, obj("v1", "Namespace", "", ns, nil, nil)); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
@@ -63,6 +74,7 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		obj("v1", "ConfigMap", "kube-system", "aws-auth", nil, map[string]any{"data": map[string]any{"mapRoles": "[]"}}),
 		obj("v1", "ConfigMap", opNamespace, "someone-elses", nil, map[string]any{"data": map[string]any{"a": "b"}}),
 		obj("v1", "Service", "tenant-x", "web", nil, svcSpec),
+		obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, map[string]any{"spec": map[string]any{"namespaces": []any{"tenant-x"}}}),
 	} {
 		if err := admin.Create(ctx, o); err != nil {
 			t.Fatal(err)
@@ -116,14 +128,47 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		return as.Patch(ctx, obj("v1", "ConfigMap", opNamespace, "someone-elses", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"data":{"a":"c"}}`)), dry)
 	})
 
+	// Objects it creates carry its label and, in tenant namespaces, the exposure as controller.
+	child := func(apiVersion, kind, name string, extra map[string]any) *unstructured.Unstructured {
+		o := obj(apiVersion, kind, "tenant-x", name, managed, extra)
+		o.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "exposure.inference.dev/v1alpha1", Kind: "InferenceExposure", Name: name, UID: "0c1e0b1e-0000-4000-8000-000000000001", Controller: ptr.To(true)}})
+		return o
+	}
+	serviceOf := func(spec map[string]any) map[string]any {
+		s := map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"port": int64(80)}}}
+		for k, v := range spec {
+			s[k] = v
+		}
+		return map[string]any{"spec": s}
+	}
+	for what, o := range map[string]*unstructured.Unstructured{
+		"create a labelled Service that no exposure controls":   obj("v1", "Service", "tenant-x", "orphan", managed, svcSpec),
+		"create an exposure's LoadBalancer Service":             child("v1", "Service", "lb", serviceOf(map[string]any{"type": "LoadBalancer"})),
+		"create an exposure's Service with externalIPs":         child("v1", "Service", "xip", serviceOf(map[string]any{"externalIPs": []any{"203.0.113.7"}})),
+		"create an exposure's ExternalName Service":             child("v1", "Service", "ext", map[string]any{"spec": map[string]any{"type": "ExternalName", "externalName": "db.example.com"}}),
+		"create a labelled HTTPRoute that no exposure controls": obj("gateway.networking.k8s.io/v1", "HTTPRoute", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{}}),
+	} {
+		refused(what, func() error { return as.Create(ctx, o, dry) })
+	}
+	refused("rewrite a tenant's spec", func() error {
+		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespaces":["tenant-x","kube-system"]}}`)), dry)
+	})
+	refused("label a tenant", func() error {
+		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"a":"b"}}}`)), dry)
+	})
+
 	// What it does need still works.
 	for what, o := range map[string]*unstructured.Unstructured{
-		"create an exposure's Service": obj("v1", "Service", "tenant-x", "triton", managed, svcSpec),
-		"create its HAProxy ConfigMap": obj("v1", "ConfigMap", opNamespace, "inference-exposure-haproxy", managed, map[string]any{"data": map[string]any{"00-global.cfg": "global\n"}}),
-		"create an exposure's Ingress": obj("networking.k8s.io/v1", "Ingress", "tenant-x", "triton", managed, map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
+		"create an exposure's Service":          child("v1", "Service", "triton", svcSpec),
+		"create an exposure's NodePort Service": child("v1", "Service", "triton-np", serviceOf(map[string]any{"type": "NodePort"})),
+		"create its HAProxy ConfigMap":          obj("v1", "ConfigMap", opNamespace, "inference-exposure-haproxy", managed, map[string]any{"data": map[string]any{"00-global.cfg": "global\n"}}),
+		"create an exposure's Ingress":          child("networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	} {
 		if err := as.Create(ctx, o, dry); err != nil {
 			t.Errorf("the operator's identity may not %s: %v", what, err)
 		}
+	}
+	if err := as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":["exposure.inference.dev/release-port-block"]}}`)), dry); err != nil {
+		t.Errorf("the operator's identity may not set a tenant's finalizer: %v", err)
 	}
 }
