@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -185,8 +186,16 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		}
 		verdicts[c] = append(verdicts[c], live)
 	}
-	if !fresh && !routingSettled(exp, typ, keys) {
-		if err := r.removeRouting(ctx, exp, keys); err != nil {
+	// Auto moving to another kind (the Route API appeared, say) keeps the objects that served
+	// until a controller has admitted every new one: a working path is never dropped for one
+	// nothing serves yet.
+	keep, serving := keys, typ
+	if prev := exp.Status.Router; prev != nil && (spec.Type == "" || spec.Type == exposurev1alpha1.RouterAuto) &&
+		prev.Type != typ && len(prev.Objects) > 0 && (len(conflicts) > 0 || !allAdmitted(exp, kinds, verdicts)) {
+		keep, serving = append(slices.Clone(keys), prev.Objects...), prev.Type
+	}
+	if !fresh && !routingSettled(exp, serving, keep) {
+		if err := r.removeRouting(ctx, exp, keep); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -205,7 +214,7 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		}
 	}
 
-	status.Router = &exposurev1alpha1.RouterStatus{Type: typ, Host: host, Objects: keys}
+	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
 	status.URL = router.URL(in)
 	status.GRPCAddress = router.GRPCAddress(in)
 	if len(conflicts) > 0 {
@@ -213,11 +222,25 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		return result, nil
 	}
 	msg := fmt.Sprintf("%s routing in place: %s", typ, strings.Join(keys, ", "))
+	if serving != typ {
+		msg = fmt.Sprintf("Auto moves to %s (%s); the %s routing keeps serving until a controller admits them", typ, strings.Join(keys, ", "), serving)
+	}
 	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
 		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
 	}
 	conds.True(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouted, msg)
 	return result, nil
+}
+
+// allAdmitted reports whether every routing object just applied has its controller's True
+// verdict.
+func allAdmitted(exp *exposurev1alpha1.InferenceExposure, kinds map[string]router.Kind, verdicts map[string][]client.Object) bool {
+	for c, objs := range verdicts {
+		if kinds[c].Verdict(exp, objs).Status != metav1.ConditionTrue {
+			return false
+		}
+	}
+	return true
 }
 
 // applyRouting creates or applies the object; it writes nothing when the object already

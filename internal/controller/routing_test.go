@@ -483,12 +483,30 @@ func TestRoutingAutoDetection(t *testing.T) {
 		return e.Status.Router != nil && e.Status.Router.Type == exposurev1alpha1.RouterIngress, fmt.Sprint(e.Status.Router)
 	})
 
-	// The CRDs come back (OpenShift): Auto moves to Route and the Ingresses go.
+	// The CRDs come back (OpenShift): Auto makes Routes, and keeps the Ingresses serving until
+	// a router has admitted the Routes; then the Ingresses go.
 	reinstall()
-	waitExists(t, ns, "plain", func() *routev1.Route { return &routev1.Route{} }, nil)
-	waitGone(t, ns, "plain", &networkingv1.Ingress{})
-	waitExists(t, ns, "gw", func() *routev1.Route { return &routev1.Route{} }, nil)
-	waitGone(t, ns, "gw", &networkingv1.Ingress{})
+	for _, name := range []string{"plain", "gw"} {
+		rt := waitExists(t, ns, name, func() *routev1.Route { return &routev1.Route{} }, nil)
+		e := waitExposureCondition(t, ns, name, "Routed", "True")
+		if e.Status.Router == nil || e.Status.Router.Type != exposurev1alpha1.RouterIngress || !strings.Contains(condition(e.Status.Conditions, "Routed"), "keeps serving") {
+			t.Fatalf("%s: while no router admitted the Route, status says %+v, %s", name, e.Status.Router, condition(e.Status.Conditions, "Routed"))
+		}
+		if _, found := get(t, ns, name, &networkingv1.Ingress{}); !found {
+			t.Fatalf("%s: the Ingress went before a router admitted the Route", name)
+		}
+		rt.Status.Ingress = []routev1.RouteIngress{{Host: rt.Spec.Host, RouterName: "default", Conditions: []routev1.RouteIngressCondition{{
+			Type: routev1.RouteAdmitted, Status: corev1.ConditionTrue,
+		}}}}
+		if err := k8s.Status().Update(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, ns, name, &networkingv1.Ingress{})
+		eventually(t, name+" served by its Route", func() (bool, string) {
+			e := getExposure(t, ns, name)
+			return e.Status.Router != nil && e.Status.Router.Type == exposurev1alpha1.RouterRoute, fmt.Sprint(e.Status.Router)
+		})
+	}
 	waitExposureCondition(t, ns, "want-route", "Routed", "True")
 	waitExists(t, ns, "want-route", func() *routev1.Route { return &routev1.Route{} }, nil)
 }
