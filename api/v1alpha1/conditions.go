@@ -52,6 +52,9 @@ const (
 	ConditionHAProxyConfigured = "HAProxyConfigured"
 	// ConditionNamespacesExclusive reports whether the tenant's namespaces are claimed by no other tenant.
 	ConditionNamespacesExclusive = "NamespacesExclusive"
+	// ConditionHostDomainExclusive (tenants with a hostDomain): no other tenant has the same
+	// hostDomain, so the hosts under it are this tenant's.
+	ConditionHostDomainExclusive = "HostDomainExclusive"
 )
 
 // Condition reasons. Allocation failures (BlockFull, PoolExhausted, PinnedBlockTaken,
@@ -146,3 +149,9 @@ const (
 
 // MessageReady is the message of a True Ready.
 const MessageReady = "all conditions are met"
+
+// Reasons of HostDomainExclusive.
+const (
+	ReasonHostDomainExclusive = "HostDomainExclusive"
+	ReasonHostDomainShared    = "HostDomainShared"
+)

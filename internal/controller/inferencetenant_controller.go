@@ -87,6 +87,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	gen := tenant.Generation
 	conds := conditionsOf(ctx, r.Recorder, tenant, &status.Conditions, gen)
 
+	if err := r.reconcileHostDomain(ctx, tenant, status); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.reconcileNamespaces(ctx, tenant, status); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -152,6 +155,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // for HAProxy frontends and this operator renders them.
 func (r *TenantReconciler) readyTypes(tenant *exposurev1alpha1.InferenceTenant) []string {
 	types := []string{exposurev1alpha1.ConditionBlockAllocated, exposurev1alpha1.ConditionNamespacesExclusive}
+	if tenant.Spec.HostDomain != "" {
+		types = append(types, exposurev1alpha1.ConditionHostDomainExclusive)
+	}
 	if tenant.Spec.HAProxy != nil && r.HAProxy != nil {
 		types = append(types, exposurev1alpha1.ConditionHAProxyConfigured)
 	}
@@ -165,6 +171,35 @@ func (r *TenantReconciler) ownClaims(ctx context.Context, tenant *exposurev1alph
 		return nil, fmt.Errorf("listing port claims: %w", err)
 	}
 	return cl.Items, nil
+}
+
+// reconcileHostDomain reports a hostDomain this tenant shares with others, on every side: the
+// hosts under it would go to whichever exposure came first, of any of them.
+func (r *TenantReconciler) reconcileHostDomain(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
+	conds := conditionsOf(ctx, r.Recorder, tenant, &status.Conditions, tenant.Generation)
+	d := tenant.Spec.HostDomain
+	if d == "" {
+		conds.Remove(exposurev1alpha1.ConditionHostDomainExclusive)
+		return nil
+	}
+	var tl exposurev1alpha1.InferenceTenantList
+	if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantHostDomain: d}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing tenants: %w", err)
+	}
+	var others []string
+	for _, t := range tl.Items {
+		if t.Name != tenant.Name && t.DeletionTimestamp.IsZero() {
+			others = append(others, t.Name)
+		}
+	}
+	if len(others) == 0 {
+		conds.True(exposurev1alpha1.ConditionHostDomainExclusive, exposurev1alpha1.ReasonHostDomainExclusive, "no other tenant has this hostDomain")
+		return nil
+	}
+	conds.Failed(exposurev1alpha1.ConditionHostDomainExclusive, exposurev1alpha1.ReasonHostDomainShared, fmt.Sprintf(
+		"hostDomain %q is also the hostDomain of tenant(s) %s: a host under it goes to whichever of their exposures routes it first; give each tenant a domain of its own (one may lie inside the other)",
+		d, joinSorted(others)))
+	return nil
 }
 
 // reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
@@ -580,9 +615,16 @@ func (r *TenantReconciler) tenantsSharingNamespaces(ctx context.Context, o clien
 	changed := o.(*exposurev1alpha1.InferenceTenant)
 	seen := map[string]bool{changed.Name: true}
 	var out []reconcile.Request
+	lookups := make([][2]string, 0, len(changed.Spec.Namespaces)+1)
 	for _, ns := range changed.Spec.Namespaces {
+		lookups = append(lookups, [2]string{kubecache.IndexTenantNamespace, ns})
+	}
+	if d := changed.Spec.HostDomain; d != "" {
+		lookups = append(lookups, [2]string{kubecache.IndexTenantHostDomain, d})
+	}
+	for _, l := range lookups {
 		var tl exposurev1alpha1.InferenceTenantList
-		if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := r.List(ctx, &tl, client.MatchingFields{l[0]: l[1]}, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
 		for _, t := range tl.Items {

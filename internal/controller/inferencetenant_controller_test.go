@@ -531,3 +531,28 @@ func TestClaimLagIsNoReclaim(t *testing.T) {
 	}
 	claimKept(t, "reclaim-lag", 31220, before)
 }
+
+// TestHostDomainShared: two tenants with the same hostDomain are both told, Ready turns False
+// on both, and both recover when one of them takes a domain of its own (nested is fine).
+func TestHostDomainShared(t *testing.T) {
+	startManager(t, Options{Pool: mustPool(t, 30000, 32767), DefaultBlockSize: 10, MaxConcurrent: 2})
+	nsA, nsB := newNamespace(t, "dom-a"), newNamespace(t, "dom-b")
+	cleanupTenants(t, "dom-a", "dom-b")
+	a, b := newTenant("dom-a", nil, nil, nsA), newTenant("dom-b", nil, nil, nsB)
+	a.Spec.HostDomain, b.Spec.HostDomain = "shared.example.com", "other.example.com"
+	create(t, a, b)
+	waitTenantCondition(t, "dom-a", "HostDomainExclusive", "True")
+	waitTenantCondition(t, "dom-b", "HostDomainExclusive", "True")
+
+	updateTenant(t, "dom-b", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.HostDomain = "shared.example.com" })
+	for name, other := range map[string]string{"dom-a": "dom-b", "dom-b": "dom-a"} {
+		tn := waitTenantCondition(t, name, "HostDomainExclusive", "False/HostDomainShared")
+		if msg := condition(tn.Status.Conditions, "HostDomainExclusive"); !strings.Contains(msg, other) {
+			t.Fatalf("%s is not told which tenant shares its domain: %s", name, msg)
+		}
+		waitTenantCondition(t, name, "Ready", "False")
+	}
+	updateTenant(t, "dom-b", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.HostDomain = "b.shared.example.com" })
+	waitTenantCondition(t, "dom-a", "HostDomainExclusive", "True")
+	waitTenantCondition(t, "dom-b", "HostDomainExclusive", "True")
+}

@@ -19,6 +19,8 @@ import (
 const (
 	// IndexTenantNamespace: tenants by every namespace in spec.namespaces.
 	IndexTenantNamespace = "tenant.namespace"
+	// IndexTenantHostDomain: tenants by spec.hostDomain.
+	IndexTenantHostDomain = "tenant.hostDomain"
 	// IndexTenantGranule: tenants by every claim granule of status.portBlock.
 	IndexTenantGranule = "tenant.granule"
 	// IndexTenantPending: "true" for live tenants without a block; they wait for a release.
@@ -48,6 +50,12 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 	}{
 		{&exposurev1alpha1.InferenceTenant{}, IndexTenantNamespace, func(o client.Object) []string {
 			return o.(*exposurev1alpha1.InferenceTenant).Spec.Namespaces
+		}},
+		{&exposurev1alpha1.InferenceTenant{}, IndexTenantHostDomain, func(o client.Object) []string {
+			if d := o.(*exposurev1alpha1.InferenceTenant).Spec.HostDomain; d != "" {
+				return []string{d}
+			}
+			return nil
 		}},
 		{&exposurev1alpha1.InferenceTenant{}, IndexTenantGranule, func(o client.Object) []string {
 			pb := o.(*exposurev1alpha1.InferenceTenant).Status.PortBlock

@@ -122,7 +122,8 @@ func Conflicts(all []Claimant) map[types.NamespacedName]Conflict {
 // Message explains a conflict to the exposure that lost it.
 func (c Conflict) Message() string {
 	if c.OtherNamespace {
-		return fmt.Sprintf("host %s belongs to namespace %s, whose InferenceExposure %s routes it (the oldest exposure on a host keeps it, and no other namespace may route any path on it): choose another router.host; nothing is routed for this exposure until then", c.Claim.Host, c.Holder.Namespace, c.Holder)
+		// The other namespace may be another tenant's: its objects are not named.
+		return fmt.Sprintf("host %s is already routed from another namespace (the oldest exposure on a host keeps it, and no other namespace may route any path on it): choose another router.host; nothing is routed for this exposure until then", c.Claim.Host)
 	}
 	return fmt.Sprintf("%s is already routed by InferenceExposure %s (the older one keeps it): choose another router.host or path; nothing is routed for this exposure until then", c.Claim, c.Holder)
 }
