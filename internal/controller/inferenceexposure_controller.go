@@ -69,6 +69,8 @@ type ExposureReconciler struct {
 	fresh   freshExposures
 	watchMu sync.Mutex
 	watched map[schema.GroupVersionKind]bool
+	// foreign are the hosts of routing objects no exposure controls.
+	foreign *foreignHosts
 	rescan  chan event.GenericEvent
 }
 
@@ -271,6 +273,12 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 			return ctrl.Result{RequeueAfter: claimLagRetry}, nil
 		}
 		return ctrl.Result{}, nil
+	}
+	if c := meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionPortsAllocated); c != nil && c.Reason == exposurev1alpha1.ReasonBlockPending {
+		// The block is there now: a Service write that fails below must not leave the exposure
+		// saying it waits for one.
+		conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady,
+			fmt.Sprintf("tenant %q holds block %d-%d; the ports are taken when the Service is written", tenant.Name, block.Start, block.End))
 	}
 
 	refused := map[int32]bool{}
@@ -645,6 +653,7 @@ func formatPorts(m map[string]int32) string {
 func (r *ExposureReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.watched = map[schema.GroupVersionKind]bool{}
 	r.rescan = make(chan event.GenericEvent, 1024)
+	r.foreign = newForeignHosts(func(hosts []string) { r.hostReleased(context.Background(), hosts) })
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceExposure{}, builder.WithPredicates(r.echoes.notEcho(kindExposure), r.fresh.observe())).
 		Watches(&corev1.Service{}, enqueueControllingExposure, builder.WithPredicates(r.echoes.notEcho(kindService))).
@@ -696,8 +705,40 @@ func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, kind router.Kind) er
 	if err := r.controller.Watch(src); err != nil {
 		return fmt.Errorf("watching %s: %w", gvk.Kind, err)
 	}
+	inf, err := mgr.GetCache().GetInformer(context.Background(), kind.New())
+	if err != nil {
+		return fmt.Errorf("the %s informer: %w", gvk.Kind, err)
+	}
+	if _, err := inf.AddEventHandler(r.foreign.handler(gvk.Kind)); err != nil {
+		return fmt.Errorf("following the hosts of %s objects: %w", gvk.Kind, err)
+	}
 	r.watched[gvk] = true
 	return nil
+}
+
+// hostReleased re-queues the exposures that lost a host conflict on hosts a routing object
+// no exposure controls stopped serving.
+func (r *ExposureReconciler) hostReleased(ctx context.Context, hosts []string) {
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		k := router.HostKeyOf(h)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		losers, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureHostLoser, k)
+		if err != nil {
+			continue
+		}
+		for _, l := range losers {
+			e := &exposurev1alpha1.InferenceExposure{}
+			e.Namespace, e.Name = l.Namespace, l.Name
+			select {
+			case r.rescan <- event.GenericEvent{Object: e}:
+			default: // a burst of rescans already queued
+			}
+		}
+	}
 }
 
 // requeueAll queues every exposure again.

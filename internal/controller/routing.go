@@ -105,6 +105,19 @@ func (r *ExposureReconciler) reconcileRouting(ctx context.Context, s *exposureSc
 		return fail(err)
 	}
 	in := router.Input{Exposure: exp, Tenant: tenant.Name, Type: typ, Host: host, GRPCHost: grpcHost}
+	for _, h := range []string{host, grpcHost} {
+		if r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
+			// A routing object the operator did not make serves the host from another
+			// namespace, since before this exposure: the host is taken.
+			if err := r.removeRouting(ctx, exp, nil); err != nil {
+				return ctrl.Result{}, err
+			}
+			clearRouting(status, false)
+			conds.Failed(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonHostConflict, fmt.Sprintf(
+				"host %s is already served from another namespace by a routing object that is older than this exposure: choose another router.host; nothing is routed for this exposure until then", h))
+			return ctrl.Result{}, nil
+		}
+	}
 
 	conflict, err := r.hostConflict(ctx, exp, in, domains)
 	if err != nil {

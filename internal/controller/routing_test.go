@@ -489,10 +489,12 @@ func TestRoutingAutoDetection(t *testing.T) {
 	reinstall()
 	for _, name := range []string{"plain", "gw"} {
 		rt := waitExists(t, ns, name, func() *routev1.Route { return &routev1.Route{} }, nil)
-		e := waitExposureCondition(t, ns, name, "Routed", "True")
-		if e.Status.Router == nil || e.Status.Router.Type != exposurev1alpha1.RouterIngress || !strings.Contains(condition(e.Status.Conditions, "Routed"), "keeps serving") {
-			t.Fatalf("%s: while no router admitted the Route, status says %+v, %s", name, e.Status.Router, condition(e.Status.Conditions, "Routed"))
-		}
+		eventually(t, name+": the Ingress said to keep serving", func() (bool, string) {
+			e := getExposure(t, ns, name)
+			c := condition(e.Status.Conditions, "Routed")
+			return e.Status.Router != nil && e.Status.Router.Type == exposurev1alpha1.RouterIngress && strings.HasPrefix(c, "True") && strings.Contains(c, "keeps serving"),
+				fmt.Sprintf("%+v %s", e.Status.Router, c)
+		})
 		if _, found := get(t, ns, name, &networkingv1.Ingress{}); !found {
 			t.Fatalf("%s: the Ingress went before a router admitted the Route", name)
 		}
@@ -900,4 +902,55 @@ func TestNestedHostDomains(t *testing.T) {
 	waitExposureCondition(t, broadNS, "late", "Routed", "False/HostConflict")
 	create(t, routedExposure(broadNS, "own", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: exposurev1alpha1.Hostname("own.alpha." + hostDomain)}))
 	waitExposureCondition(t, broadNS, "own", "Routed", "True")
+}
+
+// TestForeignRoutingHosts: a host that a routing object the operator did not make (the
+// platform's own Ingress) serves from another namespace cannot be taken by a later exposure,
+// not even a path of it; once that object goes, the exposure gets the host. An object made
+// after the exposure does not take the host from it.
+func TestForeignRoutingHosts(t *testing.T) {
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-foreign")
+	platformNS := newNamespace(t, "platform")
+	grafana := "grafana." + hostDomain
+	pathType := networkingv1.PathTypePrefix
+	ingress := func(name, host string) *networkingv1.Ingress {
+		return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: platformNS, Name: name}, Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To("nginx"),
+			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pathType, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "grafana", Port: networkingv1.ServiceBackendPort{Number: 3000}}}}},
+			}}}},
+		}}
+	}
+	platform := ingress("grafana", grafana)
+	create(t, platform)
+	// Creation times have whole seconds: the exposure comes a second later, as it would.
+	eventually(t, "the next second", func() (bool, string) { return time.Now().After(platform.CreationTimestamp.Add(time.Second)), "" })
+
+	create(t, routedExposure(ns, "thief", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: exposurev1alpha1.Hostname(grafana),
+		Paths: []exposurev1alpha1.HTTPPath{"/api/datasources"}}))
+	e := waitExposureCondition(t, ns, "thief", "Routed", "False/HostConflict")
+	if msg := condition(e.Status.Conditions, "Routed"); !strings.Contains(msg, "already served from another namespace") || strings.Contains(msg, platformNS) {
+		t.Fatalf("the message must say why without naming the other namespace's objects: %s", msg)
+	}
+	if _, found := get(t, ns, "thief", &networkingv1.Ingress{}); found {
+		t.Fatal("an Ingress on a host another namespace serves")
+	}
+
+	// The platform's Ingress goes: the host is free, and the exposure gets it.
+	if err := k8s.Delete(ctx, platform); err != nil {
+		t.Fatal(err)
+	}
+	waitExposureCondition(t, ns, "thief", "Routed", "True")
+	waitExists(t, ns, "thief", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+
+	// A foreign object made afterwards does not take it back.
+	create(t, ingress("late", grafana))
+	eventually(t, "the exposure keeps the host", func() (bool, string) {
+		c := condition(getExposure(t, ns, "thief").Status.Conditions, "Routed")
+		return strings.HasPrefix(c, "True"), c
+	})
+	if _, found := get(t, ns, "thief", &networkingv1.Ingress{}); !found {
+		t.Fatal("a later foreign Ingress took the host")
+	}
 }

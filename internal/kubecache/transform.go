@@ -2,6 +2,7 @@ package kubecache
 
 import (
 	"reflect"
+	"strings"
 	"unique"
 
 	corev1 "k8s.io/api/core/v1"
@@ -77,7 +78,24 @@ func foreignRoutingShell(o any) (client.Object, bool) {
 	}
 	shell := kind.New()
 	copyIdentity(shell, obj)
+	// The hosts it serves, which another namespace's exposure may not take (an annotation of
+	// the shell only: the cache's copy is never written back).
+	if hosts := router.ServedHosts(obj); len(hosts) > 0 {
+		shell.SetAnnotations(map[string]string{AnnotationServedHosts: strings.Join(hosts, ",")})
+	}
 	return shell, true
+}
+
+// AnnotationServedHosts holds, on the cache's shell of a routing object the operator did not
+// make, the hosts that object serves.
+const AnnotationServedHosts = "exposure.inference.dev/served-hosts"
+
+// ShellHosts are the hosts a routing object's cache shell says it serves.
+func ShellHosts(o client.Object) []string {
+	if v := o.GetAnnotations()[AnnotationServedHosts]; v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
 }
 
 // copyIdentity gives a cache shell what the operator reads of any object it does not own:

@@ -132,7 +132,8 @@ func TestTransformsKeepContentAndShareStrings(t *testing.T) {
 }
 
 // TestForeignRoutingShell: a routing object without the operator's label is cached as its
-// identity, labels and owners only; the operator's own keep everything but managedFields.
+// identity, labels, owners and the hosts it serves only; the operator's own keep everything but
+// managedFields.
 func TestForeignRoutingShell(t *testing.T) {
 	now := metav1.NewTime(time.Now().Truncate(time.Second)) // as it comes back from JSON
 	owner := metav1.OwnerReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Name: "m1", UID: "u1", Controller: ptrTrue()}
@@ -151,7 +152,8 @@ func TestForeignRoutingShell(t *testing.T) {
 	}
 	shell := got.(*networkingv1.Ingress)
 	want := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team-a", UID: "i1", ResourceVersion: "42", Generation: 3,
-		CreationTimestamp: now, Labels: map[string]string{exposurev1alpha1.LabelExposure: "m1"}, OwnerReferences: []metav1.OwnerReference{owner}}}
+		CreationTimestamp: now, Labels: map[string]string{exposurev1alpha1.LabelExposure: "m1"}, OwnerReferences: []metav1.OwnerReference{owner},
+		Annotations: map[string]string{AnnotationServedHosts: "web.example.com"}}}
 	if !equality.Semantic.DeepEqual(shell, want) {
 		t.Fatalf("foreign Ingress cached as\n%+v\nwant\n%+v", shell, want)
 	}

@@ -6,10 +6,14 @@ import (
 	"sort"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	routev1 "github.com/openshift/api/route/v1"
 )
 
 // Claim is a host and path prefix an exposure routes. A gRPC route claims its whole host
@@ -200,4 +204,45 @@ func hostKey(host string) string {
 	}
 	second, _, _ := strings.Cut(rest, ".")
 	return first + "." + second
+}
+
+// HostKeyOf is the key a host is indexed under (see HostKeys).
+func HostKeyOf(host string) string { return hostKey(host) }
+
+// ServedHosts are the hosts a routing object of any kind serves: an Ingress's rules and TLS
+// hosts, a Route's host, a Gateway route's hostnames. Wildcards are left out: they claim no
+// one host.
+func ServedHosts(o client.Object) []string {
+	var hosts []string
+	switch x := o.(type) {
+	case *networkingv1.Ingress:
+		for _, r := range x.Spec.Rules {
+			hosts = append(hosts, r.Host)
+		}
+		for _, t := range x.Spec.TLS {
+			hosts = append(hosts, t.Hosts...)
+		}
+	case *routev1.Route:
+		hosts = append(hosts, x.Spec.Host)
+	case *gatewayv1.HTTPRoute:
+		for _, h := range x.Spec.Hostnames {
+			hosts = append(hosts, string(h))
+		}
+	case *gatewayv1.GRPCRoute:
+		for _, h := range x.Spec.Hostnames {
+			hosts = append(hosts, string(h))
+		}
+	case *gatewayv1.TLSRoute:
+		for _, h := range x.Spec.Hostnames {
+			hosts = append(hosts, string(h))
+		}
+	}
+	out := hosts[:0]
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		if h != "" && !strings.Contains(h, "*") && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -2,14 +2,18 @@ package router
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	routev1 "github.com/openshift/api/route/v1"
 )
 
 func TestConflicts(t *testing.T) {
@@ -147,5 +151,26 @@ func TestExplicitHostKeys(t *testing.T) {
 	}
 	if got := DefaultHostOwners("triton-grpc.alpha"); !slices.Equal(got, []types.NamespacedName{{Namespace: "alpha", Name: "triton-grpc"}, {Namespace: "alpha", Name: "triton"}}) {
 		t.Fatalf("DefaultHostOwners = %v", got)
+	}
+}
+
+func TestServedHosts(t *testing.T) {
+	ing := &networkingv1.Ingress{Spec: networkingv1.IngressSpec{
+		Rules: []networkingv1.IngressRule{{Host: "A.example.com"}, {Host: "*.wild.example.com"}, {Host: ""}},
+		TLS:   []networkingv1.IngressTLS{{Hosts: []string{"a.example.com", "tls.example.com"}}},
+	}}
+	if got := strings.Join(ServedHosts(ing), " "); got != "a.example.com tls.example.com" {
+		t.Errorf("Ingress: %s", got)
+	}
+	rt := &routev1.Route{Spec: routev1.RouteSpec{Host: "r.example.com"}}
+	if got := strings.Join(ServedHosts(rt), " "); got != "r.example.com" {
+		t.Errorf("Route: %s", got)
+	}
+	hr := &gatewayv1.HTTPRoute{Spec: gatewayv1.HTTPRouteSpec{Hostnames: []gatewayv1.Hostname{"h.example.com", "*.example.com"}}}
+	if got := strings.Join(ServedHosts(hr), " "); got != "h.example.com" {
+		t.Errorf("HTTPRoute: %s", got)
+	}
+	if ServedHosts(&gatewayv1.BackendTLSPolicy{}) != nil {
+		t.Error("a BackendTLSPolicy serves no host")
 	}
 }
