@@ -60,13 +60,7 @@ func (f *foreignHosts) set(kind string, obj client.Object) {
 	}
 	hosts := kubecache.ShellHosts(obj)
 	f.mu.Lock()
-	old := f.byRef[ref]
-	for _, h := range old {
-		delete(f.byHost[h], ref)
-		if len(f.byHost[h]) == 0 {
-			delete(f.byHost, h)
-		}
-	}
+	old := f.unindex(ref)
 	if len(hosts) == 0 {
 		delete(f.byRef, ref)
 	} else {
@@ -84,6 +78,14 @@ func (f *foreignHosts) set(kind string, obj client.Object) {
 
 func (f *foreignHosts) remove(ref foreignRef) {
 	f.mu.Lock()
+	old := f.unindex(ref)
+	delete(f.byRef, ref)
+	f.mu.Unlock()
+	f.releasedFrom(old, nil)
+}
+
+// unindex drops ref from the hosts it served and returns them; the caller holds mu.
+func (f *foreignHosts) unindex(ref foreignRef) []string {
 	old := f.byRef[ref]
 	for _, h := range old {
 		delete(f.byHost[h], ref)
@@ -91,9 +93,7 @@ func (f *foreignHosts) remove(ref foreignRef) {
 			delete(f.byHost, h)
 		}
 	}
-	delete(f.byRef, ref)
-	f.mu.Unlock()
-	f.releasedFrom(old, nil)
+	return old
 }
 
 func (f *foreignHosts) releasedFrom(old, now []string) {

@@ -716,6 +716,16 @@ func (r *ExposureReconciler) watchRouting(mgr ctrl.Manager, kind router.Kind) er
 	return nil
 }
 
+// hostLosers are the exposures that lost a host conflict on a host of key (none when the
+// cache cannot say: the next event on the host asks again).
+func (r *ExposureReconciler) hostLosers(ctx context.Context, key string) []types.NamespacedName {
+	losers, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureHostLoser, key)
+	if err != nil {
+		return nil
+	}
+	return losers
+}
+
 // hostReleased re-queues the exposures that lost a host conflict on hosts a routing object
 // no exposure controls stopped serving.
 func (r *ExposureReconciler) hostReleased(ctx context.Context, hosts []string) {
@@ -726,11 +736,7 @@ func (r *ExposureReconciler) hostReleased(ctx context.Context, hosts []string) {
 			continue
 		}
 		seen[k] = true
-		losers, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureHostLoser, k)
-		if err != nil {
-			continue
-		}
-		for _, l := range losers {
+		for _, l := range r.hostLosers(ctx, k) {
 			e := &exposurev1alpha1.InferenceExposure{}
 			e.Namespace, e.Name = l.Namespace, l.Name
 			select {
@@ -771,11 +777,7 @@ func (r *ExposureReconciler) hostConflictLosers() handler.EventHandler {
 					continue
 				}
 				seen[k] = true
-				losers, err := kubecache.IndexedKeys[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}, kubecache.IndexExposureHostLoser, k)
-				if err != nil {
-					continue
-				}
-				for _, l := range losers {
+				for _, l := range r.hostLosers(ctx, k) {
 					if l.Namespace != e.Namespace || l.Name != e.Name {
 						q.Add(reconcile.Request{NamespacedName: l})
 					}

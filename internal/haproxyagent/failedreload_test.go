@@ -115,6 +115,46 @@ func withBetaOn(files []File, port int32, serverPort int32) []File {
 	return append(append([]File(nil), files...), File{Name: "shard-01.cfg", Data: beta})
 }
 
+// heldPortScene is what both held-port tests start from: name servers on three node
+// addresses, a port another process holds, tenant alpha's configuration written, and an agent
+// (not yet installed) over it.
+type heldPortScene struct {
+	bin                             string
+	configDir                       string
+	alphaPort, serverPort, heldPort int32
+	held                            net.Listener
+	good                            []File
+	metrics                         *Metrics
+	reports                         *recorder
+	agent                           *Agent
+}
+
+func newHeldPortScene(t *testing.T, bin string) *heldPortScene {
+	t.Helper()
+	dir := t.TempDir()
+	sc := &heldPortScene{bin: bin, configDir: filepath.Join(dir, "config"), metrics: NewMetrics(nil), reports: &recorder{}}
+	sc.alphaPort = testsupport.FreePort(t, "127.0.0.1")
+	sc.serverPort = testsupport.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	for i, name := range []string{"gpu-a", "gpu-b", "gpu-c"} {
+		nameServer(t, name, fmt.Sprintf("127.0.0.%d:%d", i+2, sc.serverPort))
+	}
+	// The port the new frontend asks for is held by another process, as the kubelet holds 10250.
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = held.Close() })
+	sc.held, sc.heldPort = held, int32(held.Addr().(*net.TCPAddr).Port)
+	sc.good = heldPortConfig(sc.alphaPort, "127.0.0.2", sc.serverPort)
+	writeConfig(t, sc.configDir, sc.good)
+	sc.agent = &Agent{
+		ConfigDir: sc.configDir, LiveDir: filepath.Join(dir, "live", "cfg"), HAProxy: bin,
+		Runtime: Runtime{Socket: filepath.Join(dir, "master.sock")}, PIDFile: filepath.Join(dir, "haproxy.pid"),
+		Log: testr.New(t), Metrics: sc.metrics, Reporter: sc.reports,
+	}
+	return sc
+}
+
 // TestFrontendOnHeldPort: a new frontend asks for a port another process holds (the kubelet's,
 // say). With the real haproxy in master-worker mode and the agent running, over 20 s that span
 // the change, connections to another tenant's frontend keep succeeding (99.9 % or more), a
@@ -129,30 +169,9 @@ func TestFrontendOnHeldPort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for 20 s")
 	}
-	dir := t.TempDir()
-	alphaPort := testsupport.FreePort(t, "127.0.0.1")
-	serverPort := testsupport.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
-	nameServer(t, "gpu-a", fmt.Sprintf("127.0.0.2:%d", serverPort))
-	nameServer(t, "gpu-b", fmt.Sprintf("127.0.0.3:%d", serverPort))
-	nameServer(t, "gpu-c", fmt.Sprintf("127.0.0.4:%d", serverPort))
-	// The port the new frontend asks for is held by another process, as the kubelet holds 10250.
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	heldPort := int32(held.Addr().(*net.TCPAddr).Port)
-
-	configDir := filepath.Join(dir, "config")
-	good := heldPortConfig(alphaPort, "127.0.0.2", serverPort)
-	writeConfig(t, configDir, good)
-	metrics := NewMetrics(nil)
-	reports := &recorder{}
-	agent := &Agent{
-		ConfigDir: configDir, LiveDir: filepath.Join(dir, "live", "cfg"), HAProxy: bin,
-		Runtime: Runtime{Socket: filepath.Join(dir, "master.sock")}, PIDFile: filepath.Join(dir, "haproxy.pid"),
-		Log: testr.New(t), Metrics: metrics, Reporter: reports,
-	}
+	sc := newHeldPortScene(t, bin)
+	alphaPort, serverPort, heldPort, held, good := sc.alphaPort, sc.serverPort, sc.heldPort, sc.held, sc.good
+	configDir, metrics, reports, agent := sc.configDir, sc.metrics, sc.reports, sc.agent
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := agent.Install(ctx); err != nil {
@@ -255,32 +274,12 @@ func TestFailedReloadIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Skip("haproxy is not installed (apt-get install -y haproxy; .ci/run does it): skipping the end-to-end test")
 	}
-	dir := t.TempDir()
-	alphaPort := testsupport.FreePort(t, "127.0.0.1")
-	serverPort := testsupport.FreePort(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
-	nameServer(t, "gpu-a", fmt.Sprintf("127.0.0.2:%d", serverPort))
-	nameServer(t, "gpu-b", fmt.Sprintf("127.0.0.3:%d", serverPort))
-	nameServer(t, "gpu-c", fmt.Sprintf("127.0.0.4:%d", serverPort))
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	heldPort := int32(held.Addr().(*net.TCPAddr).Port)
-
-	configDir := filepath.Join(dir, "config")
-	good := heldPortConfig(alphaPort, "127.0.0.2", serverPort)
-	writeConfig(t, configDir, good)
-	metrics := NewMetrics(nil)
-	reports := &recorder{}
-	agent := &Agent{
-		ConfigDir: configDir, LiveDir: filepath.Join(dir, "live", "cfg"), HAProxy: bin,
-		Runtime: Runtime{Socket: filepath.Join(dir, "master.sock")}, PIDFile: filepath.Join(dir, "haproxy.pid"),
-		Log: testr.New(t), Metrics: metrics, Reporter: reports,
-		// Blind to the held port: the reload itself fails, as it would for a cause the agent
-		// cannot see beforehand.
-		BindProbe: func(netip.AddrPort) error { return nil },
-	}
+	sc := newHeldPortScene(t, bin)
+	alphaPort, serverPort, heldPort, good := sc.alphaPort, sc.serverPort, sc.heldPort, sc.good
+	configDir, metrics, agent := sc.configDir, sc.metrics, sc.agent
+	// Blind to the held port: the reload itself fails, as it would for a cause the agent
+	// cannot see beforehand.
+	agent.BindProbe = func(netip.AddrPort) error { return nil }
 	ctx := context.Background()
 	if err := agent.Install(ctx); err != nil {
 		t.Fatal(err)
