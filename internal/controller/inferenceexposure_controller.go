@@ -97,6 +97,8 @@ type exposureScope struct {
 	// exposure's name, nil when there is none (ownServiceName).
 	tenant  *exposurev1alpha1.InferenceTenant
 	service *corev1.Service
+	// block is the tenant's block once the Service phase has found it held.
+	block *allocator.Range
 	// result collects the phases' requeues; stop ends the reconcile after the current phase.
 	result ctrl.Result
 	stop   bool
@@ -274,12 +276,7 @@ func (r *ExposureReconciler) reconcileService(ctx context.Context, s *exposureSc
 		}
 		return ctrl.Result{}, nil
 	}
-	if c := meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionPortsAllocated); c != nil && c.Reason == exposurev1alpha1.ReasonBlockPending {
-		// The block is there now: a Service write that fails below must not leave the exposure
-		// saying it waits for one.
-		conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady,
-			fmt.Sprintf("tenant %q holds block %d-%d; the ports are taken when the Service is written", tenant.Name, block.Start, block.End))
-	}
+	s.block = &block
 
 	refused := map[int32]bool{}
 	// The ports the exposure holds stay when its tenant had to move to another block; they
@@ -493,6 +490,12 @@ func (r *ExposureReconciler) children() *childApplier {
 
 func (r *ExposureReconciler) serviceFailed(s *exposureScope, err error) (ctrl.Result, error) {
 	conds := s.conds
+	if c := meta.FindStatusCondition(s.status.Conditions, exposurev1alpha1.ConditionPortsAllocated); s.block != nil && c != nil && c.Reason == exposurev1alpha1.ReasonBlockPending {
+		// The block is there now: a failed Service write must not leave the exposure saying
+		// it waits for one.
+		conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady,
+			fmt.Sprintf("tenant %q holds block %d-%d; the ports are taken when the Service is written", s.tenant.Name, s.block.Start, s.block.End))
+	}
 	if errors.Is(err, errServiceTaken) {
 		serviceNameTaken(s, client.ObjectKey{Namespace: s.exp.Namespace, Name: s.exp.Name})
 		return ctrl.Result{}, nil
