@@ -490,12 +490,6 @@ func (r *ExposureReconciler) children() *childApplier {
 
 func (r *ExposureReconciler) serviceFailed(s *exposureScope, err error) (ctrl.Result, error) {
 	conds := s.conds
-	if c := meta.FindStatusCondition(s.status.Conditions, exposurev1alpha1.ConditionPortsAllocated); s.block != nil && c != nil && c.Reason == exposurev1alpha1.ReasonBlockPending {
-		// The block is there now: a failed Service write must not leave the exposure saying
-		// it waits for one.
-		conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady,
-			fmt.Sprintf("tenant %q holds block %d-%d; the ports are taken when the Service is written", s.tenant.Name, s.block.Start, s.block.End))
-	}
 	if errors.Is(err, errServiceTaken) {
 		serviceNameTaken(s, client.ObjectKey{Namespace: s.exp.Namespace, Name: s.exp.Name})
 		return ctrl.Result{}, nil
@@ -503,6 +497,12 @@ func (r *ExposureReconciler) serviceFailed(s *exposureScope, err error) (ctrl.Re
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
 		// The cache is behind a write (ours or another process's): look again shortly.
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	if c := meta.FindStatusCondition(s.status.Conditions, exposurev1alpha1.ConditionPortsAllocated); s.block != nil && c != nil && c.Reason == exposurev1alpha1.ReasonBlockPending {
+		// The block is there now: a refused Service write must not leave the exposure saying
+		// it waits for one.
+		conds.Unknown(exposurev1alpha1.ConditionPortsAllocated, exposurev1alpha1.ReasonNotReady,
+			fmt.Sprintf("tenant %q holds block %d-%d; the ports are taken when the Service is written", s.tenant.Name, s.block.Start, s.block.End))
 	}
 	if apierrors.IsInvalid(err) {
 		// The API server refused what the spec asks for: the user has to change the spec.
