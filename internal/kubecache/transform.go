@@ -80,7 +80,11 @@ func foreignRoutingShell(o any) (client.Object, bool) {
 	copyIdentity(shell, obj)
 	// The hosts it serves, which another namespace's exposure may not take (an annotation of
 	// the shell only: the cache's copy is never written back).
-	if hosts := router.ServedHosts(obj); len(hosts) > 0 {
+	hosts := router.ServedHosts(obj)
+	if len(hosts) == 0 {
+		hosts = ShellHosts(obj) // already a shell: the transform may see an object twice
+	}
+	if len(hosts) > 0 {
 		shell.SetAnnotations(map[string]string{AnnotationServedHosts: strings.Join(hosts, ",")})
 	}
 	return shell, true
