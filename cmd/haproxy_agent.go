@@ -67,6 +67,15 @@ func runHAProxyAgent(args []string) error {
 	if install {
 		return a.Install(ctx)
 	}
+	if events {
+		r, err := eventReporter(a.Log, nodeName, kubeconfig)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			a.Reporter = r
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -91,38 +100,33 @@ func runHAProxyAgent(args []string) error {
 		}()
 		defer func() { _ = srv.Close() }()
 	}
-	if events {
-		a.Reporter = eventReporter(a.Log, nodeName, kubeconfig)
-	}
 	a.Log.Info("watching", "configDir", a.ConfigDir, "liveDir", a.LiveDir, "masterSocket", a.Runtime.Socket, "interval", interval)
 	return a.Run(ctx, interval)
 }
 
-// eventReporter reports the agent's problems as Events when it has cluster credentials (in a
-// pod, its service account); nil otherwise.
-func eventReporter(log logr.Logger, node, kubeconfig string) haproxyagent.Reporter {
+// eventReporter reports the agent's problems as Events with the pod's service account, or
+// with the kubeconfig named by --kubeconfig. Without the first (outside a pod) it is nil and
+// says so; a kubeconfig that was named but cannot be used is an error.
+func eventReporter(log logr.Logger, node, kubeconfig string) (*kubereport.Events, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig != "" {
-		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
-	} else {
-		cfg, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		log.Info("no cluster credentials: problems go to the log and metrics only", "error", err.Error())
-		return nil
+		if cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
+			return nil, fmt.Errorf("--kubeconfig %q: %w", kubeconfig, err)
+		}
+	} else if cfg, err = rest.InClusterConfig(); err != nil {
+		log.Info("no cluster credentials (not in a pod, no --kubeconfig): problems go to the log and metrics only", "error", err.Error())
+		return nil, nil
 	}
 	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil
-	}
-	if err := exposurev1alpha1.AddToScheme(scheme); err != nil {
-		return nil
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		log.Info("no client for Events: problems go to the log and metrics only", "error", err.Error())
-		return nil
+		return nil, fmt.Errorf("a client for Events: %w", err)
 	}
-	return &kubereport.Events{Client: c, Node: node, Log: log.WithName("events")}
+	return &kubereport.Events{Client: c, Node: node, Log: log.WithName("events")}, nil
 }

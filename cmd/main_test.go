@@ -75,6 +75,7 @@ func TestHAProxyAgentRefusesBadFlags(t *testing.T) {
 		{[]string{"--runtime-timeout=-1s"}, "must be positive"},
 		{[]string{"--install", "--config-dir=/nonexistent/config"}, "/nonexistent/config"},
 		{[]string{"--install", "--config-dir=" + empty}, "no *.cfg files in " + empty},
+		{[]string{"--metrics-bind-address=0", "--kubeconfig=/nonexistent/kubeconfig"}, `--kubeconfig "/nonexistent/kubeconfig"`},
 	} {
 		err := runHAProxyAgent(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
