@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
-	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
@@ -35,8 +35,8 @@ func (h *haproxyFlags) bind(fs *flag.FlagSet) {
 	}
 	fs.BoolVar(&h.enabled, "haproxy", true, "Render the HAProxy configuration ConfigMap.")
 	fs.StringVar(&h.namespace, "haproxy-configmap-namespace", ns, "Namespace of the HAProxy ConfigMap (default: the operator's, from POD_NAMESPACE).")
-	fs.StringVar(&h.name, "haproxy-configmap-name", "inference-exposure-haproxy", "Name of the HAProxy ConfigMap holding the global part (key "+controller.GlobalKey+"); the tenants' parts go to <name>-00 ... <name>-NN.")
-	fs.IntVar(&h.shards, "haproxy-shards", controller.DefaultShards, fmt.Sprintf("How many ConfigMaps the tenants' HAProxy frontends are spread over (1-%d); a mounted directory of all of them is the configuration.", controller.MaxShards))
+	fs.StringVar(&h.name, "haproxy-configmap-name", "inference-exposure-haproxy", "Name of the HAProxy ConfigMap holding the global part (key "+haproxyconfig.GlobalKey+"); the tenants' parts go to <name>-00 ... <name>-NN.")
+	fs.IntVar(&h.shards, "haproxy-shards", haproxyconfig.DefaultShards, fmt.Sprintf("How many ConfigMaps the tenants' HAProxy frontends are spread over (1-%d); a mounted directory of all of them is the configuration.", haproxyconfig.MaxShards))
 	fs.StringVar(&h.backendSelector, "haproxy-backend-node-selector", "", "Label selector of the nodes gRPC frontends forward to (empty: all nodes).")
 	fs.StringVar(&h.ingressSel, "haproxy-ingress-node-selector", "node-role.kubernetes.io/ingress", "Label selector of the nodes running the ingress controller.")
 	fs.IntVar(&h.ingressPort, "haproxy-ingress-port", 443, "HTTPS port of the ingress nodes.")
@@ -52,7 +52,7 @@ func (h *haproxyFlags) bind(fs *flag.FlagSet) {
 // maxServerSlots bounds --haproxy-server-slots: every slot is a server line in every backend.
 const maxServerSlots = 1024
 
-func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
+func (h *haproxyFlags) settings() (*haproxyconfig.Settings, error) {
 	if !h.enabled {
 		return nil, nil
 	}
@@ -82,8 +82,8 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--haproxy-reserved-ports: %w", err)
 	}
-	if h.shards < 1 || h.shards > controller.MaxShards {
-		return nil, fmt.Errorf("--haproxy-shards %d must be within 1-%d", h.shards, controller.MaxShards)
+	if h.shards < 1 || h.shards > haproxyconfig.MaxShards {
+		return nil, fmt.Errorf("--haproxy-shards %d must be within 1-%d", h.shards, haproxyconfig.MaxShards)
 	}
 	if h.timeout > haproxy.MaxTimer || h.hardStopAfter > haproxy.MaxTimer {
 		return nil, fmt.Errorf("--haproxy-timeout and --haproxy-hard-stop-after must be at most %s (HAProxy's timers overflow past it)", haproxy.MaxTimer)
@@ -94,7 +94,7 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 	if h.timeout < 0 || h.hardStopAfter <= 0 {
 		return nil, fmt.Errorf("--haproxy-timeout must not be negative and --haproxy-hard-stop-after must be positive")
 	}
-	return &controller.HAProxySettings{
+	return &haproxyconfig.Settings{
 		Namespace: h.namespace, Name: h.name, Shards: h.shards, BackendNodes: backend, IngressNodes: ingress,
 		Globals: haproxy.Globals{
 			IngressPort: int32(h.ingressPort), HTTPSPort: int32(h.httpsPort), IngressCAPath: h.ingressCA,
@@ -105,7 +105,7 @@ func (h *haproxyFlags) settings() (*controller.HAProxySettings, error) {
 }
 
 // cacheOptions are the controllers' cache settings for these HAProxy settings.
-func cacheOptions(s *controller.HAProxySettings) cache.Options {
+func cacheOptions(s *haproxyconfig.Settings) cache.Options {
 	if s == nil {
 		return kubecache.CacheOptions("")
 	}

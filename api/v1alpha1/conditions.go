@@ -135,6 +135,9 @@ const (
 	// LabelExposure names the InferenceExposure a child object belongs to.
 	LabelExposure = "exposure.inference.dev/exposure"
 
+	// FieldManager is the name under which the operator writes (managedFields).
+	FieldManager = "inference-exposure-operator"
+
 	// AnnotationApplied holds a hash of the server-side apply body the operator last sent for
 	// a child object: when it matches the body it would send now and the object still holds
 	// every field of it, nothing is sent (the cache keeps no managedFields to compare with).

@@ -595,14 +595,14 @@ func floorCreate(ctx context.Context, cl client.Client, c config, plan []*exposu
 			"status":   w.status,
 		}}
 		u.SetGroupVersionKind(exposurev1alpha1.GroupVersion.WithKind("InferenceExposure"))
-		if err := cl.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(controller.FieldManager), client.ForceOwnership); err != nil {
+		if err := cl.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(exposurev1alpha1.FieldManager), client.ForceOwnership); err != nil {
 			return err
 		}
 		return cl.Create(ctx, &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{GenerateName: e.Name + ".", Namespace: e.Namespace},
 			InvolvedObject: corev1.ObjectReference{APIVersion: exposurev1alpha1.GroupVersion.String(), Kind: "InferenceExposure", Namespace: e.Namespace, Name: e.Name, UID: e.UID, ResourceVersion: e.ResourceVersion},
 			Reason:         "PortsAllocated", Message: fmt.Sprintf("node ports from the block of tenant %s", w.in.Tenant),
-			Type: corev1.EventTypeNormal, Source: corev1.EventSource{Component: controller.FieldManager},
+			Type: corev1.EventTypeNormal, Source: corev1.EventSource{Component: exposurev1alpha1.FieldManager},
 			FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		})
 	}); err != nil {

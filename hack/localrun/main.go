@@ -29,6 +29,7 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -101,7 +102,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	hp := &controller.HAProxySettings{
+	hp := &haproxyconfig.Settings{
 		Namespace: "default", Name: "inference-exposure-haproxy",
 		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
@@ -126,7 +127,7 @@ func run() error {
 		time.Sleep(300 * time.Millisecond)
 	}
 	show(ctx, c, os.Stdout)
-	if cfg, err := controller.ReadHAProxyConfig(ctx, c, *hp); err == nil {
+	if cfg, err := haproxyconfig.ReadConfig(ctx, c, *hp); err == nil {
 		say("rendered HAProxy configuration (ConfigMap %s/%s and its shards %s-NN, in file order):", hp.Namespace, hp.Name, hp.Name)
 		fmt.Println(cfg)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/conditions"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 )
@@ -54,84 +55,15 @@ func setNodeReady(t *testing.T, name, ip string, ready bool) {
 	}
 }
 
-func haproxySettings(ns string) *HAProxySettings {
-	return &HAProxySettings{
+func haproxySettings(ns string) *haproxyconfig.Settings {
+	return &haproxyconfig.Settings{
 		Namespace: ns, Name: "haproxy", BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
 		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
 		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: 443, StatsBind: "127.0.0.1:8404", Timeout: 300 * time.Second, HardStopAfter: 30 * time.Minute,
 			ReservedPorts: haproxy.DefaultReservedPorts},
 		// Tests change exposures one after another and wait for each: render each within
 		// a second, as outside a burst (TestRenderDelay covers the burst).
-		BurstInterval: coalesce,
-	}
-}
-
-func TestRenderDelay(t *testing.T) {
-	now := time.Unix(1000, 0)
-	ago := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
-	burst := 5 * time.Second
-	for _, tc := range []struct {
-		name      string
-		lastWrite int64
-		node      bool
-		want      time.Duration
-	}{
-		{"nothing written yet", 0, false, coalesce},
-		{"quiet for longer than the burst interval", ago(time.Minute), false, coalesce},
-		{"last write 4.5 s ago: the next second is past the interval", ago(4500 * time.Millisecond), false, coalesce},
-		{"during a burst: until the interval after the last write", ago(time.Second), false, 4 * time.Second},
-		{"right after a write", ago(0), false, burst},
-		{"a node change during a burst", ago(time.Second), true, coalesce},
-		{"a node change right after a write", ago(0), true, coalesce},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := renderDelay(now, tc.lastWrite, burst, tc.node); got != tc.want {
-				t.Fatalf("renderDelay = %s, want %s", got, tc.want)
-			}
-		})
-	}
-	if (HAProxySettings{}).burstInterval() != DefaultBurstInterval {
-		t.Fatal("no default burst interval")
-	}
-}
-
-func TestBurstWait(t *testing.T) {
-	now := time.Unix(1000, 0)
-	ago := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
-	for _, tc := range []struct {
-		name      string
-		lastWrite int64
-		want      time.Duration
-	}{
-		{"nothing written yet", 0, 0},
-		{"written longer ago than the spacing", ago(time.Minute), 0},
-		{"written exactly the spacing ago", ago(8 * time.Second), 0},
-		{"written while the last render was running", ago(500 * time.Millisecond), 7500 * time.Millisecond},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := burstWait(now, tc.lastWrite, 8*time.Second); got != tc.want {
-				t.Fatalf("burstWait = %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestBurstSpacing(t *testing.T) {
-	for _, tc := range []struct {
-		name                       string
-		configured, lastTook, want time.Duration
-	}{
-		{"no render yet", 5 * time.Second, 0, 5 * time.Second},
-		{"a quick render keeps the configured interval", 5 * time.Second, 100 * time.Millisecond, 5 * time.Second},
-		{"a render of 300 ms: six seconds apart", 5 * time.Second, 300 * time.Millisecond, 6 * time.Second},
-		{"a render of ten seconds: capped", 5 * time.Second, 10 * time.Second, maxBurstInterval},
-		{"a configured interval above the cap stays", time.Minute, 10 * time.Second, time.Minute},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := burstSpacing(tc.configured, tc.lastTook); got != tc.want {
-				t.Fatalf("burstSpacing = %s, want %s", got, tc.want)
-			}
-		})
+		BurstInterval: time.Second,
 	}
 }
 
@@ -147,7 +79,7 @@ func configMap(t *testing.T, ns string) *corev1.ConfigMap {
 // fullConfig is the whole configuration as HAProxy would load it from the mounted directory.
 func fullConfig(t *testing.T, ns string) string {
 	t.Helper()
-	cfg, err := ReadHAProxyConfig(context.Background(), k8s, *haproxySettings(ns))
+	cfg, err := haproxyconfig.ReadConfig(context.Background(), k8s, *haproxySettings(ns))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +149,7 @@ func TestHAProxyConfigMap(t *testing.T) {
 		t.Fatalf("the global part does not come first:\n%s", cfg)
 	}
 	// Every ConfigMap carries its checksum and label; the tenant's part is in its shard.
-	shard := ShardName("haproxy", ShardOf("hp-alpha", DefaultShards))
+	shard := haproxyconfig.ShardName("haproxy", haproxyconfig.ShardOf("hp-alpha", haproxyconfig.DefaultShards))
 	for _, name := range []string{"haproxy", shard} {
 		cm := &corev1.ConfigMap{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: opNS, Name: name}, cm); err != nil {
@@ -238,7 +170,7 @@ func TestHAProxyConfigMap(t *testing.T) {
 	// The render writes its ConfigMaps one after another: the others may still be on their way.
 	eventually(t, "the global ConfigMap and every shard", func() (bool, string) {
 		n := len(versions(t, opNS))
-		return n == DefaultShards+1, fmt.Sprintf("%d ConfigMaps, want the global one and %d shards", n, DefaultShards)
+		return n == haproxyconfig.DefaultShards+1, fmt.Sprintf("%d ConfigMaps, want the global one and %d shards", n, haproxyconfig.DefaultShards)
 	})
 	waitTenantCondition(t, "hp-alpha", "HAProxyConfigured", "True/Rendered")
 	if testutil.ToFloat64(metrics.HAProxyRenders.WithLabelValues("written")) < 1 || testutil.ToFloat64(metrics.HAProxyConfigBytes) < 100 {
@@ -295,7 +227,7 @@ func TestHAProxyConfigMap(t *testing.T) {
 
 	t.Run("edits to the ConfigMap are repaired", func(t *testing.T) {
 		cm := &corev1.ConfigMap{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: opNS, Name: ShardName("haproxy", ShardOf("hp-alpha", DefaultShards))}, cm); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: opNS, Name: haproxyconfig.ShardName("haproxy", haproxyconfig.ShardOf("hp-alpha", haproxyconfig.DefaultShards))}, cm); err != nil {
 			t.Fatal(err)
 		}
 		cm.Data = map[string]string{"haproxy.cfg": "global\n    # hand edit\n"}
@@ -371,7 +303,7 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 	settings.Shards = 2
 	refused := "hp-refused"
 	other := "hp-other-0"
-	for i := 1; ShardOf(other, 2) == ShardOf(refused, 2); i++ {
+	for i := 1; haproxyconfig.ShardOf(other, 2) == haproxyconfig.ShardOf(refused, 2); i++ {
 		other = fmt.Sprintf("hp-other-%d", i)
 	}
 	cleanupTenants(t, refused, other)
@@ -387,7 +319,7 @@ func TestHAProxyRefusedWrite(t *testing.T) {
 		create(t, tn)
 	}
 	bad := waitTenantCondition(t, refused, "HAProxyConfigured", "False/ConfigMapRefused")
-	if msg := condition(bad.Status.Conditions, "HAProxyConfigured"); !strings.Contains(msg, "refused by the test's policy") || !strings.Contains(msg, ShardName("haproxy", ShardOf(refused, 2))) {
+	if msg := condition(bad.Status.Conditions, "HAProxyConfigured"); !strings.Contains(msg, "refused by the test's policy") || !strings.Contains(msg, haproxyconfig.ShardName("haproxy", haproxyconfig.ShardOf(refused, 2))) {
 		t.Fatalf("message does not give the API server's reason and the ConfigMap: %s", msg)
 	}
 	// Ready summarises HAProxyConfigured for a tenant that asks for frontends.
@@ -512,10 +444,10 @@ func TestHAProxyBindConflictCostsTheOffender(t *testing.T) {
 	}
 	// Two writers of the exposure's status, each owning only its fields.
 	f := statusManagersOf(e)
-	if hp := f[HAProxyStatusManager+"/Apply"]; !strings.Contains(hp, "HAProxyFrontend") || strings.Contains(hp, `\"Ready\"`) {
+	if hp := f[conditions.HAProxyStatusManager+"/Apply"]; !strings.Contains(hp, "HAProxyFrontend") || strings.Contains(hp, `\"Ready\"`) {
 		t.Errorf("HAProxy manager fields: %s", hp)
 	}
-	if own := f[StatusManager+"/Apply"]; strings.Contains(own, "HAProxyFrontend") || !strings.Contains(own, `\"Ready\"`) {
+	if own := f[conditions.StatusManager+"/Apply"]; strings.Contains(own, "HAProxyFrontend") || !strings.Contains(own, `\"Ready\"`) {
 		t.Errorf("status manager fields: %s", own)
 	}
 	waitEvent(t, offenderNS, "grab", "Warning BindConflict")
@@ -564,74 +496,6 @@ func TestTwoOperatorsDoNotFight(t *testing.T) {
 	waitConfig(t, opNS, "operator B's configuration", func(cfg string) bool { return strings.Contains(cfg, "timeout client 301s") })
 	stopB()
 	_ = ctx
-}
-
-// BenchmarkApplyConfigMapUnchanged: a shard ConfigMap of 60 KiB that already holds what was
-// rendered, as every shard but one after a single exposure's change at 10,000 exposures.
-func BenchmarkApplyConfigMapUnchanged(b *testing.B) {
-	ctx := context.Background()
-	ns := newNamespace(b, "hp-bench")
-	cached := cachedClient(b)
-	r := &HAProxyReconciler{Client: cached, APIReader: k8s, Settings: *haproxySettings(ns)}
-	f := configFile{name: "haproxy-07", key: "haproxy-07.cfg", data: strings.Repeat("    server s1 10.0.1.101:+22800 check port 30801  # gpu-1\n", 1100)}
-	if fail, err := r.applyConfigMap(ctx, f); err != nil || fail != nil {
-		b.Fatal(fail, err)
-	}
-	var cm corev1.ConfigMap
-	for deadline := time.Now().Add(30 * time.Second); cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.name}, &cm) != nil; {
-		if time.Now().After(deadline) {
-			b.Fatal("the cache never showed the ConfigMap")
-		}
-		time.Sleep(10 * time.Millisecond) // polls the cache, which shows the write within moments
-	}
-	r.wrote = false
-	b.ReportAllocs()
-	for b.Loop() {
-		if fail, err := r.applyConfigMap(ctx, f); err != nil || fail != nil {
-			b.Fatal(fail, err)
-		}
-	}
-	if r.wrote {
-		b.Fatal("the unchanged ConfigMap was written again")
-	}
-}
-
-// BenchmarkApplyConfigMapChanged: a 60 KB shard whose content changed on every render, applied
-// through the real API server (request, response and the up-to-date check).
-func BenchmarkApplyConfigMapChanged(b *testing.B) {
-	ctx := context.Background()
-	ns := newNamespace(b, "hp-bench-changed")
-	r := &HAProxyReconciler{Client: k8s, APIReader: k8s, Settings: *haproxySettings(ns)}
-	line := "    server s1 10.0.1.101:+22800 check port 30801  # gpu-1\n"
-	f := configFile{name: "haproxy-07", key: "haproxy-07.cfg"}
-	var live corev1.ConfigMap
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		f.data = strings.Repeat(line, 1100) + fmt.Sprintf("# render %d\n", i)
-		if fail, err := r.applyConfigMap(ctx, f); err != nil || fail != nil {
-			b.Fatal(fail, err)
-		}
-		i++
-	}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.name}, &live); err != nil || !strings.HasSuffix(live.Data[f.key], fmt.Sprintf("# render %d\n", i-1)) {
-		b.Fatalf("the last render is not in the ConfigMap: %v", err)
-	}
-}
-
-// BenchmarkShardFiles: 200 tenants' parts (11 KB each, as at 10,000 exposures) spread over the
-// shard files of a render.
-func BenchmarkShardFiles(b *testing.B) {
-	var parts haproxy.Parts
-	for i := range 200 {
-		parts.Tenants = append(parts.Tenants, haproxy.TenantPart{Name: fmt.Sprintf("tenant-%03d", i), Config: strings.Repeat("    bind 10.0.100.1:30800  # ns/model\n", 300)})
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if files := shardFiles(parts, "haproxy", DefaultShards, maxShardData, nil); len(files) != DefaultShards+1 {
-			b.Fatalf("%d files", len(files))
-		}
-	}
 }
 
 // TestHAProxyFrontendPortPolicy: an exposure that asks for the kubelet's port, or for a port
@@ -699,49 +563,4 @@ func TestHAProxyFrontendPortPolicy(t *testing.T) {
 			t.Fatalf("the later exposure took the port:\n%s", cfg)
 		}
 	})
-}
-
-// TestShardBudget: one tenant outgrowing the shard it shares costs only that tenant: the others'
-// new parts are written, the large tenant keeps its previous part when that fits (or has none),
-// and it alone is named, with what to do.
-func TestShardBudget(t *testing.T) {
-	part := func(name string, lines int, what string) haproxy.TenantPart {
-		return haproxy.TenantPart{Name: name, Config: "\n# tenant " + name + "\n" + strings.Repeat("    server s1 10.0.1.1 check  # "+what+"\n", lines)}
-	}
-	header := len("# Generated by inference-exposure-operator: shard 0 of 1 of the tenants' frontends. Do not edit.\n")
-	small, grown := part("small", 10, "new"), part("big", 400, "new")
-	oldBig := part("big", 20, "old")
-	budget := header + len(small.Config) + len(oldBig.Config) + 100
-	for _, tc := range []struct {
-		name     string
-		previous string
-		want     []string // parts in the shard
-		msg      string
-	}{
-		{"the big tenant keeps its previous part", "# header\n" + oldBig.Config + part("small", 10, "old").Config, []string{oldBig.Config, small.Config}, "its previous frontends keep serving"},
-		{"no previous part", "", []string{small.Config}, "it has no frontends until then"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			asked := false
-			files := shardFiles(haproxy.Parts{Global: "global\n", Tenants: []haproxy.TenantPart{grown, small}}, "haproxy", 1, budget, func(int) string { asked = true; return tc.previous })
-			f := files[1]
-			if !asked || f.data != files[1].data[:header]+strings.Join(tc.want, "") {
-				t.Fatalf("shard:\n%s", f.data)
-			}
-			if len(f.data) > budget {
-				t.Fatalf("%d bytes, budget %d", len(f.data), budget)
-			}
-			if len(f.over) != 1 || !strings.Contains(f.over["big"], tc.msg) || !strings.Contains(f.over["big"], "--haproxy-shards") || strings.Contains(f.over["big"], "small") {
-				t.Fatalf("over = %v", f.over)
-			}
-			if !slices.Contains(f.tenants, "small") || !slices.Contains(f.tenants, "big") {
-				t.Fatalf("tenants = %v", f.tenants)
-			}
-		})
-	}
-	// Within the budget nothing is read back and nobody is reported.
-	files := shardFiles(haproxy.Parts{Tenants: []haproxy.TenantPart{small, oldBig}}, "haproxy", 1, budget, func(int) string { t.Fatal("read back"); return "" })
-	if files[1].over != nil {
-		t.Fatalf("over = %v", files[1].over)
-	}
 }

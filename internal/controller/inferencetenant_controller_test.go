@@ -17,6 +17,9 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 )
 
@@ -125,7 +128,7 @@ func TestPortAlreadyAllocated(t *testing.T) {
 	if err := stale.List(ctx, &sl); err != nil {
 		t.Fatal(err)
 	}
-	r := &ExposureReconciler{Client: stale, Ports: nodePortsFrom(sl.Items), Options: Options{}}
+	r := &exposure.Reconciler{Client: stale, Ports: kubecache.NodePortsFrom(sl.Items)}
 	r.Recorder = nopRecorder{}
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)
@@ -368,7 +371,7 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 	cleanupTenants(t, "race-test")
 	tn := tenantWithBlock(t, "race-test", ns, 31120)
 	// More racing Services than the reconciler retries, none of them in its view.
-	for i := range int32(maxPortRetries + 1) {
+	for i := range int32(exposure.MaxPortRetries + 1) {
 		create(t, foreignNodePortService(ns, fmt.Sprintf("racer-%d", i), 31120+i))
 	}
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), nil, nil)
@@ -381,7 +384,7 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 			cached.Get(ctx, client.ObjectKey{Name: "ports-31120-31129"}, &exposurev1alpha1.PortClaim{}) == nil, "not yet"
 	})
 	events := record.NewFakeRecorder(100)
-	r := &ExposureReconciler{Client: cached, Ports: nodePortsFrom(nil), Options: Options{}, Recorder: events}
+	r := &exposure.Reconciler{Client: cached, Ports: kubecache.NodePortsFrom(nil), Recorder: events}
 	res, err := r.Reconcile(ctx, reqFor(exp))
 	if err != nil || res.RequeueAfter == 0 {
 		t.Fatalf("result %+v, err %v: want a quiet retry", res, err)
@@ -399,11 +402,11 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 	if err := cached.List(ctx, &sl, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	r.Ports = nodePortsFrom(sl.Items)
+	r.Ports = kubecache.NodePortsFrom(sl.Items)
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)
 	}
-	if np := nodePorts(getService(t, ns, "triton")); np["http"] != 31120+maxPortRetries+1 {
+	if np := nodePorts(getService(t, ns, "triton")); np["http"] != 31120+exposure.MaxPortRetries+1 {
 		t.Fatalf("node ports = %v", np)
 	}
 }
@@ -431,7 +434,7 @@ func TestClaimLagRequeues(t *testing.T) {
 			cl.Items = nil
 		}
 	}}
-	lagging := &ExposureReconciler{Client: noClaims, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	lagging := &exposure.Reconciler{Client: noClaims, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
 	res, err := lagging.Reconcile(ctx, reqFor(exp))
 	if err != nil {
 		t.Fatal(err)
@@ -442,7 +445,7 @@ func TestClaimLagRequeues(t *testing.T) {
 	// Once the claims are in the cache, the next look allocates. Until the cache shows the
 	// status the lagging look wrote, a status write is refused (Conflict) and the reconcile
 	// asks to look again shortly: it is looked again here, as the work queue would.
-	caught := &ExposureReconciler{Client: cached, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+	caught := &exposure.Reconciler{Client: cached, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
 	eventually(t, "PortsAllocated True after the claims arrived", func() (bool, string) {
 		if _, err := caught.Reconcile(ctx, reqFor(exp)); err != nil {
 			t.Fatal(err)
@@ -469,8 +472,8 @@ func reconcileClaimsLagging(t *testing.T, tn *exposurev1alpha1.InferenceTenant, 
 		}
 	}}
 	events := record.NewFakeRecorder(100)
-	r := &TenantReconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: nodePortsFrom(nil),
-		Options: Options{Pool: pool, DefaultBlockSize: 10}}
+	r := &tenant.Reconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: kubecache.NodePortsFrom(nil),
+		Pool: pool, DefaultBlockSize: 10}
 	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -787,16 +789,16 @@ func TestNameTakenBehindTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apis := &RouterAPIs{Discovery: disc}
+	apis := &servedapis.APIs{Discovery: disc}
 	apis.Refresh(ctx)
-	reconciler := func(hide ...client.Object) *ExposureReconciler {
+	reconciler := func(hide ...client.Object) *exposure.Reconciler {
 		hidden := map[string]bool{}
 		for _, o := range hide {
 			hidden[hiddenKey(o, client.ObjectKeyFromObject(o))] = true
 		}
-		return &ExposureReconciler{Client: behindClient{Client: cached, hidden: hidden}, APIReader: k8s, APIs: apis, Ports: nodePortsFrom(nil), Recorder: nopRecorder{}}
+		return &exposure.Reconciler{Client: behindClient{Client: cached, hidden: hidden}, APIReader: k8s, APIs: apis, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
 	}
-	reconcile := func(r *ExposureReconciler, exp *exposurev1alpha1.InferenceExposure) (ctrl.Result, *exposurev1alpha1.InferenceExposure) {
+	reconcile := func(r *exposure.Reconciler, exp *exposurev1alpha1.InferenceExposure) (ctrl.Result, *exposurev1alpha1.InferenceExposure) {
 		t.Helper()
 		// The cache shows the exposure as it is now (else the status write is refused as stale
 		// and the reconcile writes nothing), and its tenant.

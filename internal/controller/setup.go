@@ -13,8 +13,12 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
+	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 )
 
 // countConditions counts exposures by condition type and status.
@@ -49,21 +53,24 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := kubecache.SetupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	ports, err := watchNodePorts(context.Background(), mgr.GetCache())
+	ports, err := kubecache.WatchNodePorts(context.Background(), mgr.GetCache())
 	if err != nil {
 		return err
 	}
-	held, err := watchClaims(context.Background(), mgr.GetCache())
+	held, err := kubecache.WatchClaims(context.Background(), mgr.GetCache())
 	if err != nil {
 		return err
 	}
-	if err := (&TenantReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
-		Ports:     ports,
-		Cache:     mgr.GetCache(),
-		Options:   opts,
+	if err := (&tenant.Reconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
+		Ports:            ports,
+		Cache:            mgr.GetCache(),
+		Pool:             opts.Pool,
+		DefaultBlockSize: opts.DefaultBlockSize,
+		MaxConcurrent:    opts.MaxConcurrent,
+		HAProxy:          opts.HAProxy != nil,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up tenant controller: %w", err)
 	}
@@ -74,20 +81,21 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.APIPollInterval <= 0 {
 		opts.APIPollInterval = DefaultAPIPollInterval
 	}
-	apis := &RouterAPIs{Discovery: disc, Interval: opts.APIPollInterval}
+	apis := &servedapis.APIs{Discovery: disc, Interval: opts.APIPollInterval}
 	apis.Refresh(context.Background())
 	if err := mgr.Add(apis); err != nil {
 		return fmt.Errorf("adding API discovery: %w", err)
 	}
-	if err := (&ExposureReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
-		APIs:      apis,
-		Ports:     ports,
-		Held:      held,
-		Cache:     mgr.GetCache(),
-		Options:   opts,
+	if err := (&exposure.Reconciler{
+		Client:             mgr.GetClient(),
+		APIReader:          mgr.GetAPIReader(),
+		Recorder:           mgr.GetEventRecorderFor("inferenceexposure-controller"), //nolint:staticcheck // see above
+		APIs:               apis,
+		Ports:              ports,
+		Held:               held,
+		Cache:              mgr.GetCache(),
+		MaxConcurrent:      opts.MaxConcurrent,
+		InlineCertificates: opts.InlineCertificates,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
 	}
@@ -101,14 +109,14 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return countConditions(exposures)
 	})
 	if opts.HAProxy != nil {
-		writer, err := newHAProxyWriter(mgr.GetConfig(), *opts.HAProxy, mgr.GetEventRecorderFor("haproxy-controller")) //nolint:staticcheck // see above
+		writer, err := haproxyconfig.NewWriter(mgr.GetConfig(), *opts.HAProxy, mgr.GetEventRecorderFor("haproxy-controller")) //nolint:staticcheck // see above
 		if err != nil {
 			return fmt.Errorf("haproxy writer lease: %w", err)
 		}
 		if err := mgr.Add(writer); err != nil {
 			return fmt.Errorf("adding the haproxy writer: %w", err)
 		}
-		if err := (&HAProxyReconciler{
+		if err := (&haproxyconfig.Reconciler{
 			Writer:    writer,
 			Client:    mgr.GetClient(),
 			Cache:     mgr.GetCache(),

@@ -15,6 +15,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/childapply"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
@@ -108,7 +109,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 		name := map[string]string{"*v1.Ingress": "ing", "*v1.Route": "rt", "*v1.HTTPRoute": "gw"}[fmt.Sprintf("%T", o)]
 		o, _ = get(t, ns, name, o)
 		for _, m := range o.GetManagedFields() {
-			if m.Manager == FieldManager && m.Operation != metav1.ManagedFieldsOperationApply {
+			if m.Manager == exposurev1alpha1.FieldManager && m.Operation != metav1.ManagedFieldsOperationApply {
 				t.Errorf("%T %s: the operator still holds fields through %s", o, name, m.Operation)
 			}
 		}
@@ -140,7 +141,7 @@ func TestTakeOverFromEarlierVersions(t *testing.T) {
 			}}}},
 		},
 	}
-	if err := k8s.Create(ctx, old, client.FieldOwner(FieldManager)); err != nil {
+	if err := k8s.Create(ctx, old, client.FieldOwner(exposurev1alpha1.FieldManager)); err != nil {
 		t.Fatal(err)
 	}
 	markForeign(t, old)
@@ -156,7 +157,7 @@ func TestTakeOverFromEarlierVersions(t *testing.T) {
 	for _, m := range ing.ManagedFields {
 		managers = append(managers, m.Manager+"/"+string(m.Operation))
 	}
-	if strings.Join(managers, ",") != FieldManager+"/Apply,someone-else/Update" {
+	if strings.Join(managers, ",") != exposurev1alpha1.FieldManager+"/Apply,someone-else/Update" {
 		t.Fatalf("managers = %v", managers)
 	}
 }
@@ -172,7 +173,7 @@ func TestTakeOverLeaksNoNodePorts(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "takeover-ports")
 	cleanupServices(t, ns)
-	a := &childApplier{Client: k8s, APIReader: k8s}
+	a := &childapply.Applier{Client: k8s, APIReader: k8s}
 	desired := func(name string) *corev1.Service {
 		return &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": "takeover"}},
@@ -182,7 +183,7 @@ func TestTakeOverLeaksNoNodePorts(t *testing.T) {
 	}
 	for i := range 40 {
 		name := fmt.Sprintf("triton-%d", i)
-		if _, _, err := a.apply(ctx, nil, desired(name)); err != nil {
+		if _, _, err := a.Apply(ctx, nil, desired(name)); err != nil {
 			t.Fatalf("try %d: creating: %v", i, err)
 		}
 		key := client.ObjectKey{Namespace: ns, Name: name}
@@ -194,7 +195,7 @@ func TestTakeOverLeaksNoNodePorts(t *testing.T) {
 		if err := k8s.Get(ctx, key, live); err != nil {
 			t.Fatal(err)
 		}
-		out, wrote, err := a.apply(ctx, live, desired(name))
+		out, wrote, err := a.Apply(ctx, live, desired(name))
 		if err != nil {
 			t.Fatalf("try %d: moving the port back: %v", i, err)
 		}

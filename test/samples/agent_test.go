@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
 )
 
@@ -221,8 +221,8 @@ func TestSampleMountsEveryShard(t *testing.T) {
 		}
 	}
 	want := []string{"inference-exposure-haproxy"}
-	for i := range controller.DefaultShards {
-		want = append(want, controller.ShardName("inference-exposure-haproxy", i))
+	for i := range haproxyconfig.DefaultShards {
+		want = append(want, haproxyconfig.ShardName("inference-exposure-haproxy", i))
 	}
 	if !slices.Equal(names, want) {
 		t.Fatalf("the sample mounts %v, want %v", names, want)
