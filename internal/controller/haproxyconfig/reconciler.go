@@ -185,25 +185,67 @@ type fileFailure struct {
 // reported configured only when the ConfigMap holding its part (and the global one) holds
 // exactly what was rendered.
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	start := time.Now()
+	s := &renderScope{start: time.Now(), failed: map[string]*fileFailure{}}
 	// A change that came in while the last render was still listing and rendering was
 	// queued for a second later: during a burst it waits for the spacing like the others.
 	if !r.urgent.Swap(false) {
-		if wait := burstWait(start, r.lastWrite.Load(), r.spacing()); wait > 0 {
+		if wait := burstWait(s.start, r.lastWrite.Load(), r.spacing()); wait > 0 {
 			return ctrl.Result{RequeueAfter: wait}, nil
 		}
 	}
-	// Read-only: nothing below modifies these objects.
-	tenants, err := kubecache.Objects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{})
-	if err != nil {
+	r.wrote = false
+	defer func() {
+		if r.wrote {
+			now := time.Now()
+			r.lastWrite.Store(now.UnixNano())
+			r.lastTook.Store(int64(now.Sub(s.start)))
+			metrics.HAProxyRenderSeconds.Observe(now.Sub(s.start).Seconds())
+		}
+	}()
+	result, err := phases.Run(ctx, s, r.phases(), func(s *renderScope) bool { return s.standby })
+	return result, errors.Join(append(s.errs, err)...)
+}
+
+// renderScope is what the phases of one render share.
+type renderScope struct {
+	start     time.Time
+	tenants   []*exposurev1alpha1.InferenceTenant // the cache's own objects: read only
+	exposures []*exposurev1alpha1.InferenceExposure
+	nodes     []*corev1.Node
+	// standby: another operator process writes the configuration.
+	standby  bool
+	parts    haproxy.Parts
+	rejected []*haproxy.TenantError
+	files    []configFile
+	// global is why the global part could not be written; failed why a tenant's part could not.
+	global *fileFailure
+	failed map[string]*fileFailure
+	// errs are the write errors met on the way: every ConfigMap and tenant is still tried.
+	errs []error
+}
+
+// phases are the render, in order.
+func (r *Reconciler) phases() []phases.Phase[*renderScope] {
+	return []phases.Phase[*renderScope]{
+		{Name: "reading the cluster", Run: r.readCluster},
+		{Name: "rendering", Run: r.render},
+		{Name: "writing the ConfigMaps", Run: r.writeFiles},
+		{Name: "reporting the frontends left out", Run: r.reportLeftOut},
+		{Name: "writing the tenants' HAProxyConfigured", Run: r.writeTenantStatus},
+	}
+}
+
+// readCluster reads tenants, exposures and nodes from the cache, and stops the render while
+// another operator process holds the writer lease.
+func (r *Reconciler) readCluster(ctx context.Context, s *renderScope) (ctrl.Result, error) {
+	var err error
+	if s.tenants, err = kubecache.Objects[*exposurev1alpha1.InferenceTenant](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceTenantList{}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing tenants: %w", err)
 	}
-	exposures, err := kubecache.Objects[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{})
-	if err != nil {
+	if s.exposures, err = kubecache.Objects[*exposurev1alpha1.InferenceExposure](ctx, r.Cache, r.Client, &exposurev1alpha1.InferenceExposureList{}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing exposures: %w", err)
 	}
-	nodes, err := kubecache.Objects[*corev1.Node](ctx, r.Cache, r.Client, &corev1.NodeList{})
-	if err != nil {
+	if s.nodes, err = kubecache.Objects[*corev1.Node](ctx, r.Cache, r.Client, &corev1.NodeList{}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing nodes: %w", err)
 	}
 	if holding, holder := r.Writer.state(); !holding {
@@ -217,14 +259,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			}
 		}
 		r.slots = nil // the holder places the nodes; read its tables when this one takes over
+		s.standby = true
 		return ctrl.Result{RequeueAfter: writerLeaseDuration}, nil
 	}
 	r.standbyFor = ""
+	return ctrl.Result{}, nil
+}
+
+// render builds the renderer's input and renders the parts and the files they go to.
+func (r *Reconciler) render(ctx context.Context, s *renderScope) (ctrl.Result, error) {
 	ports, err := r.serviceGRPCPorts(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in := haproxyinput.Build(r.Settings.Globals, r.Settings.BackendNodes, r.Settings.IngressNodes, tenants, exposures, nodes, ports)
+	in := haproxyinput.Build(r.Settings.Globals, r.Settings.BackendNodes, r.Settings.IngressNodes, s.tenants, s.exposures, s.nodes, ports)
 	// Nodes keep their server slots across renders and restarts: the previous tables are read
 	// back from the global part, so that node churn stays a runtime change for the agent.
 	if r.slots != nil {
@@ -237,33 +285,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			return ctrl.Result{}, fmt.Errorf("reading the previous configuration: %w", err)
 		}
 	}
-	parts, rejected := haproxy.RenderParts(in)
-	r.slots = &[2]haproxy.SlotTable{parts.BackendSlots, parts.IngressSlots}
-	files := r.files(ctx, parts)
-	metrics.HAProxyRejectedTenants.Set(float64(len(rejected)))
+	s.parts, s.rejected = haproxy.RenderParts(in)
+	r.slots = &[2]haproxy.SlotTable{s.parts.BackendSlots, s.parts.IngressSlots}
+	s.files = r.files(ctx, s.parts)
+	metrics.HAProxyRejectedTenants.Set(float64(len(s.rejected)))
+	return ctrl.Result{}, nil
+}
 
-	r.wrote = false
-	defer func() {
-		if r.wrote {
-			now := time.Now()
-			r.lastWrite.Store(now.UnixNano())
-			r.lastTook.Store(int64(now.Sub(start)))
-			metrics.HAProxyRenderSeconds.Observe(now.Sub(start).Seconds())
-		}
-	}()
-	var global *fileFailure
-	failed := map[string]*fileFailure{}
-	var errs []error
+// writeFiles writes every ConfigMap that changed and removes shards no longer configured; a
+// file that could not be written is remembered for its tenants' conditions.
+func (r *Reconciler) writeFiles(ctx context.Context, s *renderScope) (ctrl.Result, error) {
 	result := ctrl.Result{}
 	total := 0
-	for _, f := range files {
+	for _, f := range s.files {
 		total += len(f.data)
 		fail, err := r.applyConfigMap(ctx, f)
 		if err != nil {
-			errs = append(errs, err)
+			s.errs = append(s.errs, err)
 		}
 		for t, msg := range f.over {
-			failed[t] = &fileFailure{reason: exposurev1alpha1.ReasonHAProxyConfigTooLarge, msg: msg}
+			s.failed[t] = &fileFailure{reason: exposurev1alpha1.ReasonHAProxyConfigTooLarge, msg: msg}
 			result = phases.Earliest(result, ctrl.Result{RequeueAfter: refusedRetry})
 		}
 		if fail == nil {
@@ -275,62 +316,94 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 			result = phases.Earliest(result, ctrl.Result{RequeueAfter: refusedRetry}) // the cause may go away without an event here
 		}
 		if f.tenants == nil {
-			global = fail
+			s.global = fail
 		}
 		for _, t := range f.tenants {
-			failed[t] = fail
+			s.failed[t] = fail
 		}
 	}
 	metrics.HAProxyConfigBytes.Set(float64(total))
 	if err := r.removeStaleShards(ctx); err != nil {
-		errs = append(errs, err)
+		s.errs = append(s.errs, err)
 	}
+	return result, nil
+}
 
+// reportLeftOut reports the frontends left out (their bind was taken) on the exposures that
+// asked for them.
+func (r *Reconciler) reportLeftOut(ctx context.Context, s *renderScope) (ctrl.Result, error) {
+	if err := r.reportSkipped(ctx, s.parts.Skipped); err != nil {
+		return ctrl.Result{RequeueAfter: r.retryAfter()}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// writeTenantStatus writes each tenant's HAProxyConfigured, under the HAProxy status manager.
+func (r *Reconciler) writeTenantStatus(ctx context.Context, s *renderScope) (ctrl.Result, error) {
 	why := map[string]*haproxy.TenantError{}
-	for _, e := range rejected {
+	for _, e := range s.rejected {
 		why[e.Tenant] = e
 	}
-	// Frontends left out (their bind was taken) are reported on their tenant, naming them...
-	for _, msg := range skippedByTenant(parts.Skipped) {
+	// Frontends left out are reported on their tenant too, naming them.
+	for _, msg := range skippedByTenant(s.parts.Skipped) {
 		if why[msg.Tenant] == nil {
 			why[msg.Tenant] = msg
 		}
 	}
-	// ... and on the exposure that asked for it.
-	if err := r.reportSkipped(ctx, parts.Skipped); err != nil {
-		result = phases.Earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
-	}
-	for _, t := range tenants { // the cache's own objects: read only
+	result := ctrl.Result{}
+	for _, t := range s.tenants {
 		if !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		status := t.Status.DeepCopy()
-		fail := failed[t.Name]
-		if global != nil {
-			fail = global
+		fail := s.failed[t.Name]
+		if s.global != nil {
+			fail = s.global
 		}
-		switch e := why[t.Name]; {
-		case fail != nil && fail.retry && t.Spec.HAProxy != nil:
+		v := r.configured(t, why[t.Name], fail)
+		if v.later {
 			continue // decided on the next render
-		case t.Spec.HAProxy == nil:
-			conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionHAProxyConfigured)
-		case e != nil:
-			conditions.For(ctx, r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, e.Reason, e.Msg)
-		case fail != nil:
-			conditions.For(ctx, r.Recorder, t, &status.Conditions, t.Generation).Failed(exposurev1alpha1.ConditionHAProxyConfigured, fail.reason, fail.msg)
+		}
+		status := t.Status.DeepCopy()
+		switch conds := conditions.For(ctx, r.Recorder, t, &status.Conditions, t.Generation); {
+		case v.remove:
+			conds.Remove(exposurev1alpha1.ConditionHAProxyConfigured)
+		case v.ok:
+			conds.True(exposurev1alpha1.ConditionHAProxyConfigured, v.reason, v.msg)
 		default:
-			conditions.For(ctx, r.Recorder, t, &status.Conditions, t.Generation).True(exposurev1alpha1.ConditionHAProxyConfigured, exposurev1alpha1.ReasonHAProxyRendered,
-				fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards()))))
+			conds.Failed(exposurev1alpha1.ConditionHAProxyConfigured, v.reason, v.msg)
 		}
 		if err := conditions.ApplyStatus(ctx, r.Client, t, &t.Status, status, conditions.HAProxyStatusManager); apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			// The tenant changed since the cache showed it (its usage figures, during a
 			// burst): the next render decides again; the other tenants are written now.
 			result = phases.Earliest(result, ctrl.Result{RequeueAfter: r.retryAfter()})
 		} else if err != nil {
-			errs = append(errs, fmt.Errorf("writing tenant status: %w", err))
+			s.errs = append(s.errs, fmt.Errorf("writing tenant status: %w", err))
 		}
 	}
-	return result, errors.Join(errs...)
+	return result, nil
+}
+
+// configuredVerdict is what a tenant's HAProxyConfigured becomes after a render.
+type configuredVerdict struct {
+	later, remove, ok bool
+	reason, msg       string
+}
+
+// configured decides a tenant's HAProxyConfigured: rejected is why the renderer refused its
+// part (or left a frontend out), fail why its file could not be written. Pure.
+func (r *Reconciler) configured(t *exposurev1alpha1.InferenceTenant, rejected *haproxy.TenantError, fail *fileFailure) configuredVerdict {
+	switch {
+	case fail != nil && fail.retry && t.Spec.HAProxy != nil:
+		return configuredVerdict{later: true}
+	case t.Spec.HAProxy == nil:
+		return configuredVerdict{remove: true}
+	case rejected != nil:
+		return configuredVerdict{reason: rejected.Reason, msg: rejected.Msg}
+	case fail != nil:
+		return configuredVerdict{reason: fail.reason, msg: fail.msg}
+	}
+	return configuredVerdict{ok: true, reason: exposurev1alpha1.ReasonHAProxyRendered,
+		msg: fmt.Sprintf("frontends on %s are in ConfigMap %s/%s", t.Spec.HAProxy.VIP, r.Settings.Namespace, ShardName(r.Settings.Name, ShardOf(t.Name, r.Settings.shards())))}
 }
 
 // skippedByTenant joins the frontends left out into one BindConflict per tenant.

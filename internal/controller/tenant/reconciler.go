@@ -33,6 +33,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/conditions"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
+	"github.com/inference-exposure/inference-exposure-operator/internal/phases"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
@@ -92,55 +93,96 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	status := tenant.Status.DeepCopy()
-	gen := tenant.Generation
-	conds := conditions.For(ctx, r.Recorder, tenant, &status.Conditions, gen)
-
-	if err := r.reconcileHostDomain(ctx, tenant, status); err != nil {
-		return ctrl.Result{}, err
+	s := &tenantScope{tenant: tenant, status: tenant.Status.DeepCopy()}
+	s.conds = conditions.For(ctx, r.Recorder, tenant, &s.status.Conditions, tenant.Generation)
+	result, err := phases.Run(ctx, s, r.phases(), func(s *tenantScope) bool { return s.retry })
+	if err != nil || s.retry {
+		return result, err
 	}
-	if err := r.reconcileNamespaces(ctx, tenant, status); err != nil {
-		return ctrl.Result{}, err
-	}
+	return r.writeStatus(ctx, s)
+}
 
-	owned := setOf(status.Namespaces)
-	block, moved, allocErr := r.reconcileBlock(ctx, tenant, owned)
+// tenantScope is what the phases of one tenant reconcile share.
+type tenantScope struct {
+	tenant *exposurev1alpha1.InferenceTenant
+	status *exposurev1alpha1.InferenceTenantStatus
+	conds  conditions.Set
+	// owned are the namespaces the tenant owns (namespaces phase); block is its port block
+	// once held (block phase).
+	owned map[string]bool
+	block *allocator.Range
+	// retry ends the reconcile without a status write: it lost a race and looks again.
+	retry bool
+}
+
+// phases are the tenant reconcile, in order; the status is written after them.
+func (r *Reconciler) phases() []phases.Phase[*tenantScope] {
+	return []phases.Phase[*tenantScope]{
+		{Name: "checking the host domain", Run: r.reconcileHostDomain},
+		{Name: "keeping the namespaces exclusive", Run: r.reconcileNamespaces},
+		{Name: "allocating the port block", Run: r.blockPhase},
+		{Name: "counting the block's usage", Run: r.usagePhase},
+	}
+}
+
+// blockPhase claims or keeps the tenant's block and says how it is held.
+func (r *Reconciler) blockPhase(ctx context.Context, s *tenantScope) (ctrl.Result, error) {
+	block, moved, err := r.reconcileBlock(ctx, s.tenant, s.owned)
 	var userErr *allocator.Error
 	switch {
-	case allocErr == nil:
-		status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: block.Start, End: block.End, Size: block.Size()}
-		reason, msg := exposurev1alpha1.ReasonBlockAllocated, fmt.Sprintf("tenant holds node ports %s", block)
-		prev := meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionBlockAllocated)
-		switch {
-		case moved == "" && prev != nil && prev.Reason == exposurev1alpha1.ReasonBlockMoved && tenant.Status.PortBlock != nil && tenant.Status.PortBlock.Start == block.Start:
-			reason, msg = prev.Reason, prev.Message // the move stays on record while the block is the one moved to
-		case moved != "":
-			reason, msg = exposurev1alpha1.ReasonBlockMoved, fmt.Sprintf("tenant holds node ports %s; it moved there because tenant %q holds part of its earlier block, and its exposures keep the node ports they hold", block, moved)
-		case !r.Pool.Contains(block.Start) || !r.Pool.Contains(block.End):
-			reason, msg = exposurev1alpha1.ReasonBlockOutsidePool, fmt.Sprintf("tenant holds node ports %s, outside the operator's node port range %s (--node-port-range changed); the block is kept and its exposures keep their ports, new tenants get blocks from the range", block, r.Pool.Range)
-		}
+	case err == nil:
+		s.block = &block
+		s.status.PortBlock = &exposurev1alpha1.PortBlockStatus{Start: block.Start, End: block.End, Size: block.Size()}
+		prev := meta.FindStatusCondition(s.status.Conditions, exposurev1alpha1.ConditionBlockAllocated)
+		reason, msg := blockHeld(s.tenant.Status.PortBlock, prev, block, moved, r.Pool)
 		if reason != exposurev1alpha1.ReasonBlockAllocated && (prev == nil || prev.Reason != reason) {
-			r.Recorder.Event(tenant, corev1.EventTypeWarning, reason, msg)
+			r.Recorder.Event(s.tenant, corev1.EventTypeWarning, reason, msg)
 		}
-		conds.True(exposurev1alpha1.ConditionBlockAllocated, reason, msg)
-	case errors.As(allocErr, &userErr):
-		conds.Failed(exposurev1alpha1.ConditionBlockAllocated, string(userErr.Reason), userErr.Message)
-	case errors.Is(allocErr, errRaceLost):
+		s.conds.True(exposurev1alpha1.ConditionBlockAllocated, reason, msg)
+	case errors.As(err, &userErr):
+		s.conds.Failed(exposurev1alpha1.ConditionBlockAllocated, string(userErr.Reason), userErr.Message)
+	case errors.Is(err, errRaceLost):
+		s.retry = true
 		return ctrl.Result{RequeueAfter: conditions.ConflictRetry}, nil
 	default:
-		return ctrl.Result{}, fmt.Errorf("allocating port block: %w", allocErr)
+		return ctrl.Result{}, err
 	}
+	return ctrl.Result{}, nil
+}
 
-	if allocErr == nil {
-		used, foreign := r.usage(block, owned)
-		status.PortsUsed = int32(used)
-		status.ForeignPorts = foreign
-		status.PortsFree = block.Size() - int32(used) - int32(len(foreign))
-		metrics.SetBlock(tenant.Name, used, int(status.PortsFree), len(foreign))
-	} else {
-		status.PortBlock, status.PortsUsed, status.PortsFree, status.ForeignPorts = nil, 0, 0, nil
+// blockHeld is the reason and message of a held block: moved off a block another tenant holds
+// part of (and kept on record while the block stays the one moved to), outside the operator's
+// node port range, or plainly allocated.
+func blockHeld(recorded *exposurev1alpha1.PortBlockStatus, prev *metav1.Condition, block allocator.Range, movedFrom string, pool allocator.Pool) (reason, msg string) {
+	switch {
+	case movedFrom == "" && prev != nil && prev.Reason == exposurev1alpha1.ReasonBlockMoved && recorded != nil && recorded.Start == block.Start:
+		return prev.Reason, prev.Message
+	case movedFrom != "":
+		return exposurev1alpha1.ReasonBlockMoved, fmt.Sprintf("tenant holds node ports %s; it moved there because tenant %q holds part of its earlier block, and its exposures keep the node ports they hold", block, movedFrom)
+	case !pool.Contains(block.Start) || !pool.Contains(block.End):
+		return exposurev1alpha1.ReasonBlockOutsidePool, fmt.Sprintf("tenant holds node ports %s, outside the operator's node port range %s (--node-port-range changed); the block is kept and its exposures keep their ports, new tenants get blocks from the range", block, pool.Range)
 	}
+	return exposurev1alpha1.ReasonBlockAllocated, fmt.Sprintf("tenant holds node ports %s", block)
+}
 
+// usagePhase counts the block's ports used by the tenant's exposures, free, and held by others.
+func (r *Reconciler) usagePhase(_ context.Context, s *tenantScope) (ctrl.Result, error) {
+	if s.block == nil {
+		s.status.PortBlock, s.status.PortsUsed, s.status.PortsFree, s.status.ForeignPorts = nil, 0, 0, nil
+		return ctrl.Result{}, nil
+	}
+	used, foreign := r.usage(*s.block, s.owned)
+	s.status.PortsUsed = int32(used)
+	s.status.ForeignPorts = foreign
+	s.status.PortsFree = s.block.Size() - int32(used) - int32(len(foreign))
+	metrics.SetBlock(s.tenant.Name, used, int(s.status.PortsFree), len(foreign))
+	return ctrl.Result{}, nil
+}
+
+// writeStatus summarises and writes the status once; a change of the usage figures alone
+// waits for the pace of a burst.
+func (r *Reconciler) writeStatus(ctx context.Context, s *tenantScope) (ctrl.Result, error) {
+	tenant, status, gen := s.tenant, s.status, s.tenant.Generation
 	conditions.Summarize(&status.Conditions, gen, r.readyTypes(tenant)...)
 	status.ObservedGeneration = gen
 	now := time.Now()
@@ -184,16 +226,16 @@ func (r *Reconciler) ownClaims(ctx context.Context, tenant *exposurev1alpha1.Inf
 
 // reconcileHostDomain reports a hostDomain this tenant shares with others, on every side: the
 // hosts under it would go to whichever exposure came first, of any of them.
-func (r *Reconciler) reconcileHostDomain(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
-	conds := conditions.For(ctx, r.Recorder, tenant, &status.Conditions, tenant.Generation)
+func (r *Reconciler) reconcileHostDomain(ctx context.Context, s *tenantScope) (ctrl.Result, error) {
+	tenant, conds := s.tenant, s.conds
 	d := tenant.Spec.HostDomain
 	if d == "" {
 		conds.Remove(exposurev1alpha1.ConditionHostDomainExclusive)
-		return nil
+		return ctrl.Result{}, nil
 	}
 	var tl exposurev1alpha1.InferenceTenantList
 	if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantHostDomain: d}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing tenants: %w", err)
+		return ctrl.Result{}, fmt.Errorf("listing tenants: %w", err)
 	}
 	var others []string
 	for _, t := range tl.Items {
@@ -203,22 +245,22 @@ func (r *Reconciler) reconcileHostDomain(ctx context.Context, tenant *exposurev1
 	}
 	if len(others) == 0 {
 		conds.True(exposurev1alpha1.ConditionHostDomainExclusive, exposurev1alpha1.ReasonHostDomainExclusive, "no other tenant has this hostDomain")
-		return nil
+		return ctrl.Result{}, nil
 	}
 	conds.Failed(exposurev1alpha1.ConditionHostDomainExclusive, exposurev1alpha1.ReasonHostDomainShared, fmt.Sprintf(
 		"hostDomain %q is also the hostDomain of tenant(s) %s: a host under it goes to whichever of their exposures routes it first; give each tenant a domain of its own (one may lie inside the other)",
 		d, conditions.JoinSorted(others)))
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // reconcileNamespaces reports namespaces this tenant shares with others, on both sides.
-func (r *Reconciler) reconcileNamespaces(ctx context.Context, tenant *exposurev1alpha1.InferenceTenant, status *exposurev1alpha1.InferenceTenantStatus) error {
-	conds := conditions.For(ctx, r.Recorder, tenant, &status.Conditions, tenant.Generation)
+func (r *Reconciler) reconcileNamespaces(ctx context.Context, s *tenantScope) (ctrl.Result, error) {
+	tenant, conds := s.tenant, s.conds
 	var owned, problems []string
 	for _, ns := range tenant.Spec.Namespaces {
 		var tl exposurev1alpha1.InferenceTenantList
 		if err := r.List(ctx, &tl, client.MatchingFields{kubecache.IndexTenantNamespace: ns}, client.UnsafeDisableDeepCopy); err != nil {
-			return fmt.Errorf("listing tenants: %w", err)
+			return ctrl.Result{}, fmt.Errorf("listing tenants: %w", err)
 		}
 		c := tenancy.Owners(tl.Items)[ns]
 		if c == nil {
@@ -234,13 +276,14 @@ func (r *Reconciler) reconcileNamespaces(ctx context.Context, tenant *exposurev1
 		problems = append(problems, fmt.Sprintf("namespace %q already belongs to the older tenant %q; remove it from one of the two", ns, c.Owner.Name))
 	}
 	sort.Strings(owned)
-	status.Namespaces = owned
+	s.status.Namespaces = owned
+	s.owned = setOf(owned)
 	if len(problems) == 0 {
 		conds.True(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces")
-		return nil
+		return ctrl.Result{}, nil
 	}
 	conds.Failed(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "))
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // reconcileBlock returns the block the tenant holds, claiming one when it holds none. The
