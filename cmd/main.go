@@ -126,8 +126,8 @@ func run(args []string) error {
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(haproxySettings),
 		MapperProvider:                kubecache.NewRESTMapper,
-		// client-go's Event correlator keeps three LRU caches of 4,096 entries (about 8 MB once
-		// thousands of exposures have had an Event); the operator emits Events on transitions
+		// client-go's Event correlator keeps three LRU caches of 4,096 entries, which fill once
+		// thousands of exposures have had an Event; the operator emits Events on transitions
 		// only, so a smaller window loses no aggregation that matters.
 		EventBroadcaster: record.NewBroadcasterWithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: eventCacheEntries}), //nolint:staticcheck // the only way to size the correlator
 	})

@@ -24,7 +24,7 @@ import (
 // the same body: an upgrade that changed it would rewrite every child.
 //
 // It rewrites the JSON of obj in place of decoding it into maps and encoding them again, which
-// is what made the hash cost 16 KB per child. Anything the rewrite cannot reproduce byte for
+// allocated for every child. Anything the rewrite cannot reproduce byte for
 // byte (a key that needs escaping, a number that is not a small integer) takes the round trip.
 func Hash(obj any, gvk string) (string, error) {
 	raw, err := json.Marshal(obj)

@@ -18,8 +18,8 @@ import (
 // TypeMeta is not compared: both are of one Go type, read for one kind.
 //
 // It walks the two typed objects by encoding/json's rules (names, omitempty, omitzero, inlined
-// structs, JSON marshalers) instead of converting both to maps, which made this check cost
-// 16 KB per child and reconcile. live and desired must be pointers to structs of the same type.
+// structs, JSON marshalers) instead of converting both to maps, which allocated for every child
+// and reconcile. live and desired must be pointers to structs of the same type.
 func Holds(live, desired any) bool {
 	h, w := reflect.ValueOf(live), reflect.ValueOf(desired)
 	if !h.IsValid() || !w.IsValid() || h.Type() != w.Type() || h.Kind() != reflect.Pointer || h.Elem().Kind() != reflect.Struct {

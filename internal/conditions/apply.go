@@ -79,9 +79,9 @@ func ApplyStatus(ctx context.Context, c client.Client, obj client.Object, have, 
 // after the write (its new resourceVersion), nil when nothing was written.
 func ApplyStatusVersion(ctx context.Context, c client.Client, obj client.Object, have, want any, manager string) (client.Object, error) {
 	// A status that did not change at all (a reconcile that found everything in place, every
-	// exposure after a restart) needs no look at the manager's part: 2 µs and no allocation
-	// instead of 66 µs and 25 KB for an exposure's nine conditions. (reflect.DeepEqual, not the
-	// semantic one: a false "different" only costs the full comparison below.)
+	// exposure after a restart) needs no look at the manager's part, which encodes both
+	// statuses. (reflect.DeepEqual, not the semantic one: a false "different" only costs the
+	// full comparison below.)
 	if reflect.DeepEqual(have, want) {
 		return nil, nil
 	}

@@ -44,7 +44,7 @@ func For(ctx context.Context, rec record.EventRecorder, obj runtime.Object, list
 
 // logFalse logs a condition that turned False, with the object. The object's values are added
 // here rather than to the set's logger: zap encodes them when they are added, and most sets
-// never log (a third of the log buffers a restart at 10,000 exposures allocated).
+// never log.
 func (c Set) logFalse(typ, reason, msg string) {
 	log := c.log
 	if m, ok := c.obj.(metav1.Object); ok {
@@ -92,10 +92,9 @@ func (c Set) Remove(typ string) {
 }
 
 // RemoveCondition drops the condition typ from list. meta.RemoveStatusCondition makes a new
-// slice on every call, and grows it when typ is absent (2.6 KB for an exposure's nine
-// conditions); a reconcile removes the conditions of every routing kind the exposure does not
-// use, which made it 8 % of what a restart allocates at 10,000 exposures. Here only a
-// removal allocates, and it still never writes into the old array, which may be the cache's.
+// slice on every call, and grows it when typ is absent, and a reconcile removes the conditions
+// of every routing kind the exposure does not use. Here only a removal allocates, and it still
+// never writes into the old array, which may be the cache's.
 func RemoveCondition(list *[]metav1.Condition, typ string) bool {
 	if meta.FindStatusCondition(*list, typ) == nil {
 		return false

@@ -21,9 +21,9 @@ const labelMapTTL = 10 * time.Minute
 const maxSharedLabels = 8
 
 // labelMaps hands out one map per distinct label set to the objects of the cache. An exposure's
-// Service and routing objects carry the same three labels, and a Go map costs about 400 bytes
-// even with three entries: at 10,000 exposures, one map instead of three per exposure is about
-// 8 MB of the heap. Cached objects are never written to (reads that may write get deep copies),
+// Service and routing objects carry the same three labels, and even a small Go map is costly:
+// one map instead of three per exposure. Cached objects are never written to (reads that may
+// write get deep copies),
 // so a shared map is safe.
 //
 // Entries are dropped by age, two tables at a time: a set is found in the current table or in

@@ -17,8 +17,8 @@ import (
 
 // Objects returns every object of PT's kind that the cache holds, as pointers into the
 // informer's store. client.List copies each object into the list's items even with
-// UnsafeDisableDeepCopy: 4.5 MB for every render of 10,000 exposures and every metrics scrape,
-// a twentieth of what a create burst allocated. The objects are the cache's own: read only.
+// UnsafeDisableDeepCopy, for every render and every metrics scrape. The objects are the
+// cache's own: read only.
 //
 // Without informers (some tests give the reconcilers a plain client), it lists through r, into
 // list, and returns pointers to its items.

@@ -19,13 +19,11 @@ import (
 
 // NodePortView mirrors the Services of the cache as node port -> holder, kept by an event handler
 // on the Service informer. A reconcile asks it which ports of a block are held without listing
-// (and copying) Services: listing a 300-port block's Services for every exposure was 44 % of
-// everything the operator allocated at 5,000 exposures.
+// (and copying) Services, which was most of what the operator allocated at scale.
 type NodePortView struct {
 	mu sync.RWMutex
 	// byPort[p] is 1 + the index in held of the Service holding node port p, 0 when free: a
-	// fixed 256 KiB instead of a map entry per port (30,000 ports at 10,000 exposures took
-	// 5.8 MB as maps).
+	// fixed array instead of a map entry per port.
 	byPort []uint32
 	held   []heldPorts // by index; unused ones are listed in free
 	free   []uint32

@@ -14,9 +14,8 @@ import (
 
 // NewRESTMapper is the manager's REST mapper: controller-runtime's dynamic one, with the
 // mappings it found remembered. The dynamic mapper answers every lookup by asking the mapper
-// of each API group it knows in turn; each that does not know the kind makes an error, so a
-// lookup allocated 8-10 KB. The client looks a kind up for every request (at 10,000
-// exposures that was 10 % of what the create phase allocated). Only found mappings are kept,
+// of each API group it knows in turn; each that does not know the kind makes an error, and the
+// client looks a kind up for every request. Only found mappings are kept,
 // and for a minute: a kind not served yet is asked again, so a CRD installed later is found as
 // before, and a CRD that changes its versions or scope is followed within a minute.
 func NewRESTMapper(cfg *rest.Config, httpClient *http.Client) (meta.RESTMapper, error) {

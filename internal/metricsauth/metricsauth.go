@@ -5,8 +5,7 @@
 // a minute, not one a scrape.
 //
 // It replaces controller-runtime's filter, which pulls k8s.io/apiserver (with CEL and
-// OpenTelemetry) into the binary: about 20 MB of code mapped into every operator process for
-// two API calls.
+// OpenTelemetry) into the binary, mapped into every operator process for two API calls.
 package metricsauth
 
 import (

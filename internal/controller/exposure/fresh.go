@@ -47,7 +47,7 @@ func (f *freshExposures) take(obj client.Object) bool {
 }
 
 // drop deletes an entry, and the whole map once it is empty: a Go map keeps the room its
-// largest size needed (2 MB after a burst of 10,000 creates).
+// largest size needed, after a burst of creates.
 func (f *freshExposures) drop(key types.NamespacedName) {
 	delete(f.m, key)
 	if len(f.m) == 0 {

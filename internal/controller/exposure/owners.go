@@ -16,8 +16,8 @@ import (
 // enqueueControllingExposure queues the exposure that controls an object (a Service or a
 // routing object), as handler.EnqueueRequestForOwner with OnlyControllerOwner does, also for
 // both sides of an update. That handler asks the REST mapper on every event whether the owner's
-// kind is namespaced, and the answer allocated about 8 KB per event (a tenth of all a restart
-// at 10,000 exposures allocated); an exposure is always namespaced, so nothing needs asking.
+// kind is namespaced, and the answer allocates on every event; an exposure is always
+// namespaced, so nothing needs asking.
 var enqueueControllingExposure = handler.EnqueueRequestsFromMapFunc(controllingExposure)
 
 // controllingExposure names the exposure in the object's namespace that its controller

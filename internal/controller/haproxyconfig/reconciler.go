@@ -83,12 +83,12 @@ const (
 	// write per changed shard per second, not one per exposure.
 	coalesce = time.Second
 	// DefaultBurstInterval: while exposures keep changing, the configuration is rendered and
-	// written every 5 s rather than every second. At 10,000 exposures a render that writes
-	// every shard costs the operator about 40 ms and the API server 17 applies of up to 60 KiB.
+	// written every 5 s rather than every second: a render that writes every shard costs the
+	// API server an apply per shard.
 	DefaultBurstInterval = 5 * time.Second
 	// renderShare bounds the time spent rendering during a burst: the renders are spaced by
 	// at least renderShare times the last one's duration (writes included), so that rendering
-	// takes at most a twentieth of the time while a render takes under 400 ms...
+	// takes at most a twentieth of the time...
 	renderShare = 20
 	// ... up to maxBurstInterval, the longest a change waits for its render during a burst:
 	// the last change of a burst is in the ConfigMaps, and the work queue empty, within

@@ -166,7 +166,7 @@ func HostKeys(exp *exposurev1alpha1.InferenceExposure) []string {
 // ExplicitHostKeys are the HostKeys of the hosts an exposure sets itself (router.host,
 // router.grpcHost, and the gRPC host derived from router.host). Only these are indexed: a
 // default host's key <name>.<namespace> names its exposure, which DefaultHostOwners finds
-// without an index (an index entry per exposure cost 2 KiB of memory each).
+// without an index (an entry per exposure would cost memory for nothing).
 func ExplicitHostKeys(exp *exposurev1alpha1.InferenceExposure) []string {
 	r := exp.Spec.Router
 	if r == nil || r.Host == "" && r.GRPCHost == "" {
