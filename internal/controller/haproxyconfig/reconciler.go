@@ -453,7 +453,7 @@ func (r *Reconciler) reportSkipped(ctx context.Context, skipped []haproxy.Skippe
 		}
 		status := exp.Status.DeepCopy()
 		if sk, ok := want[key]; ok {
-			reason := exposurev1alpha1.ReasonHAProxyFrontendSkipped
+			reason := exposurev1alpha1.ReasonBindConflict
 			if sk.Reason == haproxy.ReasonFrontendPortNotAllowed {
 				reason = exposurev1alpha1.ReasonFrontendPortNotAllowed
 			}

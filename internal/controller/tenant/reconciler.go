@@ -282,7 +282,7 @@ func (r *Reconciler) reconcileNamespaces(ctx context.Context, s *tenantScope) (c
 		conds.True(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespacesExclusive, "no other tenant lists this tenant's namespaces")
 		return ctrl.Result{}, nil
 	}
-	conds.Failed(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespaceShared, strings.Join(problems, "; "))
+	conds.Failed(exposurev1alpha1.ConditionNamespacesExclusive, exposurev1alpha1.ReasonNamespaceConflict, strings.Join(problems, "; "))
 	return ctrl.Result{}, nil
 }
 
