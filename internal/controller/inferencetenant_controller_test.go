@@ -18,7 +18,6 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
-	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 )
@@ -113,7 +112,7 @@ func TestPortAlreadyAllocated(t *testing.T) {
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
 	create(t, exp)
 
-	cached := cachedClient(t)
+	cached, informers := cachedClientWith(t)
 	eventually(t, "the cache to show the exposure, the block and the hidden Service", func() (bool, string) {
 		var e exposurev1alpha1.InferenceExposure
 		var tc exposurev1alpha1.InferenceTenant
@@ -128,8 +127,7 @@ func TestPortAlreadyAllocated(t *testing.T) {
 	if err := stale.List(ctx, &sl); err != nil {
 		t.Fatal(err)
 	}
-	r := &exposure.Reconciler{Client: stale, Ports: kubecache.NodePortsFrom(sl.Items)}
-	r.Recorder = nopRecorder{}
+	r := newExposureReconciler(t, stale, informers, kubecache.NodePortsFrom(sl.Items), nopRecorder{})
 	if _, err := r.Reconcile(ctx, reqFor(exp)); err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +374,7 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 	}
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), nil, nil)
 	create(t, exp)
-	cached := cachedClient(t)
+	cached, informers := cachedClientWith(t)
 	eventually(t, "the cache to show the exposure and the block", func() (bool, string) {
 		var tc exposurev1alpha1.InferenceTenant
 		return cached.Get(ctx, client.ObjectKeyFromObject(exp), &exposurev1alpha1.InferenceExposure{}) == nil &&
@@ -384,7 +382,7 @@ func TestPortRaceIsNoWarning(t *testing.T) {
 			cached.Get(ctx, client.ObjectKey{Name: "ports-31120-31129"}, &exposurev1alpha1.PortClaim{}) == nil, "not yet"
 	})
 	events := record.NewFakeRecorder(100)
-	r := &exposure.Reconciler{Client: cached, Ports: kubecache.NodePortsFrom(nil), Recorder: events}
+	r := newExposureReconciler(t, cached, informers, kubecache.NodePortsFrom(nil), events)
 	res, err := r.Reconcile(ctx, reqFor(exp))
 	if err != nil || res.RequeueAfter == 0 {
 		t.Fatalf("result %+v, err %v: want a quiet retry", res, err)
@@ -421,7 +419,7 @@ func TestClaimLagRequeues(t *testing.T) {
 	tn := tenantWithBlock(t, "lag-test", ns, 31200)
 	exp := newExposure(ns, "triton", ptr.To[int32](8000), ptr.To[int32](8001), nil)
 	create(t, exp)
-	cached := cachedClient(t)
+	cached, informers := cachedClientWith(t)
 	eventually(t, "the cache to show the exposure and the block", func() (bool, string) {
 		var e exposurev1alpha1.InferenceExposure
 		var tc exposurev1alpha1.InferenceTenant
@@ -434,7 +432,7 @@ func TestClaimLagRequeues(t *testing.T) {
 			cl.Items = nil
 		}
 	}}
-	lagging := &exposure.Reconciler{Client: noClaims, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
+	lagging := newExposureReconciler(t, noClaims, informers, kubecache.NodePortsFrom(nil), nopRecorder{})
 	res, err := lagging.Reconcile(ctx, reqFor(exp))
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +443,7 @@ func TestClaimLagRequeues(t *testing.T) {
 	// Once the claims are in the cache, the next look allocates. Until the cache shows the
 	// status the lagging look wrote, a status write is refused (Conflict) and the reconcile
 	// asks to look again shortly: it is looked again here, as the work queue would.
-	caught := &exposure.Reconciler{Client: cached, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
+	caught := newExposureReconciler(t, cached, informers, kubecache.NodePortsFrom(nil), nopRecorder{})
 	eventually(t, "PortsAllocated True after the claims arrived", func() (bool, string) {
 		if _, err := caught.Reconcile(ctx, reqFor(exp)); err != nil {
 			t.Fatal(err)
@@ -461,7 +459,7 @@ func TestClaimLagRequeues(t *testing.T) {
 func reconcileClaimsLagging(t *testing.T, tn *exposurev1alpha1.InferenceTenant, pool allocator.Pool) []string {
 	t.Helper()
 	ctx := context.Background()
-	cached := cachedClient(t)
+	cached, informers := cachedClientWith(t)
 	eventually(t, "the cache to show the tenant", func() (bool, string) {
 		var tc exposurev1alpha1.InferenceTenant
 		return cached.Get(ctx, client.ObjectKeyFromObject(tn), &tc) == nil && (tn.Status.PortBlock == nil || tc.Status.PortBlock != nil), "not yet"
@@ -472,8 +470,7 @@ func reconcileClaimsLagging(t *testing.T, tn *exposurev1alpha1.InferenceTenant, 
 		}
 	}}
 	events := record.NewFakeRecorder(100)
-	r := &tenant.Reconciler{Client: noClaims, APIReader: k8s, Recorder: events, Ports: kubecache.NodePortsFrom(nil),
-		Pool: pool, DefaultBlockSize: 10}
+	r := newTenantReconciler(noClaims, informers, kubecache.NodePortsFrom(nil), events, pool)
 	if _, err := r.Reconcile(ctx, reqFor(tn)); err != nil {
 		t.Fatal(err)
 	}

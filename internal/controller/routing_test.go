@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,7 +25,6 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
-	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -784,19 +782,13 @@ func (b behindClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 func TestNameTakenBehindTheCache(t *testing.T) {
 	ctx := context.Background()
 	ns, tn := tenantWithHosts(t, "behind")
-	cached := cachedClient(t)
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	apis := &servedapis.APIs{Discovery: disc}
-	apis.Refresh(ctx)
+	cached, informers := cachedClientWith(t)
 	reconciler := func(hide ...client.Object) *exposure.Reconciler {
 		hidden := map[string]bool{}
 		for _, o := range hide {
 			hidden[hiddenKey(o, client.ObjectKeyFromObject(o))] = true
 		}
-		return &exposure.Reconciler{Client: behindClient{Client: cached, hidden: hidden}, APIReader: k8s, APIs: apis, Ports: kubecache.NodePortsFrom(nil), Recorder: nopRecorder{}}
+		return newExposureReconciler(t, behindClient{Client: cached, hidden: hidden}, informers, kubecache.NodePortsFrom(nil), nopRecorder{})
 	}
 	reconcile := func(r *exposure.Reconciler, exp *exposurev1alpha1.InferenceExposure) (ctrl.Result, *exposurev1alpha1.InferenceExposure) {
 		t.Helper()

@@ -18,7 +18,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -30,7 +32,10 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
+	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -154,12 +159,44 @@ func startManagerWith(t *testing.T, opts Options, newClient client.NewClientFunc
 // does; writes go straight to the API server. For reconcilers driven by hand.
 func cachedClient(t testing.TB) client.Client {
 	t.Helper()
+	cl, _ := cachedClientWith(t)
+	return cl
+}
+
+// cachedClientWith is cachedClient with its cache.
+func cachedClientWith(t testing.TB) (client.Client, cache.Cache) {
+	t.Helper()
 	c := startedCache(t, true)
 	cl, err := client.New(cfg, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: c}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl
+	return cl, c
+}
+
+// newExposureReconciler makes the exposure reconciler with everything Setup gives it, for a
+// test that drives it by hand: c is the client it reads and writes through (one that hides or
+// delays what the cache shows, to stand in for a race), informers the cache behind c, ports the
+// node-port view it sees.
+func newExposureReconciler(t *testing.T, c client.Client, informers cache.Cache, ports *kubecache.NodePortView, rec record.EventRecorder) *exposure.Reconciler {
+	t.Helper()
+	held, err := kubecache.WatchClaims(context.Background(), informers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis := &servedapis.APIs{Discovery: disc}
+	apis.Refresh(context.Background())
+	return &exposure.Reconciler{Client: c, APIReader: k8s, Recorder: rec, APIs: apis, Ports: ports, Held: held, Cache: informers, MaxConcurrent: 1}
+}
+
+// newTenantReconciler makes the tenant reconciler with everything Setup gives it, for a test
+// that drives it by hand (see newExposureReconciler).
+func newTenantReconciler(c client.Client, informers cache.Cache, ports *kubecache.NodePortView, rec record.EventRecorder, pool allocator.Pool) *tenant.Reconciler {
+	return &tenant.Reconciler{Client: c, APIReader: k8s, Recorder: rec, Ports: ports, Cache: informers, Pool: pool, DefaultBlockSize: 10, MaxConcurrent: 1}
 }
 
 // startedCache is an informer cache, started and synced, with the operator's indexes when

@@ -50,24 +50,16 @@ func WatchClaims(ctx context.Context, c cache.Cache) (*HeldBlocks, error) {
 
 // Now is the count to check against: read it before looking at the claims.
 func (h *HeldBlocks) Now() uint64 {
-	if h == nil {
-		return 0
-	}
 	return h.epoch.Load()
 }
 
 // Known reports whether tenant was found holding block at the current count.
 func (h *HeldBlocks) Known(tenant types.UID, block allocator.Range) bool {
-	if h == nil {
-		return false
-	}
 	v, ok := h.held.Load(tenant)
 	return ok && v.(heldBlock) == heldBlock{block: block, epoch: h.epoch.Load()}
 }
 
 // Remember records that tenant held block at count epoch.
 func (h *HeldBlocks) Remember(tenant types.UID, block allocator.Range, epoch uint64) {
-	if h != nil {
-		h.held.Store(tenant, heldBlock{block: block, epoch: epoch})
-	}
+	h.held.Store(tenant, heldBlock{block: block, epoch: epoch})
 }

@@ -30,9 +30,4 @@ func TestHeldBlocks(t *testing.T) {
 	if h.Known("t1", block) {
 		t.Fatal("an answer older than the last event is current")
 	}
-	var none *HeldBlocks
-	none.Remember("t1", block, none.Now())
-	if none.Known("t1", block) {
-		t.Fatal("a nil view remembers")
-	}
 }

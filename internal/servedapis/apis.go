@@ -28,11 +28,8 @@ type APIs struct {
 	listeners []func(gvk schema.GroupVersionKind, served bool)
 }
 
-// Served reports whether the cluster serves the kind; a nil APIs serves nothing.
+// Served reports whether the cluster serves the kind.
 func (a *APIs) Served(gvk schema.GroupVersionKind) bool {
-	if a == nil {
-		return false
-	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.served[gvk]

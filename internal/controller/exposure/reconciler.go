@@ -58,10 +58,9 @@ type Reconciler struct {
 	APIs *servedapis.APIs
 	// Ports says which Service holds which node port, from the cache.
 	Ports *kubecache.NodePortView
-	// Held remembers the tenants seen holding their whole block (nil: look every time).
+	// Held remembers the tenants seen holding their whole block.
 	Held *kubecache.HeldBlocks
-	// Cache answers index lookups that only want names without copying objects (nil: lists
-	// through the client).
+	// Cache answers index lookups that only want names without copying objects.
 	Cache cache.Informers
 	// MaxConcurrent is how many exposures are reconciled at once.
 	MaxConcurrent int

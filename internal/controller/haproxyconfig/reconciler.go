@@ -125,14 +125,13 @@ func (s Settings) shards() int {
 // the whole configuration.
 type Reconciler struct {
 	client.Client
-	// Cache gives each render the cached objects without copying them (nil: lists through
-	// the client).
+	// Cache gives each render the cached objects without copying them.
 	Cache cache.Informers
 	// APIReader reads managedFields before a write that may drop fields.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Settings  Settings
-	// Writer says whether this operator process writes the ConfigMaps (nil: always).
+	// Writer says whether this operator process writes the ConfigMaps.
 	Writer *Writer
 
 	standbyFor string // the other writer last reported
@@ -732,17 +731,13 @@ func (r *Reconciler) serviceGRPCPorts(ctx context.Context) (func(*exposurev1alph
 	if err != nil {
 		return nil, fmt.Errorf("the Service cache: %w", err)
 	}
+	if store == nil {
+		return nil, errors.New("the Service cache has no store to read")
+	}
 	return func(e *exposurev1alpha1.InferenceExposure) int32 {
 		var svc *corev1.Service
-		if store != nil {
-			if o, ok, _ := store.GetByKey(e.Namespace + "/" + e.Name); ok {
-				svc, _ = o.(*corev1.Service)
-			}
-		} else {
-			svc = &corev1.Service{}
-			if r.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Name}, svc) != nil {
-				return 0
-			}
+		if o, ok, _ := store.GetByKey(e.Namespace + "/" + e.Name); ok {
+			svc, _ = o.(*corev1.Service)
 		}
 		return haproxyinput.GRPCNodePortOf(svc, e)
 	}, nil
@@ -840,18 +835,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		_, shard := r.shardIndex(o.GetName())
 		return o.GetName() == r.Settings.Name || shard
 	})
-	b := ctrl.NewControllerManagedBy(mgr).Named("haproxy")
-	if r.Writer != nil {
-		// Winning or losing the writer Lease is a reason to render (or to say why not).
-		wake := make(chan event.GenericEvent, 1)
-		r.Writer.wake = func() {
-			select {
-			case wake <- event.GenericEvent{Object: &corev1.ConfigMap{}}:
-			default:
-			}
+	// Winning or losing the writer Lease is a reason to render (or to say why not).
+	wake := make(chan event.GenericEvent, 1)
+	r.Writer.wake = func() {
+		select {
+		case wake <- event.GenericEvent{Object: &corev1.ConfigMap{}}:
+		default:
 		}
-		b = b.WatchesRawSource(source.Channel(wake, urgent))
 	}
+	b := ctrl.NewControllerManagedBy(mgr).Named("haproxy").WatchesRawSource(source.Channel(wake, urgent))
 	return b.
 		Watches(&exposurev1alpha1.InferenceTenant{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: tenantChangedForHAProxy})).
 		Watches(&exposurev1alpha1.InferenceExposure{}, all, builder.WithPredicates(predicate.Funcs{UpdateFunc: exposureChangedForHAProxy})).

@@ -65,9 +65,6 @@ func NewWriter(cfg *rest.Config, s Settings, rec record.EventRecorder) (*Writer,
 
 // state says whether this process may write, and which process holds the lease.
 func (w *Writer) state() (holding bool, holder string) {
-	if w == nil {
-		return true, ""
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.holding, w.holder

@@ -49,8 +49,7 @@ type Reconciler struct {
 	Recorder  record.EventRecorder
 	// Ports says which Service holds which node port, from the cache.
 	Ports *kubecache.NodePortView
-	// Cache answers index lookups that only want names without copying objects (nil: lists
-	// through the client).
+	// Cache answers index lookups that only want names without copying objects.
 	Cache cache.Informers
 	// Pool is the operator's node port range, from which blocks are given.
 	Pool allocator.Pool
