@@ -200,17 +200,12 @@ type PortRequest struct {
 	KeepLive bool
 }
 
-// AssignPorts gives every requested name a port of block that is not in used (ports held by
-// other Services, managed or not). A recorded port is kept when still valid, then a port the
+// AssignPorts gives every requested name a port of block that is not used (held by other
+// Services, managed or not). A recorded port is kept when still valid, then a port the
 // Service holds; otherwise the lowest free port is taken. With KeepLive, a recorded port the
-// Service holds is kept wherever it lies.
-func AssignPorts(block Range, req PortRequest, used map[int32]bool) (map[string]int32, error) {
-	return AssignPortsFunc(block, req, func(p int32) bool { return used[p] })
-}
-
-// AssignPortsFunc is AssignPorts with used asked port by port: a caller that keeps its ports
-// in a structure of its own needs no map of a whole block per assignment.
-func AssignPortsFunc(block Range, req PortRequest, used func(port int32) bool) (map[string]int32, error) {
+// Service holds is kept wherever it lies. used is asked port by port: a caller that keeps its
+// ports in a structure of its own needs no map of a whole block per assignment.
+func AssignPorts(block Range, req PortRequest, used func(port int32) bool) (map[string]int32, error) {
 	out := make(map[string]int32, len(req.Names))
 	taken := func(p int32) bool {
 		if used(p) {

@@ -144,7 +144,7 @@ func TestAssignPorts(t *testing.T) {
 			for _, u := range tc.used {
 				used[u] = true
 			}
-			got, err := AssignPorts(block, tc.req, used)
+			got, err := AssignPorts(block, tc.req, isUsed(used))
 			if tc.reason != "" {
 				var ae *Error
 				if !errors.As(err, &ae) || ae.Reason != tc.reason {
@@ -178,7 +178,7 @@ func FuzzAssignPorts(f *testing.F) {
 			}
 		}
 		req := PortRequest{Names: []string{"http", "grpc", "metrics"}, Current: map[string]int32{"grpc": cur}, Recorded: map[string]int32{"http": pref, "metrics": cur}}
-		got, err := AssignPorts(block, req, used)
+		got, err := AssignPorts(block, req, isUsed(used))
 		if err != nil {
 			return
 		}
@@ -194,3 +194,6 @@ func FuzzAssignPorts(f *testing.F) {
 		}
 	})
 }
+
+// isUsed asks a set of ports port by port.
+func isUsed(used map[int32]bool) func(int32) bool { return func(p int32) bool { return used[p] } }

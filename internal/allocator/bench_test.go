@@ -28,7 +28,7 @@ func BenchmarkAssignPortsNearlyFull(b *testing.B) {
 	req := PortRequest{Names: []string{PortHTTP, PortGRPC, PortMetrics}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := AssignPorts(block, req, used); err != nil {
+		if _, err := AssignPorts(block, req, isUsed(used)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -74,7 +74,7 @@ func (p *portReservations) assign(owner types.NamespacedName, block allocator.Ra
 		}
 	}
 	// A port outside the block is asked about too: a live one the exposure keeps (KeepLive).
-	ports, err := allocator.AssignPortsFunc(block, req, func(port int32) bool {
+	ports, err := allocator.AssignPorts(block, req, func(port int32) bool {
 		if state(port) == portTaken {
 			return true
 		}

@@ -34,11 +34,11 @@ func largeInput(tenants, perTenant int) Input {
 
 func benchmarkRender(b *testing.B, tenants, perTenant int) {
 	in := largeInput(tenants, perTenant)
-	cfg, errs := Render(in)
+	cfg, errs := render(in)
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}
-	if again, _ := Render(in); again != cfg {
+	if again, _ := render(in); again != cfg {
 		b.Fatal("two renders of the same input differ")
 	}
 	b.ReportMetric(float64(len(cfg)), "cfg-bytes")

@@ -93,7 +93,7 @@ func TestEndToEnd(t *testing.T) {
 	ing1 := ingressNode(t, p, "ingress-1", fmt.Sprintf("127.0.0.4:%d", ingressPort))
 	ingressNode(t, p, "ingress-2", fmt.Sprintf("127.0.0.5:%d", ingressPort))
 
-	cfg, errs := Render(Input{
+	cfg, errs := render(Input{
 		Tenants: []Tenant{{Name: "beta", VIP: "127.0.0.9", HostDomain: "beta.example.com"}, {Name: "alpha", VIP: "127.0.0.1", CertificatePath: certPath, FrontendPorts: PortRange{1, 65535}, HostDomain: "example.com",
 			GRPC: []GRPCFrontend{{Namespace: "tenant-alpha", Exposure: "triton", BindPort: grpcPort, NodePort: nodePort}, {Namespace: "tenant-alpha", Exposure: "vllm", BindPort: samePort, NodePort: samePort}}}},
 		BackendNodes: []Node{{Name: "gpu-1", IP: netip.MustParseAddr("127.0.0.2")}, {Name: "gpu-2", IP: netip.MustParseAddr("127.0.0.3")}},

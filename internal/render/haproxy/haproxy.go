@@ -392,14 +392,9 @@ func (p Parts) String() string {
 	return b.String()
 }
 
-// Render returns haproxy.cfg and the tenants left out. Tenants and frontends are sorted, so
-// the output depends on the set of inputs only, never on their order.
-func Render(in Input) (string, []*TenantError) {
-	p, errs := RenderParts(in)
-	return p.String(), errs
-}
-
-// RenderParts renders the configuration in pieces; see Parts.
+// RenderParts renders the configuration in pieces (see Parts) and returns the tenants left
+// out. Tenants and frontends are sorted, so the output depends on the set of inputs only,
+// never on their order.
 func RenderParts(in Input) (Parts, []*TenantError) {
 	var errs []*TenantError
 	tenants := append([]Tenant(nil), in.Tenants...)

@@ -57,7 +57,7 @@ func TestGolden(t *testing.T) {
 		"empty.cfg": {Globals: Globals{StatsBind: "127.0.0.1:8404", Timeout: time.Minute, HardStopAfter: time.Minute, IngressPort: 443, HTTPSPort: 443}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg, errs := Render(in)
+			cfg, errs := render(in)
 			if len(errs) > 0 {
 				t.Fatalf("unexpected errors: %v", errs)
 			}
@@ -72,8 +72,8 @@ func TestDeterministic(t *testing.T) {
 	b.Tenants[0], b.Tenants[1] = b.Tenants[1], b.Tenants[0]
 	b.Tenants[0].GRPC[0], b.Tenants[0].GRPC[1] = b.Tenants[0].GRPC[1], b.Tenants[0].GRPC[0]
 	b.BackendNodes[0], b.BackendNodes[1] = b.BackendNodes[1], b.BackendNodes[0]
-	ca, _ := Render(a)
-	cb, _ := Render(b)
+	ca, _ := render(a)
+	cb, _ := render(b)
 	if ca != cb || Checksum(ca) != Checksum(cb) {
 		t.Fatal("input order changed the output")
 	}
@@ -128,7 +128,7 @@ func TestRejections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := seedInput()
 			in.Tenants = append(in.Tenants, tc.tenant)
-			cfg, errs := Render(in)
+			cfg, errs := render(in)
 			if len(errs) != 1 || errs[0].Reason != tc.reason {
 				t.Fatalf("errs = %v, want one %s", errs, tc.reason)
 			}
@@ -260,7 +260,7 @@ func TestHAProxyAcceptsRenderedConfigs(t *testing.T) {
 			if in.IngressCAPath != "" {
 				in.IngressCAPath = caPEM
 			}
-			cfg, errs := Render(in)
+			cfg, errs := render(in)
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
@@ -378,4 +378,10 @@ func TestFrontendPortPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// render is the whole haproxy.cfg of in, as a directory of all its parts loads.
+func render(in Input) (string, []*TenantError) {
+	p, errs := RenderParts(in)
+	return p.String(), errs
 }
