@@ -22,6 +22,7 @@ import (
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metricsauth"
 )
@@ -49,6 +50,7 @@ func run(args []string) error {
 		blockSize, workers               int
 		hp                               haproxyFlags
 		apiPoll                          time.Duration
+		reportTimeout                    time.Duration
 		pprofAddr                        string
 		qps                              float64
 		burst                            int
@@ -65,6 +67,7 @@ func run(args []string) error {
 	fs.StringVar(&poolFlag, "node-port-range", "30000-32767", "NodePort pool that tenant blocks come from (the API server's --service-node-port-range or a part of it); its start must be a multiple of 10.")
 	fs.IntVar(&blockSize, "block-size", 100, "Ports in a tenant's block when the tenant does not set spec.portBlock.size; a multiple of 10.")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "Reconcile workers per controller.")
+	fs.DurationVar(&reportTimeout, "data-plane-report-timeout", exposure.DefaultReportTimeout, "How long a routing object may wait for the first report of its controller (an Ingress address, a Route admitted, a Gateway route accepted) before its exposure says Stalled and names the IngressClass or Gateway.")
 	fs.DurationVar(&apiPoll, "api-poll-interval", controller.DefaultAPIPollInterval, "How often to ask the API server which routing APIs (Ingress, OpenShift Route, Gateway API) it serves; CRDs installed later are picked up within this time.")
 	fs.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of the Go pprof endpoints (/debug/pprof); empty disables them.")
 	fs.Float64Var(&qps, "kube-api-qps", 200, "Sustained requests per second to the API server.")
@@ -86,6 +89,9 @@ func run(args []string) error {
 	}
 	if apiPoll < time.Second {
 		return fmt.Errorf("--api-poll-interval %s must be at least 1s", apiPoll)
+	}
+	if reportTimeout < time.Second {
+		return fmt.Errorf("--data-plane-report-timeout %s must be at least 1s", reportTimeout)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
@@ -134,7 +140,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings, APIPollInterval: apiPoll, InlineCertificates: inlineCerts}
+	opts := controller.Options{Pool: pool, DefaultBlockSize: int32(blockSize), MaxConcurrent: workers, HAProxy: haproxySettings, APIPollInterval: apiPoll, InlineCertificates: inlineCerts, ReportTimeout: reportTimeout}
 	if err := controller.Setup(mgr, opts); err != nil {
 		return err
 	}

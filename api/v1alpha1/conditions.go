@@ -97,6 +97,17 @@ const (
 	ReasonAdmitted               = "Admitted"
 	ReasonAccepted               = "Accepted"
 	ReasonPending                = "Pending"
+	// ReasonNoControllerReport: no controller reported on a routing object within the
+	// operator's --data-plane-report-timeout; the message names the class or Gateway.
+	ReasonNoControllerReport = "NoControllerReport"
+	// ReasonNotConfirmed: the Ingress's class says its controller writes no status
+	// (AnnotationReportsStatus), so no data plane confirmed it.
+	ReasonNotConfirmed = "NotConfirmed"
+	// ReasonGatewayNotFound: the Gateway the routes attach to does not exist.
+	ReasonGatewayNotFound = "GatewayNotFound"
+	// ReasonIngressClassNotFound: the Ingress's class does not exist (or, unnamed, the
+	// cluster has no default class).
+	ReasonIngressClassNotFound = "IngressClassNotFound"
 
 	ReasonBlockAllocated = "Allocated"
 	// ReasonBlockMoved: part of the recorded block is held by another tenant; the tenant got a
@@ -145,6 +156,11 @@ const (
 
 	// AnnotationChecksum holds the sha256 of the rendered haproxy.cfg on its ConfigMap.
 	AnnotationChecksum = "exposure.inference.dev/checksum"
+
+	// AnnotationReportsStatus on an IngressClass, "false", says that the class's controller
+	// never writes an Ingress's status: the platform team sets it, and exposures on that class
+	// are then Ready without an address, with their condition saying NotConfirmed.
+	AnnotationReportsStatus = "exposure.inference.dev/reports-status"
 
 	// TenantFinalizer keeps a tenant until its port block can be released safely.
 	TenantFinalizer = "exposure.inference.dev/release-port-block"

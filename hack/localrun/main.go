@@ -200,7 +200,9 @@ func allReady(ctx context.Context, c client.Client) bool {
 		return false
 	}
 	for _, e := range el.Items {
-		if readyOf(e.Status.Conditions) != "True" {
+		// Ready, or in place and waiting for an ingress controller, router or Gateway, which
+		// this local run does not start: Ready then says what it waits for.
+		if readyOf(e.Status.Conditions) != "True" && (e.Spec.Router == nil || readyOfType(e.Status.Conditions, exposurev1alpha1.ConditionRouted) == "") {
 			return false
 		}
 	}

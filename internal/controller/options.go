@@ -20,6 +20,9 @@ type Options struct {
 	APIPollInterval time.Duration
 	// HAProxy enables the HAProxy configuration ConfigMap when set.
 	HAProxy *haproxyconfig.Settings
+	// ReportTimeout is how long a routing object waits for its controller's first report
+	// before the exposure turns Stalled (exposure.DefaultReportTimeout when zero).
+	ReportTimeout time.Duration
 	// InlineCertificates lets Routes carry a certificate copied from a Secret
 	// (router.tls.inline); the operator then needs to read Secrets.
 	InlineCertificates bool

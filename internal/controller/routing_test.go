@@ -205,8 +205,8 @@ func TestRoutingIngress(t *testing.T) {
 		t.Fatalf("route = %+v %v", rt.Spec, rt.Annotations)
 	}
 	e = waitExposureCondition(t, ns, "triton", "RouteAdmitted", "Unknown")
-	if !strings.HasPrefix(condition(e.Status.Conditions, "Ready"), "True") {
-		t.Fatalf("a Route no router has looked at yet must not hold Ready back: %s", condition(e.Status.Conditions, "Ready"))
+	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/Pending") || !strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "True") {
+		t.Fatalf("a Route no router has looked at yet holds Ready back, as work in progress: Ready %s, %v", c, e.Status.Conditions)
 	}
 
 	// The OpenShift router rejects it: Ready turns False with the router's reason.
@@ -256,6 +256,7 @@ func TestRoutingRouteModes(t *testing.T) {
 			TLS:  &exposurev1alpha1.RouterTLS{SecretName: "inline-tls", Inline: ptr.To(true)},
 		}),
 	)
+	admitRoutes(t, ns, "pass", "pass-grpc")
 	waitExposureCondition(t, ns, "pass", "Ready", "True")
 	p := waitExists(t, ns, "pass", func() *routev1.Route { return &routev1.Route{} }, nil)
 	pg := waitExists(t, ns, "pass-grpc", func() *routev1.Route { return &routev1.Route{} }, nil)
@@ -298,10 +299,13 @@ func TestRoutingGateway(t *testing.T) {
 		Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Timeout: "0", Paths: []exposurev1alpha1.HTTPPath{"/v2"},
 		Gateway: &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}},
 	}))
-	e := waitExposureCondition(t, ns, "triton", "Ready", "True")
-	if !strings.HasPrefix(condition(e.Status.Conditions, "HTTPRouteAccepted"), "Unknown") || !strings.HasPrefix(condition(e.Status.Conditions, "GRPCRouteAccepted"), "Unknown") {
+	// Until the Gateway's controller reports, Ready waits for it.
+	e := waitExposureCondition(t, ns, "triton", "Ready", "False/Pending")
+	if !strings.HasPrefix(condition(e.Status.Conditions, "HTTPRouteAccepted"), "Unknown") || !strings.HasPrefix(condition(e.Status.Conditions, "GRPCRouteAccepted"), "Unknown") ||
+		!strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "True") {
 		t.Fatalf("conditions: %v", e.Status.Conditions)
 	}
+	acceptOnGateway(t, ns, "triton", &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "triton"}})
 	hr, _ := get(t, ns, "triton", &gatewayv1.HTTPRoute{})
 	gr, _ := get(t, ns, "triton", &gatewayv1.GRPCRoute{})
 	if string(hr.Spec.Hostnames[0]) != "triton."+ns+"."+hostDomain || string(gr.Spec.Hostnames[0]) != "triton-grpc."+ns+"."+hostDomain ||
@@ -632,10 +636,12 @@ func TestRoutingGatewayTLS(t *testing.T) {
 				Backend: &exposurev1alpha1.BackendTLS{Hostname: "reenc.inference.svc", CAConfigMap: "reenc-ca"}},
 		}),
 	)
-	e := waitExposureCondition(t, ns, "pass", "Ready", "True")
-	if c := condition(e.Status.Conditions, "TLSRouteAccepted"); !strings.HasPrefix(c, "Unknown/Pending") {
-		t.Fatalf("TLSRouteAccepted = %s", c)
+	e := waitExposureCondition(t, ns, "pass", "TLSRouteAccepted", "Unknown/Pending")
+	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/Pending") {
+		t.Fatalf("Ready before the Gateway reported = %s", c)
 	}
+	acceptOnGateway(t, ns, "pass", &gatewayv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Name: "pass"}}, &gatewayv1.TLSRoute{ObjectMeta: metav1.ObjectMeta{Name: "pass-grpc"}})
+	waitExposureCondition(t, ns, "pass", "Ready", "True")
 	tr, _ := get(t, ns, "pass", &gatewayv1.TLSRoute{})
 	trg, _ := get(t, ns, "pass-grpc", &gatewayv1.TLSRoute{})
 	if string(tr.Spec.Hostnames[0]) != "pass."+ns+"."+hostDomain || *tr.Spec.Rules[0].BackendRefs[0].Port != 8000 ||
@@ -646,6 +652,8 @@ func TestRoutingGatewayTLS(t *testing.T) {
 		t.Fatal("a Passthrough exposure got an HTTPRoute")
 	}
 
+	acceptOnGateway(t, ns, "reenc", &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "reenc"}}, &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "reenc"}},
+		&gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Name: "reenc"}})
 	waitExposureCondition(t, ns, "reenc", "Ready", "True")
 	p, _ := get(t, ns, "reenc", &gatewayv1.BackendTLSPolicy{})
 	if p.Spec.TargetRefs[0].Name != "reenc" || string(p.Spec.Validation.Hostname) != "reenc.inference.svc" ||
@@ -675,6 +683,7 @@ func TestRoutingGatewayTLS(t *testing.T) {
 	// Back to Edge: the policy goes, the routes stay.
 	updateExposure(t, ns, "reenc", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.TLS = nil })
 	waitGone(t, ns, "reenc", &gatewayv1.BackendTLSPolicy{})
+	acceptOnGateway(t, ns, "reenc", &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "reenc"}}, &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "reenc"}})
 	waitExposureCondition(t, ns, "reenc", "Ready", "True")
 	if c := condition(getExposure(t, ns, "reenc").Status.Conditions, "BackendTLSPolicyAccepted"); c != "" {
 		t.Fatalf("condition of a policy that is gone: %s", c)

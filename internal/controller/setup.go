@@ -78,6 +78,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("discovery client: %w", err)
 	}
+	if opts.ReportTimeout <= 0 {
+		opts.ReportTimeout = exposure.DefaultReportTimeout
+	}
 	if opts.APIPollInterval <= 0 {
 		opts.APIPollInterval = DefaultAPIPollInterval
 	}
@@ -96,6 +99,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Cache:              mgr.GetCache(),
 		MaxConcurrent:      opts.MaxConcurrent,
 		InlineCertificates: opts.InlineCertificates,
+		ReportTimeout:      opts.ReportTimeout,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up exposure controller: %w", err)
 	}

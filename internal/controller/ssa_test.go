@@ -62,7 +62,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 		}),
 	)
 	for _, n := range []string{"ing", "rt", "gw"} {
-		waitExposureCondition(t, ns, n, "Ready", "True")
+		waitExposureCondition(t, ns, n, "Routed", "True") // in place; no Route or Gateway controller runs here
 	}
 	ing, _ := get(t, ns, "ing", &networkingv1.Ingress{})
 	rt, _ := get(t, ns, "rt", &routev1.Route{})

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -71,11 +73,40 @@ func TestMain(m *testing.M) {
 	}
 	dir, _ := os.MkdirTemp("", "kcm-")
 	kcm, kcmErr = env.StartControllerManager(dir, testenv.CascadeControllers, kcmLog)
+	if err := createDataPlane(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	kcm.Stop()
 	_ = os.RemoveAll(dir)
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+// createDataPlane makes what the routing tests route to, as a platform would have it: the
+// IngressClasses nginx (the default) and traefik, whose controllers do not run here and which
+// the platform marks as writing no status, so that their exposures are Ready with
+// NotConfirmed; and the Gateway gateway-system/ai-gateway, whose controller does not run
+// either: tests write its verdicts on routes themselves (acceptRoute).
+func createDataPlane(ctx context.Context) error {
+	silent := map[string]string{exposurev1alpha1.AnnotationReportsStatus: "false"}
+	objs := []client.Object{
+		&networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Annotations: map[string]string{
+			exposurev1alpha1.AnnotationReportsStatus: "false", "ingressclass.kubernetes.io/is-default-class": "true"}},
+			Spec: networkingv1.IngressClassSpec{Controller: "k8s.io/ingress-nginx"}},
+		&networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik", Annotations: silent},
+			Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gateway-system"}},
+		&gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "gateway-system", Name: "ai-gateway"}, Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: "example", Listeners: []gatewayv1.Listener{{Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType}}}},
+	}
+	for _, o := range objs {
+		if err := k8s.Create(ctx, o); err != nil {
+			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // requireGarbageCollector skips a test that needs kube-controller-manager when there is none.

@@ -64,6 +64,9 @@ type Reconciler struct {
 	Cache cache.Informers
 	// MaxConcurrent is how many exposures are reconciled at once.
 	MaxConcurrent int
+	// ReportTimeout is how long a routing object waits for its controller's first report
+	// before its condition turns False.
+	ReportTimeout time.Duration
 	// InlineCertificates lets Routes carry a certificate copied from a Secret
 	// (router.tls.inline); the operator then needs to read Secrets.
 	InlineCertificates bool
@@ -797,8 +800,9 @@ func summarizeExposure(exp *exposurev1alpha1.InferenceExposure, status *exposure
 	if meta.FindStatusCondition(status.Conditions, exposurev1alpha1.ConditionRouted) != nil {
 		kinds = append(kinds, exposurev1alpha1.ConditionRouted)
 	}
+	// The data plane's word on every routing object: Ready waits for it.
 	for _, c := range router.Conditions()[1:] {
-		if meta.IsStatusConditionFalse(status.Conditions, c) {
+		if meta.FindStatusCondition(status.Conditions, c) != nil {
 			kinds = append(kinds, c)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/conditions"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
+	"github.com/inference-exposure/inference-exposure-operator/internal/phases"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
@@ -200,12 +201,31 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 		verdicts[c] = append(verdicts[c], live)
 	}
+	// What each object's controller says; where none has reported yet, what the cluster says
+	// of its IngressClass or Gateway, and how long it has waited.
+	settled := map[string]router.Verdict{}
+	for c, objs := range verdicts {
+		if inUse[c] {
+			continue // a conflicting object already made it False
+		}
+		v := kinds[c].Verdict(exp, objs)
+		if v.Status == metav1.ConditionUnknown {
+			srv, err := r.serverOf(ctx, kinds[c].ServedBy(exp, objs[0]), objs[0])
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			var after time.Duration
+			v, after = settle(v, srv, meta.FindStatusCondition(exp.Status.Conditions, c), time.Now(), r.ReportTimeout)
+			result = phases.Earliest(result, ctrl.Result{RequeueAfter: after})
+		}
+		settled[c] = v
+	}
 	// Auto moving to another kind (the Route API appeared, say) keeps the objects that served
 	// until a controller has admitted every new one: a working path is never dropped for one
 	// nothing serves yet.
 	keep, serving := keys, typ
 	if prev := exp.Status.Router; prev != nil && (spec.Type == "" || spec.Type == exposurev1alpha1.RouterAuto) &&
-		prev.Type != typ && len(prev.Objects) > 0 && (len(conflicts) > 0 || !allAdmitted(exp, kinds, verdicts)) {
+		prev.Type != typ && len(prev.Objects) > 0 && (len(conflicts) > 0 || !allAdmitted(settled)) {
 		keep, serving = append(slices.Clone(keys), prev.Objects...), prev.Type
 	}
 	if !fresh && !routingSettled(exp, serving, keep) {
@@ -214,12 +234,8 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 	}
 
-	for c, objs := range verdicts {
-		if inUse[c] {
-			continue // a conflicting object already made it False
-		}
+	for c, v := range settled {
 		inUse[c] = true
-		v := kinds[c].Verdict(exp, objs)
 		conds.Verdict(c, v.Status, v.Reason, v.Message)
 	}
 	for _, c := range router.Conditions() {
@@ -247,10 +263,10 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 }
 
 // allAdmitted reports whether every routing object just applied has its controller's True
-// verdict.
-func allAdmitted(exp *exposurev1alpha1.InferenceExposure, kinds map[string]router.Kind, verdicts map[string][]client.Object) bool {
-	for c, objs := range verdicts {
-		if kinds[c].Verdict(exp, objs).Status != metav1.ConditionTrue {
+// verdict (or its class says its controller never reports).
+func allAdmitted(settled map[string]router.Verdict) bool {
+	for _, v := range settled {
+		if v.Status != metav1.ConditionTrue {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -75,6 +76,12 @@ func backendRef(b exposurev1alpha1.Backend, port int32) gatewayv1.BackendRef {
 
 // routeParentsVerdict is the verdict of Gateway API routes of one condition: the first that
 // is not True decides, else they are all True.
+// gatewayServer is the Gateway an exposure's Gateway API objects attach to.
+func gatewayServer(exp *exposurev1alpha1.InferenceExposure) Server {
+	ref := ParentRef(exp)
+	return Server{Gateway: &types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)}}
+}
+
 func routeParentsVerdict(kind string, exp *exposurev1alpha1.InferenceExposure, objs []client.Object, parents func(client.Object) []gatewayv1.RouteParentStatus) Verdict {
 	var v Verdict
 	for _, o := range objs {

@@ -72,3 +72,8 @@ func (backendTLSPolicyKind) Verdict(exp *exposurev1alpha1.InferenceExposure, obj
 	}
 	return ParentVerdict("BackendTLSPolicy", p.Generation, parents, ParentRef(exp), exp.Namespace)
 }
+
+// ServedBy is the exposure's Gateway.
+func (backendTLSPolicyKind) ServedBy(exp *exposurev1alpha1.InferenceExposure, _ client.Object) Server {
+	return gatewayServer(exp)
+}

@@ -53,3 +53,8 @@ func (grpcRouteKind) Verdict(exp *exposurev1alpha1.InferenceExposure, objs []cli
 		return o.(*gatewayv1.GRPCRoute).Status.Parents
 	})
 }
+
+// ServedBy is the exposure's Gateway.
+func (grpcRouteKind) ServedBy(exp *exposurev1alpha1.InferenceExposure, _ client.Object) Server {
+	return gatewayServer(exp)
+}

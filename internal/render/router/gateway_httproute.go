@@ -66,3 +66,8 @@ func (httpRouteKind) Verdict(exp *exposurev1alpha1.InferenceExposure, objs []cli
 		return o.(*gatewayv1.HTTPRoute).Status.Parents
 	})
 }
+
+// ServedBy is the exposure's Gateway.
+func (httpRouteKind) ServedBy(exp *exposurev1alpha1.InferenceExposure, _ client.Object) Server {
+	return gatewayServer(exp)
+}

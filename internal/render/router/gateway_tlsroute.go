@@ -54,3 +54,8 @@ func (tlsRouteKind) Verdict(exp *exposurev1alpha1.InferenceExposure, objs []clie
 		return o.(*gatewayv1.TLSRoute).Status.Parents
 	})
 }
+
+// ServedBy is the exposure's Gateway.
+func (tlsRouteKind) ServedBy(exp *exposurev1alpha1.InferenceExposure, _ client.Object) Server {
+	return gatewayServer(exp)
+}

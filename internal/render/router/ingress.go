@@ -154,7 +154,16 @@ func IngressVerdict(ing *networkingv1.Ingress) Verdict {
 		}
 	}
 	if len(addrs) == 0 {
-		return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is in place; no ingress controller has published an address yet", ing.Name)}
+		return Verdict{metav1.ConditionUnknown, exposurev1alpha1.ReasonPending, fmt.Sprintf("no ingress controller has published an address for Ingress %s yet", ing.Name)}
 	}
 	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonApplied, fmt.Sprintf("Ingress %s is served at %s", ing.Name, strings.Join(addrs, ", "))}
+}
+
+// ServedBy is the Ingress's class.
+func (ingressKind) ServedBy(_ *exposurev1alpha1.InferenceExposure, obj client.Object) Server {
+	class := ""
+	if c := obj.(*networkingv1.Ingress).Spec.IngressClassName; c != nil {
+		class = *c
+	}
+	return Server{IngressClass: &class}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
@@ -29,6 +30,17 @@ type Kind interface {
 	// Verdict is what the kind's own controller says of the exposure's objects that share a
 	// condition (read from their status).
 	Verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) Verdict
+	// ServedBy names what must serve the exposure's object and report on it.
+	ServedBy(exp *exposurev1alpha1.InferenceExposure, obj client.Object) Server
+}
+
+// Server is what serves a routing object and writes its status: an IngressClass, a Gateway,
+// or, when neither is set, any router of the kind (OpenShift routers admit Routes).
+type Server struct {
+	// IngressClass is the Ingress's class; "" is the cluster's default class.
+	IngressClass *string
+	// Gateway is the Gateway the object attaches to.
+	Gateway *types.NamespacedName
 }
 
 var (

@@ -176,3 +176,6 @@ func RouteVerdict(routes []*routev1.Route) Verdict {
 	}
 	return Verdict{metav1.ConditionTrue, exposurev1alpha1.ReasonAdmitted, fmt.Sprintf("admitted: %s", strings.Join(dedupe(admitted), ", "))}
 }
+
+// ServedBy is any OpenShift router: each admits the Routes it serves.
+func (routeKind) ServedBy(*exposurev1alpha1.InferenceExposure, client.Object) Server { return Server{} }

@@ -1,0 +1,126 @@
+package exposure
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+)
+
+// DefaultReportTimeout is how long a routing object may wait for its controller's first report
+// before its condition turns False (the exposure Stalled).
+const DefaultReportTimeout = 2 * time.Minute
+
+// stalledRecheck is how often a stalled wait looks at its IngressClass or Gateway again: their
+// changes do not wake the exposure, the controller's report on the object does.
+const stalledRecheck = time.Minute
+
+// defaultClassAnnotation marks the cluster's default IngressClass.
+const defaultClassAnnotation = "ingressclass.kubernetes.io/is-default-class"
+
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingressclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
+
+// server is what the cluster says of the server of a routing object that no controller has
+// reported on yet.
+type server struct {
+	// name names it in a message: "IngressClass nginx", "Gateway infra/shared".
+	name string
+	// missing says why nothing can serve the object, with its reason ("" when it exists).
+	missing, missingReason string
+	// silent: the class's controller never writes status (AnnotationReportsStatus).
+	silent bool
+	// hint ends the message of a wait that took too long.
+	hint string
+}
+
+// serverOf reads, from metadata-only caches, whether the object's IngressClass or Gateway
+// exists and whether the class reports status.
+func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.Object) (server, error) {
+	switch {
+	case s.IngressClass != nil:
+		return r.ingressClass(ctx, *s.IngressClass, obj.GetName())
+	case s.Gateway != nil:
+		name := "Gateway " + s.Gateway.String()
+		gw := &metav1.PartialObjectMetadata{}
+		gw.SetGroupVersionKind(gatewayv1.SchemeGroupVersion.WithKind("Gateway"))
+		switch err := r.Get(ctx, *s.Gateway, gw); {
+		case apierrors.IsNotFound(err):
+			return server{name: name, missingReason: exposurev1alpha1.ReasonGatewayNotFound,
+				missing: fmt.Sprintf("%s does not exist: create it, or name an existing Gateway in router.gateway", name)}, nil
+		case err != nil:
+			return server{}, fmt.Errorf("reading %s: %w", name, err)
+		}
+		return server{name: name}, nil
+	}
+	return server{name: "any OpenShift router"}, nil
+}
+
+// ingressClass reads the named class, or the cluster's default when class is "".
+func (r *Reconciler) ingressClass(ctx context.Context, class, ingress string) (server, error) {
+	var ic *metav1.PartialObjectMetadata
+	if class == "" {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressClassList"))
+		if err := r.List(ctx, list); err != nil {
+			return server{}, fmt.Errorf("listing IngressClasses: %w", err)
+		}
+		for i := range list.Items {
+			if list.Items[i].Annotations[defaultClassAnnotation] == "true" {
+				ic = &list.Items[i]
+				break
+			}
+		}
+		if ic == nil {
+			return server{name: "the default IngressClass", missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
+				missing: fmt.Sprintf("Ingress %s names no IngressClass and the cluster has no default one: set router.ingress.className", ingress)}, nil
+		}
+	} else {
+		ic = &metav1.PartialObjectMetadata{}
+		ic.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressClass"))
+		switch err := r.Get(ctx, types.NamespacedName{Name: class}, ic); {
+		case apierrors.IsNotFound(err):
+			return server{name: "IngressClass " + class, missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
+				missing: fmt.Sprintf("IngressClass %s does not exist, so no ingress controller serves Ingress %s: set router.ingress.className to an installed class", class, ingress)}, nil
+		case err != nil:
+			return server{}, fmt.Errorf("reading IngressClass %s: %w", class, err)
+		}
+	}
+	return server{name: "IngressClass " + ic.Name, silent: ic.Annotations[exposurev1alpha1.AnnotationReportsStatus] == "false",
+		hint: fmt.Sprintf(" (if it never writes status, the platform annotates the IngressClass with %s: \"false\")", exposurev1alpha1.AnnotationReportsStatus)}, nil
+}
+
+// settle decides a routing condition whose controller has not reported yet (v is Unknown),
+// from what the cluster says of its server and from the condition as it was (prev, nil when
+// new). An Ingress of a class that never reports is True but not confirmed; an object nothing
+// can serve is False; a wait longer than timeout is False, naming the server (kstatus:
+// Stalled); otherwise it waits, Unknown (Reconciling). It returns when to look again. Pure.
+func settle(v router.Verdict, s server, prev *metav1.Condition, now time.Time, timeout time.Duration) (router.Verdict, time.Duration) {
+	switch {
+	case s.silent:
+		return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonNotConfirmed, Message: fmt.Sprintf(
+			"%s; %s says its controller writes no status (%s: \"false\"), so no data plane has confirmed it", v.Message, s.name, exposurev1alpha1.AnnotationReportsStatus)}, 0
+	case s.missing != "":
+		return router.Verdict{Status: metav1.ConditionFalse, Reason: s.missingReason, Message: s.missing}, stalledRecheck
+	case prev != nil && prev.Status == metav1.ConditionFalse && prev.Reason == exposurev1alpha1.ReasonNoControllerReport:
+		return router.Verdict{Status: metav1.ConditionFalse, Reason: prev.Reason, Message: prev.Message}, stalledRecheck
+	}
+	since := now
+	if prev != nil && prev.Status == metav1.ConditionUnknown {
+		since = prev.LastTransitionTime.Time
+	}
+	if waited := now.Sub(since); waited < timeout {
+		return v, timeout - waited
+	}
+	return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonNoControllerReport, Message: fmt.Sprintf(
+		"%s after %s: check that the controller of %s runs and serves this namespace%s", v.Message, timeout, s.name, s.hint)}, stalledRecheck
+}
