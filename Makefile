@@ -55,10 +55,14 @@ envtest-assets: ## Build kube-apiserver, etcd and kube-controller-manager into b
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then hack/build-envtest-assets.sh >/dev/null; fi
 
 .PHONY: test
-test: manifests generate vet envtest-assets kustomize helm ## Run unit and envtest integration tests against a real API server.
+test: manifests generate vet envtest-assets kustomize helm traefik ## Run unit and envtest integration tests against a real API server.
 	$(HELM) lint --strict $(CHART)
 	$(HELM) template test $(CHART) --namespace inference-exposure-system >/dev/null
-	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+
+.PHONY: traefik
+traefik: ## Build Traefik (the data-plane tests' ingress controller and Gateway) into bin/ (cached).
+	@hack/build-traefik.sh >/dev/null
 
 .PHONY: verify
 verify: manifests generate api-docs ## Fail when generated files (CRDs, RBAC, DeepCopy, the chart's copies, the API reference) are out of date.

@@ -69,17 +69,23 @@ func (p *PKI) issue(t testing.TB, names ...string) (certDER []byte, key *ecdsa.P
 	return der, key
 }
 
-// WriteServerPEM writes certificate and key in one file, as HAProxy's `crt` wants them.
-func (p *PKI) WriteServerPEM(t testing.TB, path string, names ...string) {
+// ServerPEM issues a server certificate for names and returns it and its key in PEM, as a
+// kubernetes.io/tls Secret holds them.
+func (p *PKI) ServerPEM(t testing.TB, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	der, key := p.issue(t, names...)
 	kb, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// WriteServerPEM writes certificate and key in one file, as HAProxy's `crt` wants them.
+func (p *PKI) WriteServerPEM(t testing.TB, path string, names ...string) {
+	t.Helper()
+	cert, key := p.ServerPEM(t, names...)
+	if err := os.WriteFile(path, append(cert, key...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,515 @@
+// Package dataplane sends real traffic through what the operator writes: a real ingress
+// controller (Traefik, with its Ingress and ingress-nginx providers) reads the operator's
+// Ingresses from a real API server, the real EndpointSlice controller derives the endpoints
+// from the Service the operator wrote and Pod objects whose status the test sets, and a model
+// server listens in a network namespace that stands in for the pod network.
+package dataplane
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
+	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
+	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
+)
+
+const hostDomain = "apps.example.test"
+
+var (
+	cfg     *rest.Config
+	k8s     client.Client
+	env     *testenv.Env
+	scheme  = runtime.NewScheme()
+	skipWhy string
+	traefik string
+	workDir string
+)
+
+func TestMain(m *testing.M) {
+	utilruntime.Must(controller.AddToScheme(scheme))
+	ctrl.SetLogger(zap.New(zap.Level(zapLevel())))
+	skipWhy = canMakeNetworks()
+	if skipWhy == "" {
+		skipWhy = findTraefik()
+	}
+	if skipWhy != "" {
+		os.Exit(m.Run()) // every test skips, saying why
+	}
+	var err error
+	env, err = testenv.Start(true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := run(m)
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+func run(m *testing.M) int {
+	var err error
+	cfg = env.Config
+	if k8s, err = env.Client(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if workDir, err = os.MkdirTemp("", "dataplane-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(workDir)
+	// The EndpointSlice controller makes the endpoints from the Services' selectors and the
+	// Pods, as in a cluster.
+	kcm, err := env.StartControllerManager(workDir, testenv.CascadeControllers+",endpointslice-controller", io.Discard)
+	if err != nil {
+		skipWhy = fmt.Sprintf("needs kube-controller-manager for EndpointSlices: %v", err)
+		return m.Run()
+	}
+	defer kcm.Stop()
+	return m.Run()
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
+		return -1
+	}
+	return 2
+}
+
+// findTraefik finds the binary hack/build-traefik.sh builds (TRAEFIK, as make test sets it, or
+// bin/traefik-*), or says why not.
+func findTraefik() string {
+	if p := os.Getenv("TRAEFIK"); p != "" {
+		traefik = p
+		return ""
+	}
+	matches, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "bin", "traefik-v*"))
+	slices.Reverse(matches) // the newest build first
+	for _, p := range matches {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			traefik = p
+			return ""
+		}
+	}
+	return "needs Traefik: hack/build-traefik.sh builds it into bin/ (make test does)"
+}
+
+func requireDataPlane(t *testing.T) {
+	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
+}
+
+// startOperator runs the operator's controllers for the test.
+func startOperator(t *testing.T) {
+	t.Helper()
+	pool, err := allocator.NewPool(30000, 32767)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme, Cache: kubecache.CacheOptions(""), MapperProvider: kubecache.NewRESTMapper,
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// traefikEntrypoints are where a Traefik started for a test listens, on loopback.
+type traefikEntrypoints struct{ web, websecure string }
+
+// startTraefik runs Traefik out of cluster against the control plane with its Ingress (class
+// traefik) and ingress-nginx (class nginx) providers; both publish 127.0.0.1 as the address
+// of the Ingresses they serve.
+func startTraefik(t *testing.T) traefikEntrypoints {
+	t.Helper()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig("traefik", kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	ep := traefikEntrypoints{
+		web:       fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
+		websecure: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
+	}
+	conf := fmt.Sprintf(`global: {checkNewVersion: false, sendAnonymousUsage: false}
+log: {level: INFO}
+entryPoints:
+  # Traefik's default readTimeout (60s) ends every response stream at a minute
+  # (traefik#10991): a platform serving model servers lifts it, as here.
+  web:
+    address: "%s"
+    transport: {respondingTimeouts: {readTimeout: 0}}
+  websecure:
+    address: "%s"
+    http: {tls: {}}
+    transport: {respondingTimeouts: {readTimeout: 0}}
+providers:
+  kubernetesIngress:
+    throttleDuration: 100ms
+    ingressEndpoint: {ip: 127.0.0.1}
+  kubernetesIngressNGINX:
+    throttleDuration: 100ms
+    publishStatusAddress: [127.0.0.1]
+`, ep.web, ep.websecure)
+	confPath := filepath.Join(dir, "traefik.yaml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run") // an empty working directory: Traefik looks for a config file there
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out := &testsupport.Output{}
+	cmd := exec.Command(traefik, "--configFile="+confPath)
+	cmd.Dir = run
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("traefik output:\n%s", out.String())
+		}
+	})
+	testsupport.WaitListening(t, ep.websecure)
+	return ep
+}
+
+// tenantWithPod makes a tenant owning a fresh namespace, a node, and a Pod app=name on it at
+// podIP, Running and Ready as a kubelet would report it.
+func tenantWithPod(t *testing.T, name, podIP string) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := name
+	tn := &exposurev1alpha1.InferenceTenant{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: exposurev1alpha1.InferenceTenantSpec{Namespaces: []string{ns}, HostDomain: hostDomain}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + name}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-0", Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "server", Image: "model-server",
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8000}}}}}}
+	for _, o := range []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, tn, node, pod} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.250"}}
+	if err := k8s.Status().Update(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: podIP, PodIPs: []corev1.PodIP{{IP: podIP}}, StartTime: ptr.To(metav1.Now()),
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()},
+		}}
+	if err := k8s.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// tlsSecret makes the kubernetes.io/tls Secret of the hosts.
+func tlsSecret(t *testing.T, pki *testsupport.PKI, ns, name string, hosts ...string) {
+	t.Helper()
+	cert, key := pki.ServerPEM(t, hosts...)
+	if err := k8s.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitReady waits until the exposure is Ready, which now needs the ingress controller's report.
+func waitReady(t *testing.T, ns, name string) *exposurev1alpha1.InferenceExposure {
+	t.Helper()
+	var e exposurev1alpha1.InferenceExposure
+	last := ""
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &e); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range e.Status.Conditions {
+			if c.Type == exposurev1alpha1.ConditionReady {
+				last = fmt.Sprintf("%s/%s: %s", c.Status, c.Reason, c.Message)
+				if c.Status == metav1.ConditionTrue {
+					return &e
+				}
+			}
+		}
+	}
+	t.Fatalf("exposure %s/%s never Ready: %s", ns, name, last)
+	return nil
+}
+
+// client of the ingress entrypoint: every host resolves to it, and TLS trusts the test CA.
+func httpsClient(pki *testsupport.PKI, entrypoint string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pki.Pool(), MinVersion: tls.VersionTLS12},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, entrypoint)
+		},
+		DisableKeepAlives: true,
+	}}
+}
+
+// eventuallyAnswers retries GET url until the data plane has converged and answers 200 (at most
+// 60 s, every 200 ms), and returns that answer.
+func eventuallyAnswers(t *testing.T, c *http.Client, url string) *http.Response {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := c.Get(url)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		if resp.StatusCode == http.StatusOK {
+			return resp
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	t.Fatalf("%s never answered 200: %s", url, last)
+	return nil
+}
+
+// streamChat sends a streamed chat completion of n chunks, one every interval, and returns the
+// chunks that arrived and whether [DONE] came.
+func streamChat(t *testing.T, c *http.Client, url string, n int, interval time.Duration) (chunks int, done bool, took time.Duration) {
+	t.Helper()
+	body := fmt.Sprintf(`{"model":"llama","stream":true,"max_tokens":%d,"messages":[{"role":"user","content":"hi"}]}`, n)
+	start := time.Now()
+	resp, err := c.Post(url+"?interval="+interval.String(), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("stream answered %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "data: [DONE]":
+			done = true
+		case strings.HasPrefix(line, "data: "):
+			chunks++
+		}
+	}
+	return chunks, done, time.Since(start)
+}
+
+// TestIngressTraffic: the operator's Ingress of class traefik, read by a real Traefik, carries
+// HTTPS with the exposure's TLS Secret to the pod that the EndpointSlice controller found
+// behind the operator's Service; Traefik's published address makes the exposure Ready; a
+// streamed chat completion arrives whole.
+func TestIngressTraffic(t *testing.T) {
+	requireDataPlane(t)
+	ctx := context.Background()
+	pods := newPodNetwork(t, 10)
+	podIP := pods.AddPod(t, 10)
+	modelServer(t, pods.Listen(t, podIP+":8000"), "triton-0")
+	startOperator(t)
+	ep := startTraefik(t)
+	if err := k8s.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik"},
+		Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = k8s.Delete(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik"}})
+	})
+
+	ns := tenantWithPod(t, "dp-ingress", podIP)
+	host := "triton." + ns + "." + hostDomain
+	pki := testsupport.NewPKI(t)
+	tlsSecret(t, pki, ns, "triton-tls", host)
+	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "triton"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+		Selector: map[string]exposurev1alpha1.LabelValue{"app": "dp-ingress"},
+		Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
+		Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Paths: []exposurev1alpha1.HTTPPath{"/v1", "/health"},
+			TLS: &exposurev1alpha1.RouterTLS{SecretName: "triton-tls"}, Ingress: &exposurev1alpha1.IngressSettings{ClassName: "traefik"}},
+	}}
+	if err := k8s.Create(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	c := httpsClient(pki, ep.websecure)
+
+	t.Run("Ready once Traefik publishes the Ingress's address", func(t *testing.T) {
+		e := waitReady(t, ns, "triton")
+		for _, cond := range e.Status.Conditions {
+			if cond.Type == exposurev1alpha1.ConditionIngressReady && !strings.Contains(cond.Message, "served at 127.0.0.1") {
+				t.Fatalf("IngressReady: %s", cond.Message)
+			}
+		}
+	})
+	t.Run("HTTPS with the exposure's certificate reaches the pod", func(t *testing.T) {
+		resp := eventuallyAnswers(t, c, "https://"+host+"/health")
+		defer resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "triton-0" {
+			t.Fatalf("answered by %q", pod)
+		}
+		if cn := resp.TLS.PeerCertificates[0].DNSNames; len(cn) == 0 || cn[0] != host {
+			t.Fatalf("certificate for %v, want the exposure's Secret's (%s)", cn, host)
+		}
+	})
+	t.Run("a path the exposure does not route is not served", func(t *testing.T) {
+		resp, err := c.Get("https://" + host + "/admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("/admin answered %d", resp.StatusCode)
+		}
+	})
+	t.Run("a streamed chat completion arrives whole", func(t *testing.T) {
+		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 30, 100*time.Millisecond)
+		if chunks != 30 || !done {
+			t.Fatalf("%d of 30 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+	t.Run("a stream of more than a minute arrives whole", func(t *testing.T) {
+		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 66, time.Second)
+		if chunks != 66 || !done || took < 65*time.Second {
+			t.Fatalf("%d of 66 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+}
+
+// exposureOn makes an exposure of the pods app=ns on class, with TLS from secret.
+func exposureOn(t *testing.T, ns, name, class, secret, timeout string, paths ...exposurev1alpha1.HTTPPath) {
+	t.Helper()
+	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: exposurev1alpha1.InferenceExposureSpec{
+		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+		Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
+		Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Paths: paths, Timeout: exposurev1alpha1.Duration(timeout),
+			TLS: &exposurev1alpha1.RouterTLS{SecretName: secret}, Ingress: &exposurev1alpha1.IngressSettings{ClassName: class}},
+	}}
+	if err := k8s.Create(context.Background(), exp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ingressClass makes an IngressClass of controller for the test.
+func ingressClass(t *testing.T, name, controller string) {
+	t.Helper()
+	ic := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: networkingv1.IngressClassSpec{Controller: controller}}
+	if err := k8s.Create(context.Background(), ic); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ic) })
+}
+
+// TestIngressNGINXTraffic: the operator's Ingress of class nginx, with the ingress-nginx
+// annotations it writes, served by Traefik's ingress-nginx provider: router.timeout is an
+// idle timer there (proxy-read-timeout): a pause shorter than it survives, a longer one is cut
+// with 504, and a stream that keeps sending outlives it.
+func TestIngressNGINXTraffic(t *testing.T) {
+	requireDataPlane(t)
+	pods := newPodNetwork(t, 11)
+	podIP := pods.AddPod(t, 10)
+	modelServer(t, pods.Listen(t, podIP+":8000"), "vllm-0")
+	startOperator(t)
+	ep := startTraefik(t)
+	ingressClass(t, "nginx", "k8s.io/ingress-nginx")
+
+	ns := tenantWithPod(t, "dp-nginx", podIP)
+	host := "vllm." + ns + "." + hostDomain
+	pki := testsupport.NewPKI(t)
+	tlsSecret(t, pki, ns, "vllm-tls", host)
+	exposureOn(t, ns, "vllm", "nginx", "vllm-tls", "2s", "/v1", "/health", "/slow")
+	c := httpsClient(pki, ep.websecure)
+
+	t.Run("Ready once the ingress-nginx provider publishes the address", func(t *testing.T) {
+		waitReady(t, ns, "vllm")
+	})
+	t.Run("HTTPS reaches the pod", func(t *testing.T) {
+		resp := eventuallyAnswers(t, c, "https://"+host+"/health")
+		_ = resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "vllm-0" {
+			t.Fatalf("answered by %q", pod)
+		}
+	})
+	t.Run("a pause shorter than router.timeout survives", func(t *testing.T) {
+		resp, err := c.Get("https://" + host + "/slow?pause=1s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("a 1s pause under a 2s timeout answered %d", resp.StatusCode)
+		}
+	})
+	t.Run("a pause longer than router.timeout is cut", func(t *testing.T) {
+		start := time.Now()
+		resp, err := c.Get("https://" + host + "/slow?pause=5s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		// Traefik cuts after proxy-read-timeout plus proxy-send-timeout (both are the exposure's
+		// timeout): 4 s here.
+		if took := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || took < 2*time.Second || took >= 5*time.Second {
+			t.Fatalf("a 5s pause under a 2s timeout answered %d after %s, want 504 before the pause ended", resp.StatusCode, took)
+		}
+	})
+	t.Run("a stream that keeps sending outlives router.timeout (an idle timer)", func(t *testing.T) {
+		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 6, time.Second)
+		if chunks != 6 || !done || took < 5*time.Second {
+			t.Fatalf("%d of 6 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+}
