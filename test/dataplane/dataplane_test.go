@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
@@ -164,6 +166,13 @@ func startOperator(t *testing.T) {
 // traefikEntrypoints are where a Traefik started for a test listens, on loopback.
 type traefikEntrypoints struct{ web, websecure string }
 
+// port is the port of an entrypoint's address.
+func port(addr string) int32 {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return int32(n)
+}
+
 // startTraefik runs Traefik out of cluster against the control plane with its Ingress (class
 // traefik) and ingress-nginx (class nginx) providers; both publish 127.0.0.1 as the address
 // of the Ingresses they serve.
@@ -197,6 +206,9 @@ providers:
   kubernetesIngressNGINX:
     throttleDuration: 100ms
     publishStatusAddress: [127.0.0.1]
+  kubernetesGateway:
+    throttleDuration: 100ms
+    statusAddress: {ip: 127.0.0.1}
 `, ep.web, ep.websecure)
 	confPath := filepath.Join(dir, "traefik.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
@@ -510,6 +522,76 @@ func TestIngressNGINXTraffic(t *testing.T) {
 		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 6, time.Second)
 		if chunks != 6 || !done || took < 5*time.Second {
 			t.Fatalf("%d of 6 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+}
+
+// TestGatewayTraffic: the operator's HTTPRoute on a Gateway that Traefik's Gateway API provider
+// serves: Traefik accepts the route (which makes the exposure Ready) and carries HTTPS,
+// terminated at the Gateway's listener, to the pod.
+func TestGatewayTraffic(t *testing.T) {
+	requireDataPlane(t)
+	ctx := context.Background()
+	pods := newPodNetwork(t, 12)
+	podIP := pods.AddPod(t, 10)
+	modelServer(t, pods.Listen(t, podIP+":8000"), "nim-0")
+	startOperator(t)
+	ep := startTraefik(t)
+
+	ns := tenantWithPod(t, "dp-gateway", podIP)
+	host := "nim." + ns + "." + hostDomain
+	pki := testsupport.NewPKI(t)
+	infra := "dp-gateway-infra"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: infra}}); err != nil {
+		t.Fatal(err)
+	}
+	tlsSecret(t, pki, infra, "listener-tls", host)
+	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik-" + ns}, Spec: gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}}
+	from := gatewayv1.NamespacesFromAll
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: infra, Name: "ai"}, Spec: gatewayv1.GatewaySpec{
+		GatewayClassName: gatewayv1.ObjectName(class.Name),
+		Listeners: []gatewayv1.Listener{{Name: "https", Port: port(ep.websecure), Protocol: gatewayv1.HTTPSProtocolType,
+			Hostname: ptr.To(gatewayv1.Hostname(host)),
+			TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
+				CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "listener-tls"}}},
+			AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &from}}}},
+	}}
+	for _, o := range []client.Object{class, gw} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, class) })
+	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nim"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+		Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
+		Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway, Paths: []exposurev1alpha1.HTTPPath{"/v1", "/health"}, Timeout: "0",
+			Gateway: &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: infra, Name: "ai"}}},
+	}}
+	if err := k8s.Create(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	c := httpsClient(pki, ep.websecure)
+
+	t.Run("Ready once Traefik accepts the HTTPRoute", func(t *testing.T) {
+		e := waitReady(t, ns, "nim")
+		for _, cond := range e.Status.Conditions {
+			if cond.Type == exposurev1alpha1.ConditionHTTPRouteAccepted && cond.Status != metav1.ConditionTrue {
+				t.Fatalf("HTTPRouteAccepted: %s %s", cond.Status, cond.Message)
+			}
+		}
+	})
+	t.Run("HTTPS terminated at the Gateway reaches the pod", func(t *testing.T) {
+		resp := eventuallyAnswers(t, c, "https://"+host+"/health")
+		_ = resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "nim-0" {
+			t.Fatalf("answered by %q", pod)
+		}
+	})
+	t.Run("a streamed chat completion arrives whole", func(t *testing.T) {
+		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 20, 100*time.Millisecond)
+		if chunks != 20 || !done {
+			t.Fatalf("%d of 20 chunks, [DONE] %v, after %s", chunks, done, took)
 		}
 	})
 }
