@@ -23,6 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"k8s.io/client-go/util/retry"
+
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -474,6 +479,7 @@ func TestIngressNGINXTraffic(t *testing.T) {
 	pods := newPodNetwork(t, 11)
 	podIP := pods.AddPod(t, 10)
 	modelServer(t, pods.Listen(t, podIP+":8000"), "vllm-0")
+	grpcModelServer(t, pods.Listen(t, podIP+":8001"), 500*time.Millisecond)
 	startOperator(t)
 	ep := startTraefik(t)
 	ingressClass(t, "nginx", "k8s.io/ingress-nginx")
@@ -481,8 +487,10 @@ func TestIngressNGINXTraffic(t *testing.T) {
 	ns := tenantWithPod(t, "dp-nginx", podIP)
 	host := "vllm." + ns + "." + hostDomain
 	pki := testsupport.NewPKI(t)
-	tlsSecret(t, pki, ns, "vllm-tls", host)
+	grpcHost := "vllm-grpc." + ns + "." + hostDomain
+	tlsSecret(t, pki, ns, "vllm-tls", host, grpcHost)
 	exposureOn(t, ns, "vllm", "nginx", "vllm-tls", "2s", "/v1", "/health", "/slow")
+	updateGRPC(t, ns, "vllm")
 	c := httpsClient(pki, ep.websecure)
 
 	t.Run("Ready once the ingress-nginx provider publishes the address", func(t *testing.T) {
@@ -516,6 +524,47 @@ func TestIngressNGINXTraffic(t *testing.T) {
 		// timeout): 4 s here.
 		if took := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || took < 2*time.Second || took >= 5*time.Second {
 			t.Fatalf("a 5s pause under a 2s timeout answered %d after %s, want 504 before the pause ended", resp.StatusCode, took)
+		}
+	})
+	t.Run("gRPC over TLS reaches the pod's gRPC port, and a server stream outlives router.timeout", func(t *testing.T) {
+		conn, err := grpc.NewClient("passthrough:///"+grpcHost,
+			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.Pool(), ServerName: grpcHost, MinVersion: tls.VersionTLS12})),
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "tcp", ep.websecure)
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		hc := healthpb.NewHealthClient(conn)
+		var last error
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, last = hc.Check(ctx, &healthpb.HealthCheckRequest{})
+			cancel()
+			if last == nil {
+				break
+			}
+		}
+		if last != nil {
+			t.Fatalf("gRPC health check never answered: %v", last)
+		}
+		// A Watch stream of 12 messages, one every 500 ms: 6 s under a 2 s idle timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: "model"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for i := range 12 {
+			if _, err := stream.Recv(); err != nil {
+				t.Fatalf("message %d of the stream after %s: %v", i+1, time.Since(start), err)
+			}
+		}
+		if took := time.Since(start); took < 5*time.Second {
+			t.Fatalf("12 messages in %s: the stream did not outlive the timeout", took)
 		}
 	})
 	t.Run("a stream that keeps sending outlives router.timeout (an idle timer)", func(t *testing.T) {
@@ -594,4 +643,20 @@ func TestGatewayTraffic(t *testing.T) {
 			t.Fatalf("%d of 20 chunks, [DONE] %v, after %s", chunks, done, took)
 		}
 	})
+}
+
+// updateGRPC gives the exposure its grpc port 8001, routed over TLS (router.grpc).
+func updateGRPC(t *testing.T, ns, name string) {
+	t.Helper()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var e exposurev1alpha1.InferenceExposure
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &e); err != nil {
+			return err
+		}
+		e.Spec.Ports.GRPC = ptr.To[int32](8001)
+		e.Spec.Router.GRPC = ptr.To(true)
+		return k8s.Update(context.Background(), &e)
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // modelServer speaks what users run behind an exposure: an OpenAI-compatible chat-completions
@@ -91,4 +95,35 @@ func modelServer(t testing.TB, ln net.Listener, pod string) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// grpcModelServer serves gRPC health on ln (as Triton and KServe v2 servers do) with a server
+// stream that never idles: the status of the service "model" flips between SERVING and
+// NOT_SERVING every interval, so every Watch stream receives a message each interval.
+func grpcModelServer(t testing.TB, ln net.Listener, interval time.Duration) {
+	t.Helper()
+	hs := health.NewServer()
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(ln) }()
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		serving := true
+		for {
+			st := healthpb.HealthCheckResponse_NOT_SERVING
+			if serving {
+				st = healthpb.HealthCheckResponse_SERVING
+			}
+			hs.SetServingStatus("model", st)
+			serving = !serving
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); srv.Stop() })
 }
