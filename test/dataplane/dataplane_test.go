@@ -1,9 +1,4 @@
-// Package dataplane sends real traffic through what the operator writes: a real ingress
-// controller (Traefik, with its Ingress and ingress-nginx providers) reads the operator's
-// Ingresses from a real API server, the real EndpointSlice controller derives the endpoints
-// from the Service the operator wrote and Pod objects whose status the test sets, and a model
-// server listens in a network namespace that stands in for the pod network.
-package dataplane
+package dataplane_test
 
 import (
 	"bufio"
@@ -15,10 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +40,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
+	"github.com/inference-exposure/inference-exposure-operator/test/dataplane"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -66,9 +59,12 @@ var (
 func TestMain(m *testing.M) {
 	utilruntime.Must(controller.AddToScheme(scheme))
 	ctrl.SetLogger(zap.New(zap.Level(zapLevel())))
-	skipWhy = canMakeNetworks()
+	skipWhy = dataplane.CanMakeNetworks()
 	if skipWhy == "" {
-		skipWhy = findTraefik()
+		var err error
+		if traefik, err = dataplane.FindTraefik(testenv.RepoRoot()); err != nil {
+			skipWhy = err.Error()
+		}
 	}
 	if skipWhy != "" {
 		os.Exit(m.Run()) // every test skips, saying why
@@ -114,29 +110,61 @@ func zapLevel() zapcore.Level {
 	return 2
 }
 
-// findTraefik finds the binary hack/build-traefik.sh builds (TRAEFIK, as make test sets it, or
-// bin/traefik-*), or says why not.
-func findTraefik() string {
-	if p := os.Getenv("TRAEFIK"); p != "" {
-		traefik = p
-		return ""
-	}
-	matches, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "bin", "traefik-v*"))
-	slices.Reverse(matches) // the newest build first
-	for _, p := range matches {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			traefik = p
-			return ""
-		}
-	}
-	return "needs Traefik: hack/build-traefik.sh builds it into bin/ (make test does)"
-}
-
 func requireDataPlane(t *testing.T) {
 	t.Helper()
 	if skipWhy != "" {
 		t.Skip(skipWhy)
 	}
+}
+
+// startTraefik runs Traefik for the test (see dataplane.StartTraefik).
+func startTraefik(t *testing.T) *dataplane.Traefik {
+	t.Helper()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig("traefik", kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := dataplane.StartTraefik(traefik, kubeconfig, dir,
+		fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")), fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tr.Close()
+		if t.Failed() {
+			t.Logf("traefik output:\n%s", tr.Output.String())
+		}
+	})
+	return tr
+}
+
+// podNetwork makes a pod network for the test with one pod address, .10, and serves the model
+// server (named pod) on its port 8000 and, with grpcEvery > 0, gRPC on 8001.
+func podNetwork(t *testing.T, id int, pod string, grpcEvery time.Duration) string {
+	t.Helper()
+	pn, err := dataplane.NewPodNetwork(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pn.Close)
+	ip, err := pn.AddPod(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := pn.Listen(ip + ":8000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dataplane.ServeModel(ln, pod))
+	if grpcEvery > 0 {
+		gln, err := pn.Listen(ip + ":8001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(dataplane.ServeGRPCModel(gln, grpcEvery))
+	}
+	return ip
 }
 
 // startOperator runs the operator's controllers for the test.
@@ -166,80 +194,6 @@ func startOperator(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-}
-
-// traefikEntrypoints are where a Traefik started for a test listens, on loopback.
-type traefikEntrypoints struct{ web, websecure string }
-
-// port is the port of an entrypoint's address.
-func port(addr string) int32 {
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return int32(n)
-}
-
-// startTraefik runs Traefik out of cluster against the control plane with its Ingress (class
-// traefik) and ingress-nginx (class nginx) providers; both publish 127.0.0.1 as the address
-// of the Ingresses they serve.
-func startTraefik(t *testing.T) traefikEntrypoints {
-	t.Helper()
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := env.WriteKubeconfig("traefik", kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	ep := traefikEntrypoints{
-		web:       fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
-		websecure: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
-	}
-	conf := fmt.Sprintf(`global: {checkNewVersion: false, sendAnonymousUsage: false}
-log: {level: INFO}
-entryPoints:
-  # Traefik's default readTimeout (60s) ends every response stream at a minute
-  # (traefik#10991): a platform serving model servers lifts it, as here.
-  web:
-    address: "%s"
-    transport: {respondingTimeouts: {readTimeout: 0}}
-  websecure:
-    address: "%s"
-    http: {tls: {}}
-    transport: {respondingTimeouts: {readTimeout: 0}}
-providers:
-  kubernetesIngress:
-    throttleDuration: 100ms
-    ingressEndpoint: {ip: 127.0.0.1}
-  kubernetesIngressNGINX:
-    throttleDuration: 100ms
-    publishStatusAddress: [127.0.0.1]
-  kubernetesGateway:
-    throttleDuration: 100ms
-    statusAddress: {ip: 127.0.0.1}
-`, ep.web, ep.websecure)
-	confPath := filepath.Join(dir, "traefik.yaml")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := filepath.Join(dir, "run") // an empty working directory: Traefik looks for a config file there
-	if err := os.Mkdir(run, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out := &testsupport.Output{}
-	cmd := exec.Command(traefik, "--configFile="+confPath)
-	cmd.Dir = run
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("traefik output:\n%s", out.String())
-		}
-	})
-	testsupport.WaitListening(t, ep.websecure)
-	return ep
 }
 
 // tenantWithPod makes a tenant owning a fresh namespace, a node, and a Pod app=name on it at
@@ -376,9 +330,7 @@ func streamChat(t *testing.T, c *http.Client, url string, n int, interval time.D
 func TestIngressTraffic(t *testing.T) {
 	requireDataPlane(t)
 	ctx := context.Background()
-	pods := newPodNetwork(t, 10)
-	podIP := pods.AddPod(t, 10)
-	modelServer(t, pods.Listen(t, podIP+":8000"), "triton-0")
+	podIP := podNetwork(t, 10, "triton-0", 0)
 	startOperator(t)
 	ep := startTraefik(t)
 	if err := k8s.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik"},
@@ -402,7 +354,7 @@ func TestIngressTraffic(t *testing.T) {
 	if err := k8s.Create(ctx, exp); err != nil {
 		t.Fatal(err)
 	}
-	c := httpsClient(pki, ep.websecure)
+	c := httpsClient(pki, ep.WebSecure)
 
 	t.Run("Ready once Traefik publishes the Ingress's address", func(t *testing.T) {
 		e := waitReady(t, ns, "triton")
@@ -476,10 +428,7 @@ func ingressClass(t *testing.T, name, controller string) {
 // with 504, and a stream that keeps sending outlives it.
 func TestIngressNGINXTraffic(t *testing.T) {
 	requireDataPlane(t)
-	pods := newPodNetwork(t, 11)
-	podIP := pods.AddPod(t, 10)
-	modelServer(t, pods.Listen(t, podIP+":8000"), "vllm-0")
-	grpcModelServer(t, pods.Listen(t, podIP+":8001"), 500*time.Millisecond)
+	podIP := podNetwork(t, 11, "vllm-0", 500*time.Millisecond)
 	startOperator(t)
 	ep := startTraefik(t)
 	ingressClass(t, "nginx", "k8s.io/ingress-nginx")
@@ -491,7 +440,7 @@ func TestIngressNGINXTraffic(t *testing.T) {
 	tlsSecret(t, pki, ns, "vllm-tls", host, grpcHost)
 	exposureOn(t, ns, "vllm", "nginx", "vllm-tls", "2s", "/v1", "/health", "/slow")
 	updateGRPC(t, ns, "vllm")
-	c := httpsClient(pki, ep.websecure)
+	c := httpsClient(pki, ep.WebSecure)
 
 	t.Run("Ready once the ingress-nginx provider publishes the address", func(t *testing.T) {
 		waitReady(t, ns, "vllm")
@@ -531,7 +480,7 @@ func TestIngressNGINXTraffic(t *testing.T) {
 			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.Pool(), ServerName: grpcHost, MinVersion: tls.VersionTLS12})),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 				var d net.Dialer
-				return d.DialContext(ctx, "tcp", ep.websecure)
+				return d.DialContext(ctx, "tcp", ep.WebSecure)
 			}))
 		if err != nil {
 			t.Fatal(err)
@@ -581,9 +530,7 @@ func TestIngressNGINXTraffic(t *testing.T) {
 func TestGatewayTraffic(t *testing.T) {
 	requireDataPlane(t)
 	ctx := context.Background()
-	pods := newPodNetwork(t, 12)
-	podIP := pods.AddPod(t, 10)
-	modelServer(t, pods.Listen(t, podIP+":8000"), "nim-0")
+	podIP := podNetwork(t, 12, "nim-0", 0)
 	startOperator(t)
 	ep := startTraefik(t)
 
@@ -599,7 +546,7 @@ func TestGatewayTraffic(t *testing.T) {
 	from := gatewayv1.NamespacesFromAll
 	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: infra, Name: "ai"}, Spec: gatewayv1.GatewaySpec{
 		GatewayClassName: gatewayv1.ObjectName(class.Name),
-		Listeners: []gatewayv1.Listener{{Name: "https", Port: port(ep.websecure), Protocol: gatewayv1.HTTPSProtocolType,
+		Listeners: []gatewayv1.Listener{{Name: "https", Port: dataplane.Port(ep.WebSecure), Protocol: gatewayv1.HTTPSProtocolType,
 			Hostname: ptr.To(gatewayv1.Hostname(host)),
 			TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
 				CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "listener-tls"}}},
@@ -620,7 +567,7 @@ func TestGatewayTraffic(t *testing.T) {
 	if err := k8s.Create(ctx, exp); err != nil {
 		t.Fatal(err)
 	}
-	c := httpsClient(pki, ep.websecure)
+	c := httpsClient(pki, ep.WebSecure)
 
 	t.Run("Ready once Traefik accepts the HTTPRoute", func(t *testing.T) {
 		e := waitReady(t, ns, "nim")

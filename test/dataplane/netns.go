@@ -7,23 +7,22 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// podNetwork is a network namespace that stands in for the pod network: a veth pair joins it
+// PodNetwork is a network namespace that stands in for the pod network: a veth pair joins it
 // to the host, which reaches the pods' addresses through it. Only the test's own processes and
 // listeners live there.
-type podNetwork struct {
+type PodNetwork struct {
 	name   string // the namespace, under /var/run/netns
 	hostIf string // the host's end of the veth pair
 	HostIP string // the host's address on the link
 	subnet string // a /24, e.g. 10.250.7.0
 }
 
-// canMakeNetworks says why network namespaces cannot be made here, or "" when they can.
-func canMakeNetworks() string {
+// CanMakeNetworks says why network namespaces cannot be made here, or "" when they can.
+func CanMakeNetworks() string {
 	if os.Geteuid() != 0 {
 		return "network namespaces need root (run the data-plane tests as root, as CI does)"
 	}
@@ -33,20 +32,17 @@ func canMakeNetworks() string {
 	return ""
 }
 
-// newPodNetwork makes a namespace and its link, and removes both when the test ends.
-func newPodNetwork(t testing.TB, id int) *podNetwork {
-	t.Helper()
-	p := &podNetwork{
+// NewPodNetwork makes a namespace and its link; Close removes both. id (0-255) picks the subnet
+// 10.250.<id>.0/24 and names the namespace after this process, so that runs side by side do not
+// meet.
+func NewPodNetwork(id int) (*PodNetwork, error) {
+	p := &PodNetwork{
 		name:   fmt.Sprintf("iexp-pods-%d-%d", os.Getpid()%10000, id),
 		hostIf: fmt.Sprintf("iexp%d-%d", os.Getpid()%10000, id),
 		subnet: fmt.Sprintf("10.250.%d", id),
 	}
 	p.HostIP = p.subnet + ".1"
 	peer := p.hostIf + "p"
-	t.Cleanup(func() {
-		_ = exec.Command("ip", "link", "del", p.hostIf).Run()
-		_ = exec.Command("ip", "netns", "del", p.name).Run()
-	})
 	for _, args := range [][]string{
 		{"netns", "add", p.name},
 		{"link", "add", p.hostIf, "type", "veth", "peer", "name", peer},
@@ -57,27 +53,32 @@ func newPodNetwork(t testing.TB, id int) *podNetwork {
 		{"-n", p.name, "link", "set", peer, "up"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+			p.Close()
+			return nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 	}
-	return p
+	return p, nil
+}
+
+// Close removes the link and the namespace.
+func (p *PodNetwork) Close() {
+	_ = exec.Command("ip", "link", "del", p.hostIf).Run()
+	_ = exec.Command("ip", "netns", "del", p.name).Run()
 }
 
 // AddPod gives the namespace's end of the link the pod address .n of the subnet.
-func (p *podNetwork) AddPod(t testing.TB, n int) string {
-	t.Helper()
+func (p *PodNetwork) AddPod(n int) (string, error) {
 	ip := fmt.Sprintf("%s.%d", p.subnet, n)
 	if out, err := exec.Command("ip", "-n", p.name, "addr", "add", ip+"/24", "dev", p.hostIf+"p").CombinedOutput(); err != nil {
-		t.Fatalf("adding pod address %s: %v: %s", ip, err, out)
+		return "", fmt.Errorf("adding pod address %s: %w: %s", ip, err, out)
 	}
-	return ip
+	return ip, nil
 }
 
 // Listen opens a TCP listener inside the namespace: the socket belongs to the namespace it was
 // made in, so it is made from a thread that joined the namespace for that moment. Serving it
 // afterwards needs no thread in the namespace.
-func (p *podNetwork) Listen(t testing.TB, addr string) net.Listener {
-	t.Helper()
+func (p *PodNetwork) Listen(addr string) (net.Listener, error) {
 	var ln net.Listener
 	var err error
 	done := make(chan struct{})
@@ -97,8 +98,7 @@ func (p *podNetwork) Listen(t testing.TB, addr string) net.Listener {
 	}()
 	<-done
 	if err != nil {
-		t.Fatalf("listening on %s in %s: %v", addr, p.name, err)
+		return nil, fmt.Errorf("listening on %s in %s: %w", addr, p.name, err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	return ln
+	return ln, nil
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"testing"
 	"time"
 
 	"google.golang.org/grpc"
@@ -14,12 +13,12 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// modelServer speaks what users run behind an exposure: an OpenAI-compatible chat-completions
+// ServeModel speaks what users run behind an exposure: an OpenAI-compatible chat-completions
 // endpoint (vLLM, TGI and NIM speak it) that streams with server-sent events, a health
 // endpoint, and an endpoint that answers after a pause, for timeouts. It says which pod
 // answered (X-Pod), so a test knows the request crossed the whole path.
-func modelServer(t testing.TB, ln net.Listener, pod string) {
-	t.Helper()
+// It serves ln until stop is called.
+func ServeModel(ln net.Listener, pod string) (stop func()) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Pod", pod)
@@ -94,19 +93,19 @@ func modelServer(t testing.TB, ln net.Listener, pod string) {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	return func() { _ = srv.Close() }
 }
 
-// grpcModelServer serves gRPC health on ln (as Triton and KServe v2 servers do) with a server
+// ServeGRPCModel serves gRPC health on ln (as Triton and KServe v2 servers do) with a server
 // stream that never idles: the status of the service "model" flips between SERVING and
 // NOT_SERVING every interval, so every Watch stream receives a message each interval.
-func grpcModelServer(t testing.TB, ln net.Listener, interval time.Duration) {
-	t.Helper()
+// It serves ln until stop is called.
+func ServeGRPCModel(ln net.Listener, interval time.Duration) (stop func()) {
 	hs := health.NewServer()
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	go func() { _ = srv.Serve(ln) }()
-	stop := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
@@ -120,10 +119,10 @@ func grpcModelServer(t testing.TB, ln net.Listener, interval time.Duration) {
 			serving = !serving
 			select {
 			case <-tick.C:
-			case <-stop:
+			case <-done:
 				return
 			}
 		}
 	}()
-	t.Cleanup(func() { close(stop); srv.Stop() })
+	return func() { close(done); srv.Stop() }
 }
