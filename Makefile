@@ -81,6 +81,8 @@ build: manifests generate vet ## Build the manager binary.
 .PHONY: run
 run: manifests generate ## Run the operator on a local control plane (kube-apiserver, etcd, kube-controller-manager) with the samples. Never touches your kubeconfig's cluster.
 	hack/build-envtest-assets.sh >/dev/null
+	@# As root, the samples are served: Traefik and model servers in a network namespace.
+	@if [ "$$(id -u)" = 0 ]; then hack/build-traefik.sh >/dev/null; fi
 	go build -o bin/localrun ./hack/localrun
 	exec bin/localrun
 

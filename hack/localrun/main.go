@@ -95,6 +95,16 @@ func run() error {
 		return err
 	}
 
+	// What serves the samples' routes, where this machine allows it (root, network namespaces,
+	// Traefik built into bin/).
+	traefikBin, noDataPlane := dataPlaneUnavailable()
+	if noDataPlane == "" {
+		say("no OpenShift router runs here: removing the Route API, so that the Triton sample's router type Auto picks its nginx Ingress")
+		if err := dropRouteAPI(ctx, c); err != nil {
+			return err
+		}
+	}
+
 	pool, _ := allocator.NewPool(30000, 32767)
 	// The cache and REST mapper the operator binary uses, so that this run exercises them.
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
@@ -122,6 +132,17 @@ func run() error {
 		return err
 	}
 
+	var plane *dataPlane
+	if noDataPlane == "" {
+		say("starting the data plane: Traefik (ingress-nginx and Gateway API providers) and the samples' model servers in a network namespace")
+		if plane, err = startDataPlane(ctx, env, c, traefikBin, filepath.Dir(kubeconfig)); err != nil {
+			say("no data plane: %v", err)
+			noDataPlane = err.Error()
+		} else {
+			defer func() { say("stopping the data plane"); plane.Stop() }()
+		}
+	}
+
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && !allReady(ctx, c) {
 		time.Sleep(300 * time.Millisecond)
@@ -130,6 +151,17 @@ func run() error {
 	if cfg, err := haproxyconfig.ReadConfig(ctx, c, *hp); err == nil {
 		say("rendered HAProxy configuration (ConfigMap %s/%s and its shards %s-NN, in file order):", hp.Namespace, hp.Name, hp.Name)
 		fmt.Println(cfg)
+	}
+	if plane != nil {
+		if err := plane.waitServing(ctx); err != nil {
+			say("the data plane is not serving yet (%v); the lines below work once it does", err)
+		}
+		say("the samples answer through Traefik (every host resolves to 127.0.0.1 here; TLS from a local CA):")
+		for _, l := range plane.Howto() {
+			fmt.Println("    " + l)
+		}
+	} else {
+		say("nothing serves the samples' routes on this machine: %s", noDataPlane)
 	}
 	say("the operator keeps running: try `kubectl --kubeconfig %s get inferencetenants,inferenceexposures -A`", kubeconfig)
 	say("press Ctrl-C to stop")

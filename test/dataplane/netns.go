@@ -32,10 +32,20 @@ func CanMakeNetworks() string {
 	return ""
 }
 
-// NewPodNetwork makes a namespace and its link; Close removes both. id (0-255) picks the subnet
-// 10.250.<id>.0/24 and names the namespace after this process, so that runs side by side do not
-// meet.
+// NewPodNetwork makes a namespace and its link; Close removes both. Its subnet is the first
+// 10.250.<n>.0/24 from n = id on that no route of the host uses yet, and the namespace is named
+// after this process, so that runs side by side do not meet.
 func NewPodNetwork(id int) (*PodNetwork, error) {
+	for n := id; n < id+100; n++ {
+		subnet := fmt.Sprintf("10.250.%d.0/24", n%256)
+		if out, err := exec.Command("ip", "-4", "route", "show", subnet).Output(); err == nil && len(strings.TrimSpace(string(out))) == 0 {
+			return newPodNetwork(n % 256)
+		}
+	}
+	return nil, fmt.Errorf("no free subnet in 10.250.%d-%d.0/24", id, id+99)
+}
+
+func newPodNetwork(id int) (*PodNetwork, error) {
 	p := &PodNetwork{
 		name:   fmt.Sprintf("iexp-pods-%d-%d", os.Getpid()%10000, id),
 		hostIf: fmt.Sprintf("iexp%d-%d", os.Getpid()%10000, id),

@@ -5,10 +5,16 @@ package localrun
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,6 +75,36 @@ func TestCtrlCStopsEverything(t *testing.T) {
 		}
 	}
 
+	// Where the machine allows a data plane (root, network namespaces, Traefik built), the
+	// sample answers at the URL the local default printed.
+	out, _ := os.ReadFile(logPath)
+	if m := regexp.MustCompile(`--resolve (inference-alpha[^:]+):(\d+):127\.0\.0\.1 (https://\S+/health)`).FindStringSubmatch(string(out)); m != nil {
+		t.Run("the printed curl line answers", func(t *testing.T) {
+			ca, err := os.ReadFile(filepath.Join(root, "bin", "local", "ca.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(ca)
+			hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, network, "127.0.0.1:"+m[2])
+				}}}
+			resp, err := hc.Get(m[3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Pod") != "triton-0" {
+				t.Fatalf("%s answered %d from %q", m[3], resp.StatusCode, resp.Header.Get("X-Pod"))
+			}
+		})
+	} else if !strings.Contains(string(out), "nothing serves the samples' routes on this machine") {
+		t.Fatalf("the local default neither printed how to call the samples nor why it cannot:\n%s", out)
+	}
+
 	kubeconfig := filepath.Join(root, "bin", "local", "kubeconfig")
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -121,5 +157,8 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	<-exited
 	if _, err := os.Stat(kubeconfig); !os.IsNotExist(err) {
 		t.Errorf("the kubeconfig of the stopped control plane is still there: %v", err)
+	}
+	if netns, err := exec.Command("ip", "netns", "list").Output(); err == nil && strings.Contains(string(netns), fmt.Sprintf("iexp-pods-%d-", pgid%10000)) {
+		t.Errorf("the local default's pod network is still there:\n%s", netns)
 	}
 }
