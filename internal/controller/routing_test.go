@@ -144,95 +144,115 @@ func TestRoutingIngress(t *testing.T) {
 	if grpcIng.Annotations[router.NginxBackendProtocol] != "GRPC" || grpcIng.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number != 8001 {
 		t.Fatalf("grpc ingress = %+v", grpcIng)
 	}
-
-	// Steady state: a reconcile that changes nothing the Ingress depends on does not write it.
-	// (Dropping the metrics port changes the Service only; the status, written after the
-	// routing objects in the same reconcile, shows when that reconcile is done.)
-	rv := ing.ResourceVersion
-	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Ports.Metrics = nil })
-	gen := getExposure(t, ns, "triton").Generation
-	eventually(t, "the spec change reconciled", func() (bool, string) {
-		e := getExposure(t, ns, "triton")
-		return e.Status.ObservedGeneration == gen && len(getService(t, ns, "triton").Spec.Ports) == 2, fmt.Sprint(e.Status.ObservedGeneration)
-	})
-	if ing, _ = get(t, ns, "triton", &networkingv1.Ingress{}); ing.ResourceVersion != rv {
-		t.Fatalf("steady state wrote the Ingress (%s -> %s)", rv, ing.ResourceVersion)
+	var rt *routev1.Route
+	// step runs one step of the scenario; the steps build on each other, so a failed one ends it.
+	step := func(name string, f func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
 	}
 
-	// Someone edits the Ingress: the operator's fields come back, the other annotation stays.
-	ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 9999
-	ing.Annotations["someone"] = "else"
-	if err := k8s.Update(ctx, ing); err != nil {
-		t.Fatal(err)
-	}
-	waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
-		return i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number == 8000 && i.Annotations["someone"] == "else", fmt.Sprint(i.Spec.Rules[0].HTTP.Paths[0].Backend)
-	})
-	// Deleted: recreated.
-	if err := k8s.Delete(ctx, grpcIng); err != nil {
-		t.Fatal(err)
-	}
-	waitExists(t, ns, "triton-grpc", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
-		return i.UID != grpcIng.UID, "old one"
+	step("Steady state", func(t *testing.T) {
+		// Steady state: a reconcile that changes nothing the Ingress depends on does not write it.
+		// (Dropping the metrics port changes the Service only; the status, written after the
+		// routing objects in the same reconcile, shows when that reconcile is done.)
+		rv := ing.ResourceVersion
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Ports.Metrics = nil })
+		gen := getExposure(t, ns, "triton").Generation
+		eventually(t, "the spec change reconciled", func() (bool, string) {
+			e := getExposure(t, ns, "triton")
+			return e.Status.ObservedGeneration == gen && len(getService(t, ns, "triton").Spec.Ports) == 2, fmt.Sprint(e.Status.ObservedGeneration)
+		})
+		if ing, _ = get(t, ns, "triton", &networkingv1.Ingress{}); ing.ResourceVersion != rv {
+			t.Fatalf("steady state wrote the Ingress (%s -> %s)", rv, ing.ResourceVersion)
+		}
 	})
 
-	// An annotation leaves the spec and gRPC is turned off.
-	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
-		e.Spec.Router.Annotations = nil
-		e.Spec.Router.GRPC = nil
+	step("Someone edits the Ingress", func(t *testing.T) {
+		// Someone edits the Ingress: the operator's fields come back, the other annotation stays.
+		ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 9999
+		ing.Annotations["someone"] = "else"
+		if err := k8s.Update(ctx, ing); err != nil {
+			t.Fatal(err)
+		}
+		waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+			return i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number == 8000 && i.Annotations["someone"] == "else", fmt.Sprint(i.Spec.Rules[0].HTTP.Paths[0].Backend)
+		})
+		// Deleted: recreated.
+		if err := k8s.Delete(ctx, grpcIng); err != nil {
+			t.Fatal(err)
+		}
+		waitExists(t, ns, "triton-grpc", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+			return i.UID != grpcIng.UID, "old one"
+		})
 	})
-	waitGone(t, ns, "triton-grpc", &networkingv1.Ingress{})
-	waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
-		_, has := i.Annotations["team"]
-		return !has && i.Annotations["someone"] == "else", fmt.Sprint(i.Annotations)
+
+	step("An annotation leaves the spec and gRPC is turned off", func(t *testing.T) {
+		// An annotation leaves the spec and gRPC is turned off.
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+			e.Spec.Router.Annotations = nil
+			e.Spec.Router.GRPC = nil
+		})
+		waitGone(t, ns, "triton-grpc", &networkingv1.Ingress{})
+		waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
+			_, has := i.Annotations["team"]
+			return !has && i.Annotations["someone"] == "else", fmt.Sprint(i.Annotations)
+		})
+		e = waitExposureCondition(t, ns, "triton", "Ready", "True")
+		if e.Status.GRPCAddress != "" || condition(e.Status.Conditions, "GRPCIngressReady") != "" {
+			t.Fatalf("gRPC leftovers: %q %s", e.Status.GRPCAddress, condition(e.Status.Conditions, "GRPCIngressReady"))
+		}
 	})
-	e = waitExposureCondition(t, ns, "triton", "Ready", "True")
-	if e.Status.GRPCAddress != "" || condition(e.Status.Conditions, "GRPCIngressReady") != "" {
-		t.Fatalf("gRPC leftovers: %q %s", e.Status.GRPCAddress, condition(e.Status.Conditions, "GRPCIngressReady"))
-	}
 
-	// Switch to Route: the Ingress goes, one Route per path comes.
-	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
-		e.Spec.Router.Type = exposurev1alpha1.RouterRoute
-		e.Spec.Router.Ingress = nil
+	step("Switch to Route", func(t *testing.T) {
+		// Switch to Route: the Ingress goes, one Route per path comes.
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) {
+			e.Spec.Router.Type = exposurev1alpha1.RouterRoute
+			e.Spec.Router.Ingress = nil
+		})
+		waitGone(t, ns, "triton", &networkingv1.Ingress{})
+		rt = waitExists(t, ns, "triton", func() *routev1.Route { return &routev1.Route{} }, nil)
+		waitExists(t, ns, "triton-path1", func() *routev1.Route { return &routev1.Route{} }, nil)
+		if rt.Spec.Path != "/v2" || rt.Spec.TLS.Termination != routev1.TLSTerminationEdge || rt.Spec.TLS.InsecureEdgeTerminationPolicy != routev1.InsecureEdgeTerminationPolicyRedirect ||
+			rt.Spec.TLS.ExternalCertificate == nil || rt.Spec.TLS.ExternalCertificate.Name != "alpha-tls-cert" || rt.Spec.TLS.Key != "" ||
+			rt.Annotations[router.RouteTimeout] != "300s" || rt.Annotations[router.RouteBalance] != "leastconn" {
+			t.Fatalf("route = %+v %v", rt.Spec, rt.Annotations)
+		}
+		e = waitExposureCondition(t, ns, "triton", "RouteAdmitted", "Unknown")
+		if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/Pending") || !strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "True") {
+			t.Fatalf("a Route no router has looked at yet holds Ready back, as work in progress: Ready %s, %v", c, e.Status.Conditions)
+		}
 	})
-	waitGone(t, ns, "triton", &networkingv1.Ingress{})
-	rt := waitExists(t, ns, "triton", func() *routev1.Route { return &routev1.Route{} }, nil)
-	waitExists(t, ns, "triton-path1", func() *routev1.Route { return &routev1.Route{} }, nil)
-	if rt.Spec.Path != "/v2" || rt.Spec.TLS.Termination != routev1.TLSTerminationEdge || rt.Spec.TLS.InsecureEdgeTerminationPolicy != routev1.InsecureEdgeTerminationPolicyRedirect ||
-		rt.Spec.TLS.ExternalCertificate == nil || rt.Spec.TLS.ExternalCertificate.Name != "alpha-tls-cert" || rt.Spec.TLS.Key != "" ||
-		rt.Annotations[router.RouteTimeout] != "300s" || rt.Annotations[router.RouteBalance] != "leastconn" {
-		t.Fatalf("route = %+v %v", rt.Spec, rt.Annotations)
-	}
-	e = waitExposureCondition(t, ns, "triton", "RouteAdmitted", "Unknown")
-	if c := condition(e.Status.Conditions, "Ready"); !strings.HasPrefix(c, "False/Pending") || !strings.HasPrefix(condition(e.Status.Conditions, "Reconciling"), "True") {
-		t.Fatalf("a Route no router has looked at yet holds Ready back, as work in progress: Ready %s, %v", c, e.Status.Conditions)
-	}
 
-	// The OpenShift router rejects it: Ready turns False with the router's reason.
-	rt.Status.Ingress = []routev1.RouteIngress{{Host: rt.Spec.Host, RouterName: "default", Conditions: []routev1.RouteIngressCondition{{
-		Type: routev1.RouteAdmitted, Status: corev1.ConditionFalse, Reason: "HostAlreadyClaimed", Message: "route y already exposes the host",
-	}}}}
-	if err := k8s.Status().Update(ctx, rt); err != nil {
-		t.Fatal(err)
-	}
-	e = waitExposureCondition(t, ns, "triton", "Ready", "False/HostAlreadyClaimed")
-	if !strings.HasPrefix(condition(e.Status.Conditions, "RouteAdmitted"), "False/HostAlreadyClaimed") {
-		t.Fatal(condition(e.Status.Conditions, "RouteAdmitted"))
-	}
+	step("The OpenShift router rejects it", func(t *testing.T) {
+		// The OpenShift router rejects it: Ready turns False with the router's reason.
+		rt.Status.Ingress = []routev1.RouteIngress{{Host: rt.Spec.Host, RouterName: "default", Conditions: []routev1.RouteIngressCondition{{
+			Type: routev1.RouteAdmitted, Status: corev1.ConditionFalse, Reason: "HostAlreadyClaimed", Message: "route y already exposes the host",
+		}}}}
+		if err := k8s.Status().Update(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+		e = waitExposureCondition(t, ns, "triton", "Ready", "False/HostAlreadyClaimed")
+		if !strings.HasPrefix(condition(e.Status.Conditions, "RouteAdmitted"), "False/HostAlreadyClaimed") {
+			t.Fatal(condition(e.Status.Conditions, "RouteAdmitted"))
+		}
+	})
 
-	// None removes everything the operator made; no router at all drops the conditions too.
-	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Type = exposurev1alpha1.RouterNone })
-	waitGone(t, ns, "triton", &routev1.Route{})
-	waitGone(t, ns, "triton-path1", &routev1.Route{})
-	e = waitExposureCondition(t, ns, "triton", "Routed", "True/RouterNone")
-	if e.Status.URL != "" || condition(e.Status.Conditions, "RouteAdmitted") != "" {
-		t.Fatalf("leftovers: %q %s", e.Status.URL, condition(e.Status.Conditions, "RouteAdmitted"))
-	}
-	updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router = nil })
-	eventually(t, "Routed removed", func() (bool, string) {
-		e = getExposure(t, ns, "triton")
-		return condition(e.Status.Conditions, "Routed") == "" && e.Status.ObservedGeneration == e.Generation, condition(e.Status.Conditions, "Routed")
+	step("None removes everything the operator made", func(t *testing.T) {
+		// None removes everything the operator made; no router at all drops the conditions too.
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Type = exposurev1alpha1.RouterNone })
+		waitGone(t, ns, "triton", &routev1.Route{})
+		waitGone(t, ns, "triton-path1", &routev1.Route{})
+		e = waitExposureCondition(t, ns, "triton", "Routed", "True/RouterNone")
+		if e.Status.URL != "" || condition(e.Status.Conditions, "RouteAdmitted") != "" {
+			t.Fatalf("leftovers: %q %s", e.Status.URL, condition(e.Status.Conditions, "RouteAdmitted"))
+		}
+		updateExposure(t, ns, "triton", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router = nil })
+		eventually(t, "Routed removed", func() (bool, string) {
+			e = getExposure(t, ns, "triton")
+			return condition(e.Status.Conditions, "Routed") == "" && e.Status.ObservedGeneration == e.Generation, condition(e.Status.Conditions, "Routed")
+		})
 	})
 }
 
