@@ -607,3 +607,145 @@ func updateGRPC(t *testing.T, ns, name string) {
 		t.Fatal(err)
 	}
 }
+
+// tlsGateway makes a GatewayClass of Traefik's and a Gateway in its own namespace with the
+// given listeners, all on Traefik's websecure port and open to routes of every namespace.
+func tlsGateway(t *testing.T, ep *dataplane.Traefik, ns string, listeners ...gatewayv1.Listener) {
+	t.Helper()
+	ctx := context.Background()
+	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik-" + ns}, Spec: gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}}
+	from := gatewayv1.NamespacesFromAll
+	for i := range listeners {
+		listeners[i].Port = dataplane.Port(ep.WebSecure)
+		listeners[i].AllowedRoutes = &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &from}}
+	}
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ai"}, Spec: gatewayv1.GatewaySpec{
+		GatewayClassName: gatewayv1.ObjectName(class.Name), Listeners: listeners}}
+	for _, o := range []client.Object{class, gw} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = k8s.Delete(ctx, class) })
+}
+
+// TestGatewayTLSTraffic: TLS that ends at the model server (Passthrough: a TLSRoute) and TLS
+// that the Gateway terminates and opens again to the pod, checked against the exposure's CA
+// and hostname (Reencrypt: an HTTPRoute and a BackendTLSPolicy). A backend hostname the pod's
+// certificate does not hold is refused by the Gateway.
+func TestGatewayTLSTraffic(t *testing.T) {
+	requireDataPlane(t)
+	ctx := context.Background()
+	pn, err := dataplane.NewPodNetwork(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pn.Close)
+	podIP, err := pn.AddPod(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "dp-gwtls"
+	passHost := "pass." + ns + "." + hostDomain
+	reencHost := "reenc." + ns + "." + hostDomain
+	backendName := "reenc." + ns + ".svc"
+	// The pods' own CA: their certificate holds the passthrough host and the backend hostname.
+	podPKI := testsupport.NewPKI(t)
+	ln, err := pn.Listen(podIP + ":8000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dataplane.ServeModel(tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12,
+		Certificates: []tls.Certificate{podPKI.TLSCert(t, passHost, backendName)}}), "tls-0"))
+	startOperator(t)
+	ep := startTraefik(t)
+	tenantWithPod(t, ns, podIP)
+
+	gatewayPKI := testsupport.NewPKI(t)
+	infra := ns + "-infra"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: infra}}); err != nil {
+		t.Fatal(err)
+	}
+	tlsSecret(t, gatewayPKI, infra, "listener-tls", reencHost)
+	tlsGateway(t, ep, infra,
+		gatewayv1.Listener{Name: "passthrough", Protocol: gatewayv1.TLSProtocolType, Hostname: ptr.To(gatewayv1.Hostname(passHost)),
+			TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModePassthrough)}},
+		gatewayv1.Listener{Name: "https", Protocol: gatewayv1.HTTPSProtocolType, Hostname: ptr.To(gatewayv1.Hostname(reencHost)),
+			TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate), CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "listener-tls"}}}},
+	)
+	caPath := filepath.Join(t.TempDir(), "ca.pem")
+	podPKI.WriteCA(t, caPath)
+	caPEM, err := os.ReadFile(caPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pods-ca"}, Data: map[string]string{"ca.crt": string(caPEM)}}); err != nil {
+		t.Fatal(err)
+	}
+	parent := &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: infra, Name: "ai"}}
+	for _, e := range []*exposurev1alpha1.InferenceExposure{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pass"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+			Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+			Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
+			Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway, Gateway: parent,
+				TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reenc"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+			Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+			Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
+			Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway, Gateway: parent, Timeout: "0",
+				TLS: &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSReencrypt,
+					Backend: &exposurev1alpha1.BackendTLS{Hostname: exposurev1alpha1.Hostname(backendName), CAConfigMap: "pods-ca"}}}}},
+	} {
+		if err := k8s.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("Passthrough: Ready once Traefik accepts the TLSRoute, and TLS ends at the pod", func(t *testing.T) {
+		waitReady(t, ns, "pass")
+		c := httpsClient(podPKI, ep.WebSecure) // only the pods' CA: the Gateway's certificate would fail
+		resp := eventuallyAnswers(t, c, "https://"+passHost+"/health")
+		_ = resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "tls-0" {
+			t.Fatalf("answered by %q", pod)
+		}
+	})
+	t.Run("Reencrypt: the Gateway terminates, then verifies the pod against the exposure's CA and hostname", func(t *testing.T) {
+		waitReady(t, ns, "reenc")
+		c := httpsClient(gatewayPKI, ep.WebSecure)
+		resp := eventuallyAnswers(t, c, "https://"+reencHost+"/health")
+		_ = resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "tls-0" {
+			t.Fatalf("answered by %q", pod)
+		}
+		chunks, done, _ := streamChat(t, c, "https://"+reencHost+"/v1/chat/completions", 10, 50*time.Millisecond)
+		if chunks != 10 || !done {
+			t.Fatalf("%d of 10 chunks, [DONE] %v", chunks, done)
+		}
+	})
+	t.Run("Reencrypt to a hostname the pod's certificate does not hold fails", func(t *testing.T) {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var e exposurev1alpha1.InferenceExposure
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "reenc"}, &e); err != nil {
+				return err
+			}
+			e.Spec.Router.TLS.Backend.Hostname = exposurev1alpha1.Hostname("someone-else." + ns + ".svc")
+			return k8s.Update(ctx, &e)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c := httpsClient(gatewayPKI, ep.WebSecure)
+		last := 0
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			resp, err := c.Get("https://" + reencHost + "/health")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if last = resp.StatusCode; last >= 500 {
+				return
+			}
+		}
+		t.Fatalf("still answered %d with a backend hostname the pod's certificate does not hold", last)
+	})
+}

@@ -70,7 +70,7 @@ func (backendTLSPolicyKind) Verdict(exp *exposurev1alpha1.InferenceExposure, obj
 	for _, a := range p.Status.Ancestors {
 		parents = append(parents, gatewayv1.RouteParentStatus{ParentRef: a.AncestorRef, ControllerName: a.ControllerName, Conditions: a.Conditions})
 	}
-	return ParentVerdict("BackendTLSPolicy", p.Generation, parents, ParentRef(exp), exp.Namespace)
+	return AncestorVerdict("BackendTLSPolicy", p.Generation, parents, ParentRef(exp), exp.Namespace)
 }
 
 // ServedBy is the exposure's Gateway.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
@@ -19,8 +20,33 @@ type Verdict struct {
 // ParentVerdict reads the Accepted and ResolvedRefs conditions that the Gateway's controller
 // wrote for parent on an HTTPRoute or GRPCRoute of the given generation.
 func ParentVerdict(kind string, generation int64, parents []gatewayv1.RouteParentStatus, parent gatewayv1.ParentReference, defaultNamespace string) Verdict {
+	return parentVerdict(kind, generation, parents, parent, func(ref gatewayv1.ParentReference) bool { return sameParent(ref, parent, defaultNamespace) })
+}
+
+// AncestorVerdict is ParentVerdict for a policy's ancestor statuses (BackendTLSPolicy), which
+// the policy's namespace holds. A Gateway may report per listener: an ancestor with a
+// sectionName stands for the parent when the parent names none. And an ancestor in the
+// policy's own namespace with the Gateway's name stands for it: Traefik v3.7 reports the
+// route's namespace there instead of the Gateway's.
+func AncestorVerdict(kind string, generation int64, ancestors []gatewayv1.RouteParentStatus, parent gatewayv1.ParentReference, policyNamespace string) Verdict {
+	return parentVerdict(kind, generation, ancestors, parent, func(ref gatewayv1.ParentReference) bool {
+		if ref.Name != parent.Name || (ref.Kind != nil && *ref.Kind != "Gateway") {
+			return false
+		}
+		ns := policyNamespace
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if parentNS := string(ptr.Deref(parent.Namespace, gatewayv1.Namespace(policyNamespace))); ns != parentNS && ns != policyNamespace {
+			return false
+		}
+		return parent.SectionName == nil || (ref.SectionName != nil && *ref.SectionName == *parent.SectionName)
+	})
+}
+
+func parentVerdict(kind string, generation int64, parents []gatewayv1.RouteParentStatus, parent gatewayv1.ParentReference, matches func(gatewayv1.ParentReference) bool) Verdict {
 	for _, ps := range parents {
-		if !sameParent(ps.ParentRef, parent, defaultNamespace) {
+		if !matches(ps.ParentRef) {
 			continue
 		}
 		accepted := findCondition(ps.Conditions, string(gatewayv1.RouteConditionAccepted), generation)
