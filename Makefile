@@ -68,6 +68,10 @@ traefik: ## Build Traefik (the data-plane tests' ingress controller and Gateway)
 verify: manifests generate api-docs ## Fail when generated files (CRDs, RBAC, DeepCopy, the chart's copies, the API reference) are out of date.
 	@if [ -n "$$(git status --porcelain -- api config docs/reference)" ]; then git status --short -- api config docs/reference; git diff -- api config docs/reference | head -50; echo "generated files are out of date: run make manifests generate api-docs and commit"; exit 1; fi
 
+.PHONY: bench-dataplane
+bench-dataplane: envtest-assets traefik ## Latency and first-answer times of each path through a real Traefik (root; see test/dataplane/bench_test.go).
+	TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test ./test/dataplane -run XXX -bench BenchmarkPaths -benchtime 1x
+
 .PHONY: bench-scale
 bench-scale: envtest-assets ## Scale benchmark on a local control plane: BENCH_ARGS="-tenants 20 -exposures 1000" (see hack/benchscale).
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go run ./hack/benchscale $(BENCH_ARGS)

@@ -118,7 +118,7 @@ func requireDataPlane(t *testing.T) {
 }
 
 // startTraefik runs Traefik for the test (see dataplane.StartTraefik).
-func startTraefik(t *testing.T) *dataplane.Traefik {
+func startTraefik(t testing.TB) *dataplane.Traefik {
 	t.Helper()
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
@@ -141,7 +141,7 @@ func startTraefik(t *testing.T) *dataplane.Traefik {
 
 // podNetwork makes a pod network for the test with one pod address, .10, and serves the model
 // server (named pod) on its port 8000 and, with grpcEvery > 0, gRPC on 8001.
-func podNetwork(t *testing.T, id int, pod string, grpcEvery time.Duration) string {
+func podNetwork(t testing.TB, id int, pod string, grpcEvery time.Duration) string {
 	t.Helper()
 	pn, err := dataplane.NewPodNetwork(id)
 	if err != nil {
@@ -168,7 +168,7 @@ func podNetwork(t *testing.T, id int, pod string, grpcEvery time.Duration) strin
 }
 
 // startOperator runs the operator's controllers for the test.
-func startOperator(t *testing.T) {
+func startOperator(t testing.TB) {
 	t.Helper()
 	pool, err := allocator.NewPool(30000, 32767)
 	if err != nil {
@@ -198,7 +198,7 @@ func startOperator(t *testing.T) {
 
 // tenantWithPod makes a tenant owning a fresh namespace, a node, and a Pod app=name on it at
 // podIP, Running and Ready as a kubelet would report it.
-func tenantWithPod(t *testing.T, name, podIP string) string {
+func tenantWithPod(t testing.TB, name, podIP string) string {
 	t.Helper()
 	ctx := context.Background()
 	ns := name
@@ -230,7 +230,7 @@ func tenantWithPod(t *testing.T, name, podIP string) string {
 }
 
 // tlsSecret makes the kubernetes.io/tls Secret of the hosts.
-func tlsSecret(t *testing.T, pki *testsupport.PKI, ns, name string, hosts ...string) {
+func tlsSecret(t testing.TB, pki *testsupport.PKI, ns, name string, hosts ...string) {
 	t.Helper()
 	cert, key := pki.ServerPEM(t, hosts...)
 	if err := k8s.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
@@ -240,7 +240,7 @@ func tlsSecret(t *testing.T, pki *testsupport.PKI, ns, name string, hosts ...str
 }
 
 // waitReady waits until the exposure is Ready, which now needs the ingress controller's report.
-func waitReady(t *testing.T, ns, name string) *exposurev1alpha1.InferenceExposure {
+func waitReady(t testing.TB, ns, name string) *exposurev1alpha1.InferenceExposure {
 	t.Helper()
 	var e exposurev1alpha1.InferenceExposure
 	last := ""
@@ -275,7 +275,7 @@ func httpsClient(pki *testsupport.PKI, entrypoint string) *http.Client {
 
 // eventuallyAnswers retries GET url until the data plane has converged and answers 200 (at most
 // 60 s, every 200 ms), and returns that answer.
-func eventuallyAnswers(t *testing.T, c *http.Client, url string) *http.Response {
+func eventuallyAnswers(t testing.TB, c *http.Client, url string) *http.Response {
 	t.Helper()
 	var last string
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -297,7 +297,7 @@ func eventuallyAnswers(t *testing.T, c *http.Client, url string) *http.Response 
 
 // streamChat sends a streamed chat completion of n chunks, one every interval, and returns the
 // chunks that arrived and whether [DONE] came.
-func streamChat(t *testing.T, c *http.Client, url string, n int, interval time.Duration) (chunks int, done bool, took time.Duration) {
+func streamChat(t testing.TB, c *http.Client, url string, n int, interval time.Duration) (chunks int, done bool, took time.Duration) {
 	t.Helper()
 	body := fmt.Sprintf(`{"model":"llama","stream":true,"max_tokens":%d,"messages":[{"role":"user","content":"hi"}]}`, n)
 	start := time.Now()
@@ -399,7 +399,7 @@ func TestIngressTraffic(t *testing.T) {
 }
 
 // exposureOn makes an exposure of the pods app=ns on class, with TLS from secret.
-func exposureOn(t *testing.T, ns, name, class, secret, timeout string, paths ...exposurev1alpha1.HTTPPath) {
+func exposureOn(t testing.TB, ns, name, class, secret, timeout string, paths ...exposurev1alpha1.HTTPPath) {
 	t.Helper()
 	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: exposurev1alpha1.InferenceExposureSpec{
 		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
@@ -413,7 +413,7 @@ func exposureOn(t *testing.T, ns, name, class, secret, timeout string, paths ...
 }
 
 // ingressClass makes an IngressClass of controller for the test.
-func ingressClass(t *testing.T, name, controller string) {
+func ingressClass(t testing.TB, name, controller string) {
 	t.Helper()
 	ic := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: networkingv1.IngressClassSpec{Controller: controller}}
 	if err := k8s.Create(context.Background(), ic); err != nil {
@@ -593,7 +593,7 @@ func TestGatewayTraffic(t *testing.T) {
 }
 
 // updateGRPC gives the exposure its grpc port 8001, routed over TLS (router.grpc).
-func updateGRPC(t *testing.T, ns, name string) {
+func updateGRPC(t testing.TB, ns, name string) {
 	t.Helper()
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var e exposurev1alpha1.InferenceExposure

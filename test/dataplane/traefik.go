@@ -94,6 +94,9 @@ providers:
 	}
 }
 
+// Pid is its process id.
+func (t *Traefik) Pid() int { return t.cmd.Process.Pid }
+
 // Close stops it.
 func (t *Traefik) Close() {
 	_ = t.cmd.Process.Kill()
