@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kube-controller-manager (garbage collector, namespace
-# controller, ...) for envtest and the local control plane from the Go module proxy and caches
+# Builds kube-apiserver, etcd, kube-controller-manager (garbage collector, namespace
+# controller, ...) for envtest and the local control plane, and kube-proxy for the data-plane
+# tests, from the Go module proxy and caches
 # them in bin/k8s/<version>/. Prints the asset directory on stdout (everything else goes to stderr), so
 # callers can do: export KUBEBUILDER_ASSETS=$(hack/build-envtest-assets.sh)
 #
@@ -16,7 +17,7 @@ STAGING_VERSION="v0${K8S_VERSION#v1}" # v1.37.2 -> v0.37.2
 
 log() { echo "build-envtest-assets: $*" >&2; }
 
-if [[ -x "${DEST}/kube-apiserver" && -x "${DEST}/etcd" && -x "${DEST}/kube-controller-manager" ]]; then
+if [[ -x "${DEST}/kube-apiserver" && -x "${DEST}/etcd" && -x "${DEST}/kube-controller-manager" && -x "${DEST}/kube-proxy" ]]; then
   echo "${DEST}"
   exit 0
 fi
@@ -63,6 +64,7 @@ package main
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-proxy/app"
 )
 
 func main() {}
@@ -86,6 +88,12 @@ fi
 if [[ ! -x "${DEST}/kube-controller-manager" ]]; then
   log "building kube-controller-manager ${K8S_VERSION} (first time only, a few minutes)..."
   k8s_build kube-controller-manager
+fi
+if [[ ! -x "${DEST}/kube-proxy" ]]; then
+  # Not envtest's: the data-plane tests run it in a network namespace standing in for a node,
+  # so that the NodePorts the operator allocates forward real packets.
+  log "building kube-proxy ${K8S_VERSION} (first time only, a few minutes)..."
+  k8s_build kube-proxy
 fi
 log "assets ready in ${DEST}"
 echo "${DEST}"

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,13 +19,16 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/rest"
@@ -38,7 +43,9 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
+	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
 	"github.com/inference-exposure/inference-exposure-operator/test/dataplane"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -168,21 +175,29 @@ func podNetwork(t testing.TB, id int, pod string, grpcEvery time.Duration) strin
 }
 
 // startOperator runs the operator's controllers for the test.
-func startOperator(t testing.TB) {
+func startOperator(t testing.TB) { startOperatorWith(t, nil) }
+
+// startOperatorWith runs the operator's controllers, rendering HAProxy's configuration with hp
+// when set.
+func startOperatorWith(t testing.TB, hp *haproxyconfig.Settings) {
 	t.Helper()
 	pool, err := allocator.NewPool(30000, 32767)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hpNamespace := ""
+	if hp != nil {
+		hpNamespace = hp.Namespace
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme, Cache: kubecache.CacheOptions(""), MapperProvider: kubecache.NewRESTMapper,
+		Scheme: scheme, Cache: kubecache.CacheOptions(hpNamespace), MapperProvider: kubecache.NewRESTMapper,
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{Pool: pool, DefaultBlockSize: 100, MaxConcurrent: 2, HAProxy: hp}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -747,5 +762,191 @@ func TestGatewayTLSTraffic(t *testing.T) {
 			}
 		}
 		t.Fatalf("still answered %d with a backend hostname the pod's certificate does not hold", last)
+	})
+}
+
+// TestHAProxyToNodePorts: the recipe's raw gRPC path. A client reaches the tenant's VIP, HAProxy
+// (with the configuration the operator rendered) forwards in TCP mode to the node's NodePort
+// that the operator allocated, and a real kube-proxy in the node's network namespace forwards
+// it to the pod that the EndpointSlice controller found.
+func TestHAProxyToNodePorts(t *testing.T) {
+	requireDataPlane(t)
+	haproxyBin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("needs haproxy (Debian package haproxy; .ci/run installs it)")
+	}
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	kubeProxy, err := dataplane.KubeProxyPath(assets)
+	if err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	node, pods, err := dataplane.NewNode(30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	t.Cleanup(pods.Close)
+	podIP, err := pods.AddPod(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gln, err := pods.Listen(podIP + ":8001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dataplane.ServeGRPCModel(gln, 500*time.Millisecond))
+
+	hpNS := "dp-haproxy-system"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hpNS}}); err != nil {
+		t.Fatal(err)
+	}
+	stats := fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1"))
+	hp := &haproxyconfig.Settings{Namespace: hpNS, Name: "haproxy", BurstInterval: time.Second,
+		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
+		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
+		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: testsupport.FreePort(t, "127.0.100.30"), StatsBind: stats,
+			Timeout: 300 * time.Second, HardStopAfter: time.Minute, ReservedPorts: haproxy.DefaultReservedPorts}}
+	startOperatorWith(t, hp)
+
+	ns := tenantWithPod(t, "dp-haproxy", podIP)
+	nodeName := "node-" + ns
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var n corev1.Node
+		if err := k8s.Get(ctx, client.ObjectKey{Name: nodeName}, &n); err != nil {
+			return err
+		}
+		n.Labels = map[string]string{"nvidia.com/gpu.present": "true"}
+		if err := k8s.Update(ctx, &n); err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: node.IP}}
+		return k8s.Status().Update(ctx, &n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certPath := filepath.Join(dir, "tenant.pem")
+	testsupport.NewPKI(t).WriteServerPEM(t, certPath, "tenant.example.test")
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var tn exposurev1alpha1.InferenceTenant
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &tn); err != nil {
+			return err
+		}
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "127.0.100.30", CertificatePath: certPath}
+		return k8s.Update(ctx, &tn)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(dir, "kube-proxy.kubeconfig")
+	if err := env.WriteKubeconfig("kube-proxy", kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	// The API server listens on the host's loopback, which the node's namespace does not share:
+	// kube-proxy reaches it through the node's link, still checking the server's certificate
+	// for the loopback name.
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range kc.Clusters {
+		u, err := url.Parse(cl.Server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onLink, stopReach, err := node.Reach(u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stopReach)
+		cl.TLSServerName = u.Hostname()
+		cl.Server = "https://" + onLink
+	}
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	kpLog := &testsupport.Output{}
+	stopKP, err := node.StartKubeProxy(kubeProxy, kubeconfig, nodeName, "10.250.0.0/16", kpLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopKP()
+		if t.Failed() {
+			t.Logf("kube-proxy output:\n%s", kpLog.String())
+		}
+	})
+
+	if err := k8s.Create(ctx, &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "triton"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+		Ports:    exposurev1alpha1.ExposurePorts{GRPC: ptr.To[int32](8001)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e := waitReady(t, ns, "triton")
+	nodePort := e.Status.NodePorts.GRPC
+	check := func(addr string) error {
+		conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		_, err = healthpb.NewHealthClient(conn).Check(c, &healthpb.HealthCheckRequest{})
+		return err
+	}
+
+	t.Run("kube-proxy forwards the NodePort the operator allocated to the pod", func(t *testing.T) {
+		if err := eventuallyOK(func() error { return check(fmt.Sprintf("%s:%d", node.IP, nodePort)) }); err != nil {
+			t.Fatalf("gRPC to the node's NodePort %d: %v\nkube-proxy: %s", nodePort, err, kpLog.String())
+		}
+	})
+	t.Run("HAProxy with the operator's configuration carries gRPC from the tenant VIP to the NodePort", func(t *testing.T) {
+		var cfgText string
+		if err := eventuallyOK(func() error {
+			var err error
+			if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
+				return err
+			}
+			if !strings.Contains(cfgText, node.IP) || !strings.Contains(cfgText, fmt.Sprintf("127.0.100.30:%d", nodePort)) {
+				return fmt.Errorf("the configuration has no frontend on 127.0.100.30:%d to node %s yet", nodePort, node.IP)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cfgPath := filepath.Join(dir, "haproxy.cfg")
+		if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(haproxyBin, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
+			t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfgText)
+		}
+		hpOut := testsupport.Start(t, haproxyBin, "-db", "-f", cfgPath)
+		vip := fmt.Sprintf("127.0.100.30:%d", nodePort) // the frontend binds the NodePort's number on the VIP
+		if err := eventuallyOK(func() error { return check(vip) }); err != nil {
+			t.Fatalf("gRPC through the VIP %s: %v\nhaproxy: %s", vip, err, hpOut.String())
+		}
+		// A server stream of 8 messages, one every 500 ms, through HAProxy and kube-proxy.
+		conn, err := grpc.NewClient("passthrough:///"+vip, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		stream, err := healthpb.NewHealthClient(conn).Watch(c, &healthpb.HealthCheckRequest{Service: "model"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 {
+			if _, err := stream.Recv(); err != nil {
+				t.Fatalf("message %d of the stream: %v", i+1, err)
+			}
+		}
 	})
 }

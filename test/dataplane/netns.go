@@ -19,6 +19,7 @@ type PodNetwork struct {
 	hostIf string // the host's end of the veth pair
 	HostIP string // the host's address on the link
 	subnet string // a /24, e.g. 10.250.7.0
+	node   string // the node namespace it hangs off ("": the host)
 }
 
 // CanMakeNetworks says why network namespaces cannot be made here, or "" when they can.
@@ -32,47 +33,67 @@ func CanMakeNetworks() string {
 	return ""
 }
 
-// NewPodNetwork makes a namespace and its link; Close removes both. Its subnet is the first
-// 10.250.<n>.0/24 from n = id on that no route of the host uses yet, and the namespace is named
-// after this process, so that runs side by side do not meet.
+// NewPodNetwork makes a namespace and its link to the host; Close removes both. Its subnet is
+// the first 10.250.<n>.0/24 from n = id that no route of the host uses yet, and the namespace is
+// named after this process, so that runs side by side do not meet.
 func NewPodNetwork(id int) (*PodNetwork, error) {
-	for n := id; n < id+100; n++ {
-		subnet := fmt.Sprintf("10.250.%d.0/24", n%256)
-		if out, err := exec.Command("ip", "-4", "route", "show", subnet).Output(); err == nil && len(strings.TrimSpace(string(out))) == 0 {
-			return newPodNetwork(n % 256)
-		}
-	}
-	return nil, fmt.Errorf("no free subnet in 10.250.%d-%d.0/24", id, id+99)
+	return newPodNetworkIn(id, "")
 }
 
-func newPodNetwork(id int) (*PodNetwork, error) {
+// freeSubnet is the first n from id on for which no host route uses prefix.n.0/24.
+func freeSubnet(prefix string, id int) (int, error) {
+	for n := id; n < id+100; n++ {
+		subnet := fmt.Sprintf("%s.%d.0/24", prefix, n%256)
+		if out, err := exec.Command("ip", "-4", "route", "show", subnet).Output(); err == nil && len(strings.TrimSpace(string(out))) == 0 {
+			return n % 256, nil
+		}
+	}
+	return 0, fmt.Errorf("no free subnet in %s.%d-%d.0/24", prefix, id, id+99)
+}
+
+// newPodNetworkIn makes the pod network linked to the namespace node ("": the host); the pods
+// route everything through it.
+func newPodNetworkIn(id int, node string) (*PodNetwork, error) {
+	n, err := freeSubnet("10.250", id)
+	if err != nil {
+		return nil, err
+	}
 	p := &PodNetwork{
-		name:   fmt.Sprintf("iexp-pods-%d-%d", os.Getpid()%10000, id),
-		hostIf: fmt.Sprintf("iexp%d-%d", os.Getpid()%10000, id),
-		subnet: fmt.Sprintf("10.250.%d", id),
+		name:   fmt.Sprintf("iexp-pods-%d-%d", os.Getpid()%10000, n),
+		hostIf: fmt.Sprintf("iexp%d-%d", os.Getpid()%10000, n),
+		subnet: fmt.Sprintf("10.250.%d", n),
+		node:   node,
 	}
 	p.HostIP = p.subnet + ".1"
 	peer := p.hostIf + "p"
-	for _, args := range [][]string{
-		{"netns", "add", p.name},
-		{"link", "add", p.hostIf, "type", "veth", "peer", "name", peer},
-		{"link", "set", peer, "netns", p.name},
-		{"addr", "add", p.HostIP + "/24", "dev", p.hostIf},
-		{"link", "set", p.hostIf, "up"},
-		{"-n", p.name, "link", "set", "lo", "up"},
-		{"-n", p.name, "link", "set", peer, "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+	on := func(args ...string) []string { // an ip command run in the node's namespace (or the host's)
+		if node == "" {
+			return args
 		}
+		return append([]string{"-n", node}, args...)
+	}
+	cmds := [][]string{{"netns", "add", p.name}}
+	cmds = append(cmds,
+		on("link", "add", p.hostIf, "type", "veth", "peer", "name", peer),
+		on("link", "set", peer, "netns", p.name),
+		on("addr", "add", p.HostIP+"/24", "dev", p.hostIf),
+		on("link", "set", p.hostIf, "up"),
+		[]string{"-n", p.name, "link", "set", "lo", "up"},
+		[]string{"-n", p.name, "link", "set", peer, "up"},
+	)
+	if err := ipAll(p.Close, cmds...); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 // Close removes the link and the namespace.
 func (p *PodNetwork) Close() {
-	_ = exec.Command("ip", "link", "del", p.hostIf).Run()
+	if p.node != "" {
+		_ = exec.Command("ip", "-n", p.node, "link", "del", p.hostIf).Run()
+	} else {
+		_ = exec.Command("ip", "link", "del", p.hostIf).Run()
+	}
 	_ = exec.Command("ip", "netns", "del", p.name).Run()
 }
 
@@ -81,6 +102,9 @@ func (p *PodNetwork) AddPod(n int) (string, error) {
 	ip := fmt.Sprintf("%s.%d", p.subnet, n)
 	if out, err := exec.Command("ip", "-n", p.name, "addr", "add", ip+"/24", "dev", p.hostIf+"p").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("adding pod address %s: %w: %s", ip, err, out)
+	}
+	if p.node != "" { // replies to the node's clients go back through the node
+		_ = exec.Command("ip", "-n", p.name, "route", "add", "default", "via", p.HostIP).Run()
 	}
 	return ip, nil
 }
