@@ -279,6 +279,12 @@ func (r *Reconciler) reconcileService(ctx context.Context, s *exposureScope) (ct
 			// Freed ports wake it at once (blockFullWaiters), once the cache shows it waiting:
 			// ports freed before that (during this reconcile, or before its status reaches the
 			// cache) find it on the first, short retry; the minute is the safety net.
+			if len(refused) > 0 {
+				// Full only because the API server refused ports the cache shows free: the
+				// ports of a Service deleted a moment ago, which it frees just after the delete
+				// that woke this reconcile. No event comes when it does: look again shortly.
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
 			if c := meta.FindStatusCondition(exp.Status.Conditions, exposurev1alpha1.ConditionPortsAllocated); c == nil || c.Reason != string(ae.Reason) {
 				return ctrl.Result{RequeueAfter: blockFullFirstRetry}, nil
 			}
