@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -201,12 +200,8 @@ func (d *dataPlane) waitServing(ctx context.Context) error {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var dl net.Dialer
-			return dl.DialContext(ctx, network, d.traefik.WebSecure)
-		}}}
+	hc := dataplane.HTTPSClient(pool, d.traefik.WebSecure)
+	hc.Timeout = 5 * time.Second
 	last := ""
 	for _, url := range []string{"https://" + tritonHost + "/health", "https://" + vllmHost + "/v1/chat/completions"} {
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {

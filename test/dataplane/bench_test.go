@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
+	"github.com/inference-exposure/inference-exposure-operator/test/dataplane"
 )
 
 // BenchmarkPaths measures what the recipe's choice between the paths rests on, on one machine:
@@ -137,12 +137,7 @@ func measurePaths(b *testing.B) {
 	}
 	defer direct.Close()
 	measure("grpc-direct", grpcCheck(direct))
-	viaIngress, err := grpc.NewClient("passthrough:///"+grpcHost,
-		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.Pool(), ServerName: grpcHost, MinVersion: tls.VersionTLS12})),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", ep.WebSecure)
-		}))
+	viaIngress, err := dataplane.GRPCClient(pki.Pool(), grpcHost, ep.WebSecure)
 	if err != nil {
 		b.Fatal(err)
 	}

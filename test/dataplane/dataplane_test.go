@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -276,16 +274,12 @@ func waitReady(t testing.TB, ns, name string) *exposurev1alpha1.InferenceExposur
 	return nil
 }
 
-// client of the ingress entrypoint: every host resolves to it, and TLS trusts the test CA.
+// httpsClient sends every request to the ingress entrypoint, trusting the test's CA. Streams
+// get a fresh connection each: DisableKeepAlives.
 func httpsClient(pki *testsupport.PKI, entrypoint string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pki.Pool(), MinVersion: tls.VersionTLS12},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, entrypoint)
-		},
-		DisableKeepAlives: true,
-	}}
+	c := dataplane.HTTPSClient(pki.Pool(), entrypoint)
+	c.Transport.(*http.Transport).DisableKeepAlives = true
+	return c
 }
 
 // eventuallyAnswers retries GET url until the data plane has converged and answers 200 (at most
@@ -491,12 +485,7 @@ func TestIngressNGINXTraffic(t *testing.T) {
 		}
 	})
 	t.Run("gRPC over TLS reaches the pod's gRPC port, and a server stream outlives router.timeout", func(t *testing.T) {
-		conn, err := grpc.NewClient("passthrough:///"+grpcHost,
-			grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pki.Pool(), ServerName: grpcHost, MinVersion: tls.VersionTLS12})),
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "tcp", ep.WebSecure)
-			}))
+		conn, err := dataplane.GRPCClient(pki.Pool(), grpcHost, ep.WebSecure)
 		if err != nil {
 			t.Fatal(err)
 		}

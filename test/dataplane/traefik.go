@@ -1,8 +1,12 @@
 package dataplane
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +15,8 @@ import (
 	"time"
 
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Traefik is a Traefik process run out of cluster against an API server, with its Ingress
@@ -108,4 +114,26 @@ func Port(addr string) int32 {
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(p)
 	return int32(n)
+}
+
+// HTTPSClient sends every request to entrypoint, whatever the URL's host (which stays the SNI
+// and Host), trusting the CAs of pool.
+func HTTPSClient(pool *x509.CertPool, entrypoint string) *http.Client {
+	return &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, entrypoint)
+		},
+	}}
+}
+
+// GRPCClient is a gRPC connection over TLS to host through entrypoint, trusting the CAs of pool.
+func GRPCClient(pool *x509.CertPool, host, entrypoint string) (*grpc.ClientConn, error) {
+	return grpc.NewClient("passthrough:///"+host,
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", entrypoint)
+		}))
 }

@@ -5,11 +5,9 @@ package localrun
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/inference-exposure/inference-exposure-operator/test/dataplane"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
 
@@ -86,12 +85,7 @@ func TestCtrlCStopsEverything(t *testing.T) {
 			}
 			pool := x509.NewCertPool()
 			pool.AppendCertsFromPEM(ca)
-			hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-					var d net.Dialer
-					return d.DialContext(ctx, network, "127.0.0.1:"+m[2])
-				}}}
+			hc := dataplane.HTTPSClient(pool, "127.0.0.1:"+m[2])
 			resp, err := hc.Get(m[3])
 			if err != nil {
 				t.Fatal(err)
