@@ -28,6 +28,10 @@ const (
 	ConditionRouteAdmitted = "RouteAdmitted"
 	// ConditionGRPCRouteAdmitted reports whether the OpenShift router admitted the grpc Route.
 	ConditionGRPCRouteAdmitted = "GRPCRouteAdmitted"
+	// ConditionTimeoutsApplied reports, for Gateway routes, whether the Gateway's controller
+	// enforces router.timeout (HTTPRoute timeouts.request): False when its GatewayClass says it
+	// does not implement them. It does not hold Ready back: traffic flows, unbounded.
+	ConditionTimeoutsApplied = "TimeoutsApplied"
 	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
@@ -97,6 +101,11 @@ const (
 	ReasonAdmitted               = "Admitted"
 	ReasonAccepted               = "Accepted"
 	ReasonPending                = "Pending"
+	// ReasonTimeoutNotSupported: the GatewayClass's status.supportedFeatures lacks
+	// HTTPRouteRequestTimeout; ReasonFeaturesUnknown: it lists no features at all.
+	ReasonTimeoutNotSupported = "TimeoutNotSupported"
+	ReasonFeaturesUnknown     = "FeaturesUnknown"
+	ReasonTimeoutsApplied     = "TimeoutsApplied"
 	// ReasonNoControllerReport: no controller reported on a routing object within the
 	// operator's --data-plane-report-timeout; the message names the class or Gateway.
 	ReasonNoControllerReport = "NoControllerReport"

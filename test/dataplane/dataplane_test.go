@@ -594,6 +594,34 @@ func TestGatewayTraffic(t *testing.T) {
 			t.Fatalf("%d of 20 chunks, [DONE] %v, after %s", chunks, done, took)
 		}
 	})
+	t.Run("a router.timeout Traefik does not enforce is said, naming it", func(t *testing.T) {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var e exposurev1alpha1.InferenceExposure
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nim"}, &e); err != nil {
+				return err
+			}
+			e.Spec.Router.Timeout = "30s"
+			return k8s.Update(ctx, &e)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var last string
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			var e exposurev1alpha1.InferenceExposure
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nim"}, &e); err != nil {
+				t.Fatal(err)
+			}
+			for _, cond := range e.Status.Conditions {
+				if cond.Type == exposurev1alpha1.ConditionTimeoutsApplied {
+					last = fmt.Sprintf("%s/%s: %s", cond.Status, cond.Reason, cond.Message)
+					if cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "traefik.io/gateway-controller") {
+						return
+					}
+				}
+			}
+		}
+		t.Fatalf("TimeoutsApplied never said Traefik does not enforce the timeout: %q", last)
+	})
 }
 
 // updateGRPC gives the exposure its grpc port 8001, routed over TLS (router.grpc).

@@ -43,7 +43,7 @@ type server struct {
 	hint string
 }
 
-// serverOf reads, from metadata-only caches, whether the object's IngressClass or Gateway
+// serverOf reads, from the cache, whether the object's IngressClass or Gateway
 // exists and whether the class reports status.
 func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.Object) (server, error) {
 	switch {
@@ -51,8 +51,7 @@ func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.O
 		return r.ingressClass(ctx, *s.IngressClass, obj.GetName())
 	case s.Gateway != nil:
 		name := "Gateway " + s.Gateway.String()
-		gw := &metav1.PartialObjectMetadata{}
-		gw.SetGroupVersionKind(gatewayv1.SchemeGroupVersion.WithKind("Gateway"))
+		gw := &gatewayv1.Gateway{} // the whole object: its class tells the timeouts apart (timeouts.go)
 		switch err := r.Get(ctx, *s.Gateway, gw); {
 		case apierrors.IsNotFound(err):
 			return server{name: name, missingReason: exposurev1alpha1.ReasonGatewayNotFound,

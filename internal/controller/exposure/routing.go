@@ -244,6 +244,9 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 	}
 
+	if err := r.timeoutsApplied(ctx, exp, typ, conds); err != nil {
+		return ctrl.Result{}, err
+	}
 	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
 	status.URL = router.URL(in)
 	status.GRPCAddress = router.GRPCAddress(in)
@@ -376,6 +379,7 @@ func (r *Reconciler) removeRouting(ctx context.Context, exp *exposurev1alpha1.In
 func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 	status.URL, status.GRPCAddress, status.Router = "", "", nil
 	conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
+	conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionTimeoutsApplied)
 	for _, c := range router.Conditions() {
 		if all || c != exposurev1alpha1.ConditionRouted {
 			conditions.RemoveCondition(&status.Conditions, c)
@@ -485,4 +489,24 @@ func (r *Reconciler) inlineCertificate(ctx context.Context, exp *exposurev1alpha
 		return nil, &router.Error{Reason: exposurev1alpha1.ReasonSecretInvalid, Message: fmt.Sprintf("Secret %s has no %s and %s: it must be a kubernetes.io/tls Secret", name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)}
 	}
 	return &router.TLSCertificate{Certificate: string(crt), Key: string(key), CACertificate: string(secret.Data["ca.crt"])}, nil
+}
+
+// timeoutsApplied says whether the Gateway's controller enforces the exposure's timeout, where
+// it is rendered as an HTTPRoute timeout (Gateway routing with a timeout); the condition goes
+// otherwise.
+func (r *Reconciler) timeoutsApplied(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, typ exposurev1alpha1.RouterType, conds conditions.Set) error {
+	timeout := router.Timeout(exp)
+	if typ != exposurev1alpha1.RouterGateway || timeout == 0 || router.Termination(exp) == exposurev1alpha1.TLSPassthrough {
+		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
+		return nil
+	}
+	ref := router.ParentRef(exp)
+	class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
+	if err != nil || class == nil {
+		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
+		return err
+	}
+	v := timeoutsVerdict(class, timeout)
+	conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+	return nil
 }
