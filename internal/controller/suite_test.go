@@ -234,22 +234,10 @@ func newTenantReconciler(c client.Client, informers cache.Cache, ports *kubecach
 // indexed.
 func startedCache(t testing.TB, indexed bool) cache.Cache {
 	t.Helper()
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
+	if !indexed {
+		return testenv.StartedCache(t, cfg, scheme, nil)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if indexed {
-		if err := kubecache.SetupIndexes(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	return c
+	return testenv.StartedCache(t, cfg, scheme, func(ctx context.Context, c cache.Cache) error { return kubecache.SetupIndexes(ctx, c) })
 }
 
 func mustPool(t *testing.T, start, end int32) allocator.Pool {

@@ -80,22 +80,10 @@ func newTenant(name string, namespaces ...string) *exposurev1alpha1.InferenceTen
 // startedCache is a synced cache of the control plane, with the operator's indexes when indexed.
 func startedCache(t testing.TB, indexed bool) cache.Cache {
 	t.Helper()
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
+	if !indexed {
+		return testenv.StartedCache(t, cfg, scheme, nil)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if indexed {
-		if err := SetupIndexes(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("cache did not sync")
-	}
-	return c
+	return testenv.StartedCache(t, cfg, scheme, func(ctx context.Context, c cache.Cache) error { return SetupIndexes(ctx, c) })
 }
 
 // routedExposure is an HTTPS-only exposure with a router.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -72,17 +71,8 @@ func BenchmarkApplyConfigMapChanged(b *testing.B) {
 func benchControlPlane(b *testing.B) (direct, cached client.Client) {
 	b.Helper()
 	env, direct := testenv.StartForTest(b, false, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	c, err := cache.New(env.Config, cache.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		b.Fatal("cache did not sync")
-	}
-	cached, err = client.New(env.Config, client.Options{Cache: &client.CacheOptions{Reader: c}})
+	c := testenv.StartedCache(b, env.Config, nil, nil)
+	cached, err := client.New(env.Config, client.Options{Cache: &client.CacheOptions{Reader: c}})
 	if err != nil {
 		b.Fatal(err)
 	}
