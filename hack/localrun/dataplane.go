@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
 	"github.com/inference-exposure/inference-exposure-operator/test/dataplane"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
 )
@@ -122,15 +117,18 @@ func startDataPlane(ctx context.Context, env *testenv.Env, c client.Client, trae
 		return fail(err)
 	}
 
-	ca, err := newLocalCA(d.caPath)
+	ca, err := testsupport.NewCA(24 * time.Hour)
 	if err != nil {
 		return fail(err)
 	}
-	alpha, err := ca.secret("tenant-alpha", "alpha-tls-cert", tritonHost, tritonGRPCHost)
+	if err := os.WriteFile(d.caPath, ca.CAPEM(), 0o644); err != nil {
+		return fail(err)
+	}
+	alpha, err := secretOf(ca, "tenant-alpha", "alpha-tls-cert", tritonHost, tritonGRPCHost)
 	if err != nil {
 		return fail(err)
 	}
-	gwCert, err := ca.secret("gateway-system", "ai-gateway-tls", vllmHost, vllmGRPCHost)
+	gwCert, err := secretOf(ca, "gateway-system", "ai-gateway-tls", vllmHost, vllmGRPCHost)
 	if err != nil {
 		return fail(err)
 	}
@@ -256,58 +254,12 @@ func freeLoopbackPorts() (string, string, error) {
 	return addrs[0], addrs[1], nil
 }
 
-// localCA issues the samples' certificates.
-type localCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// newLocalCA makes a CA for this run and writes its certificate to path, for curl --cacert.
-func newLocalCA(path string) (*localCA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// secretOf is a kubernetes.io/tls Secret for hosts from ca.
+func secretOf(ca *testsupport.PKI, ns, name string, hosts ...string) (*corev1.Secret, error) {
+	cert, key, err := ca.IssuePEM(hosts...)
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "inference-exposure-operator local run CA"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, err
-	}
-	return &localCA{cert: cert, key: key}, nil
-}
-
-// secret is a kubernetes.io/tls Secret for hosts.
-func (ca *localCA) secret(ns, name string, hosts ...string) (*corev1.Secret, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return nil, err
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS, Data: map[string][]byte{
-		corev1.TLSCertKey:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}),
-	}}, nil
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key}}, nil
 }

@@ -27,32 +27,57 @@ type PKI struct {
 // NewPKI makes a CA valid for an hour.
 func NewPKI(t testing.TB) *PKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := NewCA(time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// NewCA makes a CA valid for validFor, for what runs outside a test (make run).
+func NewCA(validFor time.Duration) (*PKI, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(validFor),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	cert, _ := x509.ParseCertificate(der)
-	return &PKI{caCert: cert, caKey: key, caDER: der}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &PKI{caCert: cert, caKey: key, caDER: der}, nil
+}
+
+// CAPEM is the CA's certificate in PEM.
+func (p *PKI) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.caDER})
 }
 
 func (p *PKI) issue(t testing.TB, names ...string) (certDER []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, key, err := p.issueErr(names...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return der, key
+}
+
+func (p *PKI) issueErr(names ...string) (certDER []byte, key *ecdsa.PrivateKey, err error) {
+	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: names[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: p.caCert.NotAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, n := range names {
@@ -64,21 +89,33 @@ func (p *PKI) issue(t testing.TB, names ...string) (certDER []byte, key *ecdsa.P
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, &key.PublicKey, p.caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	return der, key
+	return der, key, nil
 }
 
-// ServerPEM issues a server certificate for names and returns it and its key in PEM, as a
+// IssuePEM issues a server certificate for names and returns it and its key in PEM, as a
 // kubernetes.io/tls Secret holds them.
+func (p *PKI) IssuePEM(names ...string) (certPEM, keyPEM []byte, err error) {
+	der, key, err := p.issueErr(names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+}
+
+// ServerPEM is IssuePEM for a test.
 func (p *PKI) ServerPEM(t testing.TB, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
-	der, key := p.issue(t, names...)
-	kb, err := x509.MarshalECPrivateKey(key)
+	cert, key, err := p.IssuePEM(names...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	return cert, key
 }
 
 // WriteServerPEM writes certificate and key in one file, as HAProxy's `crt` wants them.
@@ -93,7 +130,7 @@ func (p *PKI) WriteServerPEM(t testing.TB, path string, names ...string) {
 // WriteCA writes the CA certificate.
 func (p *PKI) WriteCA(t testing.TB, path string) {
 	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.caDER}), 0o600); err != nil {
+	if err := os.WriteFile(path, p.CAPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
