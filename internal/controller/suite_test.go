@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,12 +41,11 @@ import (
 )
 
 var (
-	kcm     *testenv.ControllerManager
-	kcmErr  error
-	cfg     *rest.Config
-	k8s     client.Client
-	scheme  = runtime.NewScheme()
-	nsCount atomic.Int32
+	kcm    *testenv.ControllerManager
+	kcmErr error
+	cfg    *rest.Config
+	k8s    client.Client
+	scheme = runtime.NewScheme()
 )
 
 func TestMain(m *testing.M) {
@@ -252,11 +250,7 @@ func mustPool(t *testing.T, start, end int32) allocator.Pool {
 // newNamespace creates a namespace unique to the test.
 func newNamespace(t testing.TB, prefix string) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d", prefix, nsCount.Add(1))
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return testenv.NewNamespace(t, k8s, prefix)
 }
 
 // cleanupTenants removes tenants (finalizers included) and their claims after a test, so the

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 
 	routev1 "github.com/openshift/api/route/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -25,10 +23,9 @@ import (
 
 // The package's tests share one control plane (kube-apiserver and etcd with the CRDs).
 var (
-	cfg     *rest.Config
-	k8s     client.Client
-	scheme  = runtime.NewScheme()
-	nsCount atomic.Int32
+	cfg    *rest.Config
+	k8s    client.Client
+	scheme = runtime.NewScheme()
 )
 
 func TestMain(m *testing.M) {
@@ -57,11 +54,7 @@ func TestMain(m *testing.M) {
 // newNamespace creates a namespace of its own for a test.
 func newNamespace(t testing.TB, prefix string) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d", prefix, nsCount.Add(1))
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return testenv.NewNamespace(t, k8s, prefix)
 }
 
 func create(t *testing.T, objs ...client.Object) {

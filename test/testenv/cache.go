@@ -2,11 +2,16 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // StartedCache starts an informer cache of the control plane at cfg for the test (scheme nil:
@@ -30,4 +35,16 @@ func StartedCache(t testing.TB, cfg *rest.Config, scheme *k8sruntime.Scheme, set
 		t.Fatal("cache did not sync")
 	}
 	return c
+}
+
+var namespaces atomic.Int32
+
+// NewNamespace creates a namespace unique to the test process, named prefix-N.
+func NewNamespace(t testing.TB, c client.Client, prefix string) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, namespaces.Add(1))
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
