@@ -63,6 +63,20 @@ type InferenceTenantSpec struct {
 	// +optional
 	AllowAnyHost bool `json:"allowAnyHost,omitempty"`
 
+	// allowedHosts are exceptions the platform grants this tenant to the host rules: an
+	// explicit router.host or router.grpcHost that is one of them, or lies under a "*.domain"
+	// entry, is accepted although it is outside hostDomain, and although a routing object the
+	// operator did not make already serves it from another namespace (to move a hand-made
+	// Ingress or Route into an exposure; remove the old object once the exposure serves). A
+	// grant never reaches into another tenant's hostDomain: move the domain instead. Among
+	// exposures, the older one still keeps a host.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
+	AllowedHosts []string `json:"allowedHosts,omitempty"`
+
 	// annotationPolicy widens or narrows which router.annotations the tenant's exposures may
 	// put on their routing objects. By default the keys that inject configuration into a shared
 	// router or reach into other namespaces are refused (ingress-nginx *-snippet, auth-*,

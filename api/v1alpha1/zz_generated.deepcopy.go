@@ -347,6 +347,11 @@ func (in *InferenceTenantSpec) DeepCopyInto(out *InferenceTenantSpec) {
 		*out = new(TenantHAProxySpec)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.AllowedHosts != nil {
+		in, out := &in.AllowedHosts, &out.AllowedHosts
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.AnnotationPolicy != nil {
 		in, out := &in.AnnotationPolicy, &out.AnnotationPolicy
 		*out = new(AnnotationPolicy)

@@ -960,6 +960,25 @@ func TestForeignRoutingHosts(t *testing.T) {
 		t.Fatal("an Ingress on a host another namespace serves")
 	}
 
+	// The platform grants the tenant the host (to move the Ingress into an exposure): routed.
+	// A host outside the tenant's domain is refused until granted too.
+	updateTenant(t, "rt-foreign", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.AllowedHosts = []string{grafana, "*.byo.example.net"} })
+	waitExposureCondition(t, ns, "thief", "Routed", "True")
+	waitExists(t, ns, "thief", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+	create(t, routedExposure(ns, "byo", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: "chat.byo.example.net"}))
+	waitExposureCondition(t, ns, "byo", "Routed", "True")
+	waitExists(t, ns, "byo", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
+
+	// The grants are taken back: what they let the tenant serve stops being routed at once.
+	updateTenant(t, "rt-foreign", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.AllowedHosts = nil })
+	waitExposureCondition(t, ns, "thief", "Routed", "False/HostConflict")
+	waitGone(t, ns, "thief", &networkingv1.Ingress{})
+	e = waitExposureCondition(t, ns, "byo", "Routed", "False/HostInvalid")
+	if msg := condition(e.Status.Conditions, "Routed"); !strings.Contains(msg, "allowedHosts") {
+		t.Fatalf("the message must say how to get the host: %s", msg)
+	}
+	waitGone(t, ns, "byo", &networkingv1.Ingress{})
+
 	// The platform's Ingress goes: the host is free, and the exposure gets it.
 	if err := k8s.Delete(ctx, platform); err != nil {
 		t.Fatal(err)

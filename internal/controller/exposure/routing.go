@@ -93,9 +93,11 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	host, grpcHost, err := router.Hosts(exp, router.PolicyOf(tenant, domains))
-	if re := (*router.Error)(nil); errors.As(err, &re) && re.Reason == exposurev1alpha1.ReasonHostConflict {
-		// The host is another tenant's (its domain is more specific): stop routing it at once.
+	policy := router.PolicyOf(tenant, domains)
+	host, grpcHost, err := router.Hosts(exp, policy)
+	if re := (*router.Error)(nil); errors.As(err, &re) && (re.Reason == exposurev1alpha1.ReasonHostConflict || !allowsRouted(policy, status)) {
+		// The host is another tenant's (its domain is more specific), or the platform took back
+		// what the routing objects serve (a grant, a hostDomain): stop routing it at once.
 		if err := r.removeRouting(ctx, exp, nil); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -108,9 +110,10 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	}
 	in := router.Input{Exposure: exp, Tenant: tenant.Name, Type: typ, Host: host, GRPCHost: grpcHost}
 	for _, h := range []string{host, grpcHost} {
-		if r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
+		if !policy.Grants(h) && r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
 			// A routing object the operator did not make serves the host from another
-			// namespace, since before this exposure: the host is taken.
+			// namespace, since before this exposure: the host is taken, unless the platform
+			// granted it to the tenant by name (a move into an exposure).
 			if err := r.removeRouting(ctx, exp, nil); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -374,6 +377,17 @@ func (r *Reconciler) removeRouting(ctx context.Context, exp *exposurev1alpha1.In
 		}
 	}
 	return nil
+}
+
+// allowsRouted reports whether the tenant may still route every host the exposure's routing
+// objects serve.
+func allowsRouted(p router.HostPolicy, status *exposurev1alpha1.InferenceExposureStatus) bool {
+	for _, h := range router.RoutedHosts(status) {
+		if !p.Allows(h) {
+			return false
+		}
+	}
+	return true
 }
 
 func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {

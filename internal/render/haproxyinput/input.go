@@ -3,9 +3,7 @@
 package haproxyinput
 
 import (
-	"net"
 	"net/netip"
-	"net/url"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,14 +29,16 @@ func Build(g haproxy.Globals, backendNodes, ingressNodes labels.Selector, tenant
 		IngressNodes: selectNodes(nodes, ingressNodes),
 	}
 	byTenant := map[string][]*exposurev1alpha1.InferenceExposure{}
-	hosts := map[string][]string{} // the routed hosts of tenants that may route any host
-	anyHost := map[string]bool{}
+	// The routed hosts of tenants that may route hosts outside their hostDomain (any host, or
+	// the hosts the platform granted them): their VIPs pass those too.
+	hosts := map[string][]string{}
+	listed := map[string]bool{}
 	for _, t := range tenants {
-		anyHost[t.Name] = t.Spec.AllowAnyHost
+		listed[t.Name] = t.Spec.AllowAnyHost || len(t.Spec.AllowedHosts) > 0
 	}
 	for _, e := range exposures {
-		if anyHost[e.Status.Tenant] {
-			hosts[e.Status.Tenant] = append(hosts[e.Status.Tenant], routedHosts(e)...)
+		if listed[e.Status.Tenant] {
+			hosts[e.Status.Tenant] = append(hosts[e.Status.Tenant], router.RoutedHosts(&e.Status)...)
 		}
 		if e.Status.Tenant == "" || e.Status.NodePorts == nil || e.Status.NodePorts.GRPC == 0 {
 			continue
@@ -93,18 +93,6 @@ func GRPCNodePortOf(svc *corev1.Service, e *exposurev1alpha1.InferenceExposure) 
 		}
 	}
 	return 0
-}
-
-// routedHosts are the hosts an exposure's routing objects serve, from its status.
-func routedHosts(e *exposurev1alpha1.InferenceExposure) []string {
-	var out []string
-	if u, err := url.Parse(e.Status.URL); err == nil && u.Hostname() != "" {
-		out = append(out, u.Hostname())
-	}
-	if h, _, err := net.SplitHostPort(e.Status.GRPCAddress); err == nil && h != "" {
-		out = append(out, h)
-	}
-	return out
 }
 
 // selectNodes returns the nodes matching sel, by their InternalIP; nodes that are not Ready are

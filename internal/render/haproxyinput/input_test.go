@@ -45,7 +45,7 @@ func TestHAProxyFrontendTimeout(t *testing.T) {
 }
 
 // TestHAProxyTenantHostsAndPorts: a tenant's HTTPS frontend passes its hostDomain, plus the
-// routed hosts of its exposures when it may route any host; its range of frontend ports is its
+// routed hosts of its exposures when it may route any host or has hosts granted; its range of frontend ports is its
 // spec's, else its block; exposures carry their creation time for first come, first served.
 func TestHAProxyTenantHostsAndPorts(t *testing.T) {
 	created := metav1.NewTime(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
@@ -66,17 +66,23 @@ func TestHAProxyTenantHostsAndPorts(t *testing.T) {
 		e.Status.NodePorts = &exposurev1alpha1.NodePorts{HTTP: 30800, GRPC: 30801}
 		return e
 	}
+	granted := tenant("gamma", false, nil)
+	granted.Spec.AllowedHosts = []string{"api.example.net"}
 	in := Build(haproxy.Globals{}, labels.Everything(), labels.Everything(), []*exposurev1alpha1.InferenceTenant{
-		tenant("alpha", false, nil), tenant("byo", true, &exposurev1alpha1.FrontendPortRange{Start: 9000, End: 9099}),
+		tenant("alpha", false, nil), tenant("byo", true, &exposurev1alpha1.FrontendPortRange{Start: 9000, End: 9099}), granted,
 	}, []*exposurev1alpha1.InferenceExposure{
 		exp("alpha", "a", "https://a.ns-alpha.alpha.apps.example.com/", "a-grpc.ns-alpha.alpha.apps.example.com:443"),
 		exp("byo", "b", "https://chat.byo.example.org/v1", "grpc.byo.example.org:443"),
 		exp("byo", "c", "", ""),
+		exp("gamma", "g", "https://api.example.net/", ""),
 	}, nil, statusGRPCPort)
-	if len(in.Tenants) != 2 {
+	if len(in.Tenants) != 3 {
 		t.Fatalf("input = %+v", in)
 	}
-	alpha, byo := in.Tenants[0], in.Tenants[1]
+	alpha, byo, gamma := in.Tenants[0], in.Tenants[1], in.Tenants[2]
+	if strings.Join(gamma.Hosts, " ") != "api.example.net" {
+		t.Errorf("gamma: the granted host it routes is not passed: %+v", gamma)
+	}
 	if alpha.HostDomain != "alpha.apps.example.com" || len(alpha.Hosts) != 0 || alpha.FrontendPorts != (haproxy.PortRange{Start: 30800, End: 30899}) {
 		t.Errorf("alpha: %+v", alpha)
 	}

@@ -5,6 +5,8 @@ package router
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,12 +102,14 @@ func Paths(exp *exposurev1alpha1.InferenceExposure) []string {
 	return out
 }
 
-// HostPolicy is what a tenant lets its exposures route: hosts under Domain, and with AnyHost
-// any explicit host; never a host under another tenant's domain that is more specific than the
-// tenant's own (Others).
+// HostPolicy is what a tenant lets its exposures route: hosts under Domain, the hosts the
+// platform Granted, and with AnyHost any explicit host; never a host under another tenant's
+// domain that is more specific than the tenant's own (Others).
 type HostPolicy struct {
 	Domain  string
 	AnyHost bool
+	// Granted are the tenant's allowedHosts: exact hosts, or "*.d" for every host under d.
+	Granted []string
 	// Others are the other tenants' hostDomains. A host belongs to the tenant with the most
 	// specific domain that holds it.
 	Others []string
@@ -114,13 +118,50 @@ type HostPolicy struct {
 // PolicyOf is the host policy of a tenant among tenants with the given host domains (its own
 // may be among them: it is left out).
 func PolicyOf(t *exposurev1alpha1.InferenceTenant, domains []string) HostPolicy {
-	p := HostPolicy{Domain: t.Spec.HostDomain, AnyHost: t.Spec.AllowAnyHost}
+	p := HostPolicy{Domain: t.Spec.HostDomain, AnyHost: t.Spec.AllowAnyHost, Granted: t.Spec.AllowedHosts}
 	for _, d := range domains {
 		if d != "" && d != p.Domain {
 			p.Others = append(p.Others, d)
 		}
 	}
 	return p
+}
+
+// Grants reports whether the platform granted the tenant host by name (allowedHosts): such a
+// host may lie outside Domain, and may be one that a routing object the operator did not make
+// already serves.
+func (p HostPolicy) Grants(host string) bool {
+	for _, g := range p.Granted {
+		if d, ok := strings.CutPrefix(g, "*."); ok {
+			if strings.HasSuffix(host, "."+d) {
+				return true
+			}
+		} else if host == g {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether the tenant may route host at all: one the platform granted, or one
+// under its hostDomain (any host with AnyHost) that no other tenant's domain takes.
+func (p HostPolicy) Allows(host string) bool {
+	if p.Grants(host) {
+		return !p.foreign(host)
+	}
+	return (p.AnyHost || under(host, p.Domain)) && !p.foreign(host)
+}
+
+// RoutedHosts are the hosts an exposure's routing objects serve, from its status.
+func RoutedHosts(status *exposurev1alpha1.InferenceExposureStatus) []string {
+	var out []string
+	if u, err := url.Parse(status.URL); err == nil && u.Hostname() != "" {
+		out = append(out, u.Hostname())
+	}
+	if h, _, err := net.SplitHostPort(status.GRPCAddress); err == nil && h != "" {
+		out = append(out, h)
+	}
+	return out
 }
 
 // under reports whether host lies under domain (or is the domain).
@@ -154,16 +195,16 @@ func Hosts(exp *exposurev1alpha1.InferenceExposure, p HostPolicy) (host, grpcHos
 	}
 	hostDomain := p.Domain
 	outside := func(field, h string) error {
-		if p.AnyHost {
+		if p.AnyHost || p.Grants(h) {
 			return nil
 		}
 		if hostDomain == "" {
 			return errorf(exposurev1alpha1.ReasonHostInvalid,
-				"router.%s %q: the tenant has no spec.hostDomain and does not allow explicit hosts: ask the platform team for a hostDomain (or spec.allowAnyHost), or drop router.%s", field, h, field)
+				"router.%s %q: the tenant has no spec.hostDomain and does not allow explicit hosts: ask the platform team for a hostDomain, for the host in spec.allowedHosts or for spec.allowAnyHost, or drop router.%s", field, h, field)
 		}
 		if !strings.HasSuffix(h, "."+hostDomain) {
 			return errorf(exposurev1alpha1.ReasonHostInvalid,
-				"router.%s %q is not under the tenant's hostDomain %q: use a host ending in .%s", field, h, hostDomain, hostDomain)
+				"router.%s %q is not under the tenant's hostDomain %q: use a host ending in .%s, or ask the platform team to add it to the tenant's spec.allowedHosts", field, h, hostDomain, hostDomain)
 		}
 		return nil
 	}

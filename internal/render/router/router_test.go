@@ -256,7 +256,10 @@ func TestHostsUnderNestedDomains(t *testing.T) {
 	broad := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{HostDomain: "apps.example.com"}}
 	nested := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{HostDomain: "beta.apps.example.com"}}
 	anyHost := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{AllowAnyHost: true}}
-	domains := []string{"apps.example.com", "beta.apps.example.com"}
+	granted := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{HostDomain: "gamma.example.org",
+		AllowedHosts: []string{"api.example.net", "*.models.example.net", "x.beta.apps.example.com", "*.beta.apps.example.com"}}}
+	noDomain := &exposurev1alpha1.InferenceTenant{Spec: exposurev1alpha1.InferenceTenantSpec{AllowedHosts: []string{"api.example.net"}}}
+	domains := []string{"apps.example.com", "beta.apps.example.com", "gamma.example.org"}
 	for _, tc := range []struct {
 		name   string
 		tenant *exposurev1alpha1.InferenceTenant
@@ -272,6 +275,14 @@ func TestHostsUnderNestedDomains(t *testing.T) {
 		{"the nested tenant, explicitly", nested, "tenant-beta", "x.beta.apps.example.com", ""},
 		{"a tenant that may route any host, in another's domain", anyHost, "byo", "grab.beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
 		{"a tenant that may route any host, outside every domain", anyHost, "byo", "chat.byo.example.org", ""},
+		{"a granted host outside the tenant's domain", granted, "gamma", "api.example.net", ""},
+		{"a host under a granted wildcard", granted, "gamma", "llama.eu.models.example.net", ""},
+		{"a wildcard grant does not cover its domain itself", granted, "gamma", "models.example.net", exposurev1alpha1.ReasonHostInvalid},
+		{"a host next to a grant", granted, "gamma", "api2.example.net", exposurev1alpha1.ReasonHostInvalid},
+		{"a grant never reaches into another tenant's domain", granted, "gamma", "x.beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
+		{"nor does a wildcard grant", granted, "gamma", "y.beta.apps.example.com", exposurev1alpha1.ReasonHostConflict},
+		{"a tenant without hostDomain, its granted host", noDomain, "delta", "api.example.net", ""},
+		{"a tenant without hostDomain, another host", noDomain, "delta", "web.example.net", exposurev1alpha1.ReasonHostInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := triton(func(r *exposurev1alpha1.RouterSpec) {
@@ -288,5 +299,26 @@ func TestHostsUnderNestedDomains(t *testing.T) {
 				t.Fatalf("err = %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestHostPolicyAllows: whether a host the routing objects already serve may stay: the tenant's
+// domain less nested ones, any host with allowAnyHost, and grants, never into another's domain.
+func TestHostPolicyAllows(t *testing.T) {
+	p := HostPolicy{Domain: "apps.example.com", Others: []string{"beta.apps.example.com"}, Granted: []string{"api.example.net", "*.beta.apps.example.com"}}
+	for host, want := range map[string]bool{
+		"a.team.apps.example.com": true,
+		"apps.example.com":        true,
+		"x.beta.apps.example.com": false, // granted, but another tenant's domain
+		"api.example.net":         true,
+		"web.example.net":         false,
+		"":                        false,
+	} {
+		if got := p.Allows(host); got != want {
+			t.Errorf("Allows(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if !(HostPolicy{AnyHost: true}).Allows("chat.byo.example.org") {
+		t.Error("allowAnyHost must allow a host outside every domain")
 	}
 }
