@@ -175,8 +175,8 @@ func TestChartToggles(t *testing.T) {
 	if n := secretRules(inline); n != 1 || !slices.Contains(managerArgs(t, inline), "--inline-route-certificates=true") {
 		t.Errorf("inline certificates: %d Secret rules, args %v", n, managerArgs(t, inline))
 	}
-	if len(byKind(render(t), "ValidatingAdmissionPolicy")) != 1 || len(byKind(render(t, "--set", "admissionPolicy.enabled=false"), "ValidatingAdmissionPolicy")) != 0 {
-		t.Error("admissionPolicy.enabled does not toggle the policy")
+	if len(byKind(render(t), "ValidatingAdmissionPolicy")) != 2 || len(byKind(render(t, "--set", "admissionPolicy.enabled=false"), "ValidatingAdmissionPolicy")) != 0 {
+		t.Error("admissionPolicy.enabled does not toggle the two policies")
 	}
 	// values.schema.json refuses nonsense before anything reaches a cluster.
 	for _, bad := range [][]string{
