@@ -962,7 +962,9 @@ func TestForeignRoutingHosts(t *testing.T) {
 
 	// The platform grants the tenant the host (to move the Ingress into an exposure): routed.
 	// A host outside the tenant's domain is refused until granted too.
-	updateTenant(t, "rt-foreign", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.AllowedHosts = []string{grafana, "*.byo.example.net"} })
+	updateTenant(t, "rt-foreign", func(tn *exposurev1alpha1.InferenceTenant) {
+		tn.Spec.AllowedHosts = []string{grafana, "*.byo.example.net"}
+	})
 	waitExposureCondition(t, ns, "thief", "Routed", "True")
 	waitExists(t, ns, "thief", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, nil)
 	create(t, routedExposure(ns, "byo", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Host: "chat.byo.example.net"}))
