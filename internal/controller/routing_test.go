@@ -961,7 +961,7 @@ func TestForeignRoutingHosts(t *testing.T) {
 	}
 
 	// The platform grants the tenant the host (to move the Ingress into an exposure): routed.
-	// A host outside the tenant's domain is refused until granted too.
+	// A host outside the tenant's domain is routed once granted too.
 	updateTenant(t, "rt-foreign", func(tn *exposurev1alpha1.InferenceTenant) {
 		tn.Spec.AllowedHosts = []string{grafana, "*.byo.example.net"}
 	})

@@ -144,6 +144,10 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 	child := func(apiVersion, kind, name string, extra map[string]any) *unstructured.Unstructured {
 		return childIn("tenant-x", apiVersion, kind, name, extra)
 	}
+	event := func(ns string) *unstructured.Unstructured {
+		return obj("v1", "Event", ns, "triton.0001", nil, map[string]any{"reason": "Test", "message": "test", "type": "Normal",
+			"involvedObject": map[string]any{"apiVersion": "exposure.inference.dev/v1alpha1", "kind": "InferenceExposure", "namespace": ns, "name": "triton"}})
+	}
 	serviceOf := func(spec map[string]any) map[string]any {
 		s := map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"port": int64(80)}}}
 		for k, v := range spec {
@@ -159,6 +163,8 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create a labelled HTTPRoute that no exposure controls": obj("gateway.networking.k8s.io/v1", "HTTPRoute", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{}}),
 		"create an exposure's Service where no exposure lives":  childIn("bystander", "v1", "Service", "triton", serviceOf(nil)),
 		"create an exposure's Service in kube-system":           childIn("kube-system", "v1", "Service", "triton", serviceOf(nil)),
+		"create an Event in kube-system":                        event("kube-system"),
+		"create an Event where no exposure lives":               event("bystander"),
 		"create an exposure's Ingress where no exposure lives":  childIn("bystander", "networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	} {
 		refused(what, func() error { return as.Create(ctx, o, dry) })
@@ -175,6 +181,9 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create an exposure's Service":          child("v1", "Service", "triton", serviceOf(nil)),
 		"create an exposure's NodePort Service": child("v1", "Service", "triton-np", serviceOf(map[string]any{"type": "NodePort"})),
 		"create its HAProxy ConfigMap":          obj("v1", "ConfigMap", opNamespace, "inference-exposure-haproxy", managed, map[string]any{"data": map[string]any{"00-global.cfg": "global\n"}}),
+		"create an Event on an exposure":        event("tenant-x"),
+		"create an Event on a tenant":           event("default"),
+		"create an Event in its namespace":      event(opNamespace),
 		"create an exposure's Ingress":          child("networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	} {
 		// The policies' params (the namespace's exposures) load a moment after they exist.
