@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -485,38 +486,8 @@ func TestIngressNGINXTraffic(t *testing.T) {
 		}
 	})
 	t.Run("gRPC over TLS reaches the pod's gRPC port, and a server stream outlives router.timeout", func(t *testing.T) {
-		conn, err := dataplane.GRPCClient(pki.Pool(), grpcHost, ep.WebSecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		hc := healthpb.NewHealthClient(conn)
-		var last error
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, last = hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			cancel()
-			if last == nil {
-				break
-			}
-		}
-		if last != nil {
-			t.Fatalf("gRPC health check never answered: %v", last)
-		}
-		// A Watch stream of 12 messages, one every 500 ms: 6 s under a 2 s idle timeout.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: "model"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		for i := range 12 {
-			if _, err := stream.Recv(); err != nil {
-				t.Fatalf("message %d of the stream after %s: %v", i+1, time.Since(start), err)
-			}
-		}
-		if took := time.Since(start); took < 5*time.Second {
+		took := grpcStream(t, pki, grpcHost, ep.WebSecure, 12)
+		if took < 5*time.Second {
 			t.Fatalf("12 messages in %s: the stream did not outlive the timeout", took)
 		}
 	})
@@ -534,24 +505,24 @@ func TestIngressNGINXTraffic(t *testing.T) {
 func TestGatewayTraffic(t *testing.T) {
 	requireDataPlane(t)
 	ctx := context.Background()
-	podIP := podNetwork(t, 12, "nim-0", 0)
+	podIP := podNetwork(t, 12, "nim-0", 200*time.Millisecond)
 	startOperator(t)
 	ep := startTraefik(t)
 
 	ns := tenantWithPod(t, "dp-gateway", podIP)
-	host := "nim." + ns + "." + hostDomain
+	host, grpcHost := "nim."+ns+"."+hostDomain, "nim-grpc."+ns+"."+hostDomain
 	pki := testsupport.NewPKI(t)
 	infra := "dp-gateway-infra"
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: infra}}); err != nil {
 		t.Fatal(err)
 	}
-	tlsSecret(t, pki, infra, "listener-tls", host)
+	tlsSecret(t, pki, infra, "listener-tls", host, grpcHost)
 	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "traefik-" + ns}, Spec: gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}}
 	from := gatewayv1.NamespacesFromAll
 	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: infra, Name: "ai"}, Spec: gatewayv1.GatewaySpec{
 		GatewayClassName: gatewayv1.ObjectName(class.Name),
 		Listeners: []gatewayv1.Listener{{Name: "https", Port: dataplane.Port(ep.WebSecure), Protocol: gatewayv1.HTTPSProtocolType,
-			Hostname: ptr.To(gatewayv1.Hostname(host)),
+			Hostname: ptr.To(gatewayv1.Hostname("*." + ns + "." + hostDomain)),
 			TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
 				CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "listener-tls"}}},
 			AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: &from}}}},
@@ -594,6 +565,21 @@ func TestGatewayTraffic(t *testing.T) {
 			t.Fatalf("%d of 20 chunks, [DONE] %v, after %s", chunks, done, took)
 		}
 	})
+	t.Run("gRPC through the GRPCRoute reaches the pod's gRPC port, with a server stream", func(t *testing.T) {
+		updateGRPC(t, ns, "nim")
+		eventually(t, "GRPCRouteAccepted True", func() (bool, string) {
+			var e exposurev1alpha1.InferenceExposure
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nim"}, &e); err != nil {
+				return false, err.Error()
+			}
+			c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionGRPCRouteAccepted)
+			return c != nil && c.Status == metav1.ConditionTrue, fmt.Sprint(c)
+		})
+		waitReady(t, ns, "nim")
+		if took := grpcStream(t, pki, grpcHost, ep.WebSecure, 10); took < time.Second {
+			t.Fatalf("10 messages 200 ms apart in %s", took)
+		}
+	})
 	t.Run("a router.timeout Traefik does not enforce is said, naming it", func(t *testing.T) {
 		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var e exposurev1alpha1.InferenceExposure
@@ -622,6 +608,43 @@ func TestGatewayTraffic(t *testing.T) {
 		}
 		t.Fatalf("TimeoutsApplied never said Traefik does not enforce the timeout: %q", last)
 	})
+}
+
+// grpcStream calls the gRPC health service on host through the entrypoint until it answers,
+// then reads n messages of a Watch stream and says how long they took.
+func grpcStream(t testing.TB, pki *testsupport.PKI, host, entrypoint string, n int) time.Duration {
+	t.Helper()
+	conn, err := dataplane.GRPCClient(pki.Pool(), host, entrypoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	var last error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, last = hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if last == nil {
+			break
+		}
+	}
+	if last != nil {
+		t.Fatalf("gRPC health check never answered: %v", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+time.Duration(n)*2*time.Second)
+	defer cancel()
+	stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: "model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range n {
+		if _, err := stream.Recv(); err != nil {
+			t.Fatalf("message %d of the stream after %s: %v", i+1, time.Since(start), err)
+		}
+	}
+	return time.Since(start)
 }
 
 // updateGRPC gives the exposure its grpc port 8001, routed over TLS (router.grpc).
@@ -966,4 +989,17 @@ func TestHAProxyToNodePorts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// eventually waits up to a minute for cond, failing with what it last said.
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var ok bool
+		if ok, last = cond(); ok {
+			return
+		}
+	}
+	t.Fatalf("never %s: %s", what, last)
 }
