@@ -90,8 +90,11 @@ func TestRoutingFieldsLeave(t *testing.T) {
 	}
 	waitExists(t, ns, "ing", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
 		// Without a secretName the host stays in tls (the controller's default certificate).
+		// The default class is ingress-nginx's: its annotations come, Traefik's go, and the
+		// timeout is the default.
 		return i.Spec.IngressClassName == nil && len(i.Spec.TLS) == 1 && i.Spec.TLS[0].SecretName == "" && len(i.Spec.Rules[0].HTTP.Paths) == 1 &&
-			i.Annotations["team"] == "" && i.Annotations[router.NginxReadTimeout] == "" && foreignKept(i), fmt.Sprintf("%+v %v %v", i.Spec, i.Annotations, i.Labels)
+			i.Annotations["team"] == "" && i.Annotations[router.TraefikRouterTLS] == "" && i.Annotations[router.NginxReadTimeout] == "300" && foreignKept(i),
+			fmt.Sprintf("%+v %v %v", i.Spec, i.Annotations, i.Labels)
 	})
 	waitExists(t, ns, "rt", func() *routev1.Route { return &routev1.Route{} }, func(r *routev1.Route) (bool, string) {
 		return r.Spec.TLS != nil && r.Spec.TLS.ExternalCertificate == nil && r.Annotations["team"] == "" &&
@@ -150,7 +153,7 @@ func TestTakeOverFromEarlierVersions(t *testing.T) {
 	waitExposureCondition(t, ns, "triton", "Ready", "True")
 	ing := waitExists(t, ns, "triton", func() *networkingv1.Ingress { return &networkingv1.Ingress{} }, func(i *networkingv1.Ingress) (bool, string) {
 		return i.Spec.IngressClassName == nil && len(i.Spec.TLS) == 1 && i.Spec.TLS[0].SecretName == "" && i.Annotations["team"] == "" &&
-				i.Annotations["exposure.inference.dev/managed-annotations"] == "" && i.Annotations[router.NginxReadTimeout] == "" && foreignKept(i),
+				i.Annotations["exposure.inference.dev/managed-annotations"] == "" && i.Annotations[router.NginxReadTimeout] == "300" && foreignKept(i),
 			fmt.Sprintf("%+v %v", i.Spec, i.Annotations)
 	})
 	var managers []string

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -394,6 +395,23 @@ func TestIngressTraffic(t *testing.T) {
 			t.Fatalf("/admin answered %d", resp.StatusCode)
 		}
 	})
+	t.Run("plain HTTP is not served, and the exposure says the redirect is the platform's", func(t *testing.T) {
+		resp, err := plainHTTP(ep.Web).Get("http://" + host + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("plain HTTP answered %d: the model is served unencrypted", resp.StatusCode)
+		}
+		e := getExposure(t, ns, "triton")
+		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionRouted); c == nil || !strings.Contains(c.Message, "entryPoints.web.http.redirections") {
+			t.Fatalf("Routed does not say how to redirect: %v", c)
+		}
+		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionTimeoutsApplied); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "traefik.io/ingress-controller") {
+			t.Fatalf("TimeoutsApplied does not say Traefik's Ingress provider ignores router.timeout: %v", c)
+		}
+	})
 	t.Run("a streamed chat completion arrives whole", func(t *testing.T) {
 		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 30, 100*time.Millisecond)
 		if chunks != 30 || !done {
@@ -462,6 +480,16 @@ func TestIngressNGINXTraffic(t *testing.T) {
 			t.Fatalf("answered by %q", pod)
 		}
 	})
+	t.Run("plain HTTP is redirected to HTTPS (ssl-redirect)", func(t *testing.T) {
+		resp, err := plainHTTP(ep.Web).Get("http://" + host + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://"+host+"/health" {
+			t.Fatalf("plain HTTP answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
 	t.Run("a pause shorter than router.timeout survives", func(t *testing.T) {
 		resp, err := c.Get("https://" + host + "/slow?pause=1s")
 		if err != nil {
@@ -495,6 +523,37 @@ func TestIngressNGINXTraffic(t *testing.T) {
 		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 6, time.Second)
 		if chunks != 6 || !done || took < 5*time.Second {
 			t.Fatalf("%d of 6 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+	t.Run("router.ingress.bodySize bounds request bodies (proxy-body-size)", func(t *testing.T) {
+		// A refusal may come as 413 or, when Traefik answers and closes before the client has
+		// written the whole body, as a reset: either way the body did not pass.
+		post := func(size int) (int, error) {
+			body := `{"max_tokens":1,"pad":"` + strings.Repeat("x", size) + `"}`
+			resp, err := c.Post("https://"+host+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				return 0, err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		if code, err := post(2 << 20); code != http.StatusOK {
+			t.Fatalf("a 2 MiB request under the default 64m answered %d (%v)", code, err)
+		}
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			e := getExposure(t, ns, "vllm")
+			e.Spec.Router.Ingress.BodySize = "1m"
+			return k8s.Update(context.Background(), e)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "a 2 MiB request refused under bodySize 1m", func() (bool, string) {
+			code, err := post(2 << 20)
+			return code == http.StatusRequestEntityTooLarge || err != nil, fmt.Sprint(code, err)
+		})
+		if code, err := post(100 << 10); code != http.StatusOK {
+			t.Fatalf("a 100 KiB request under bodySize 1m answered %d (%v)", code, err)
 		}
 	})
 }
@@ -991,6 +1050,122 @@ func TestHAProxyToNodePorts(t *testing.T) {
 	})
 }
 
+// TestHAProxyHTTPSToIngress: the recipe's HTTPS chain, client -> the tenant's VIP (HAProxy with
+// the operator's configuration, TLS with the tenant's certificate) -> the ingress node (Traefik,
+// re-encrypted with the request's host as SNI) -> the pod, with a streamed chat completion; a
+// host that is not the tenant's is refused by HAProxy.
+func TestHAProxyHTTPSToIngress(t *testing.T) {
+	requireDataPlane(t)
+	haproxyBin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("needs haproxy (Debian package haproxy; .ci/run installs it)")
+	}
+	ctx := context.Background()
+	podIP := podNetwork(t, 13, "web-0", 0)
+	ep := startTraefik(t)
+	ingressClass(t, "traefik", "traefik.io/ingress-controller")
+	const vip = "127.0.100.31"
+	hpNS := "dp-hphttps-system"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hpNS}}); err != nil {
+		t.Fatal(err)
+	}
+	httpsPort := testsupport.FreePort(t, vip)
+	hp := &haproxyconfig.Settings{Namespace: hpNS, Name: "haproxy", BurstInterval: time.Second,
+		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
+		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
+		Globals: haproxy.Globals{IngressPort: dataplane.Port(ep.WebSecure), HTTPSPort: httpsPort,
+			StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
+			Timeout:   300 * time.Second, HardStopAfter: time.Minute, ReservedPorts: haproxy.DefaultReservedPorts}}
+	startOperatorWith(t, hp)
+
+	ns := tenantWithPod(t, "dp-hphttps", podIP)
+	host := "web." + ns + "." + hostDomain
+	pki := testsupport.NewPKI(t)
+	tlsSecret(t, pki, ns, "web-tls", host)
+	dir := t.TempDir()
+	certPath := filepath.Join(dir, "tenant.pem")
+	pki.WriteServerPEM(t, certPath, "*."+ns+"."+hostDomain)
+	// The node that runs Traefik is the ingress node: HAProxy's HTTPS backend.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var n corev1.Node
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "node-" + ns}, &n); err != nil {
+			return err
+		}
+		n.Labels = map[string]string{"node-role.kubernetes.io/ingress": ""}
+		if err := k8s.Update(ctx, &n); err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+		return k8s.Status().Update(ctx, &n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var tn exposurev1alpha1.InferenceTenant
+		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &tn); err != nil {
+			return err
+		}
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip, CertificatePath: certPath}
+		return k8s.Update(ctx, &tn)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exposureOn(t, ns, "web", "traefik", "web-tls", "0", "/v1", "/health")
+	waitReady(t, ns, "web")
+
+	var cfgText string
+	if err := eventuallyOK(func() error {
+		var err error
+		if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("127.0.0.1:%d", dataplane.Port(ep.WebSecure)); !strings.Contains(cfgText, want) || !strings.Contains(cfgText, fmt.Sprintf("%s:%d", vip, httpsPort)) {
+			return fmt.Errorf("the configuration has no HTTPS frontend on %s:%d to the ingress node %s yet", vip, httpsPort, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(haproxyBin, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfgText)
+	}
+	hpOut := testsupport.Start(t, haproxyBin, "-db", "-f", cfgPath)
+	c := httpsClient(pki, fmt.Sprintf("%s:%d", vip, httpsPort))
+
+	t.Run("HTTPS through the tenant VIP and the ingress reaches the pod", func(t *testing.T) {
+		resp := eventuallyAnswers(t, c, "https://"+host+"/health")
+		_ = resp.Body.Close()
+		if pod := resp.Header.Get("X-Pod"); pod != "web-0" {
+			t.Fatalf("answered by %q\nhaproxy: %s", pod, hpOut.String())
+		}
+	})
+	t.Run("a streamed chat completion arrives whole through both hops", func(t *testing.T) {
+		chunks, done, took := streamChat(t, c, "https://"+host+"/v1/chat/completions", 20, 100*time.Millisecond)
+		if chunks != 20 || !done {
+			t.Fatalf("%d of 20 chunks, [DONE] %v, after %s", chunks, done, took)
+		}
+	})
+	t.Run("a host that is not the tenant's is refused at the VIP", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodGet, "https://"+host+"/health", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "web.other-tenant.example.org"
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Fatalf("another host through the VIP answered %d", resp.StatusCode)
+		}
+	})
+}
+
 // eventually waits up to a minute for cond, failing with what it last said.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
@@ -1002,4 +1177,24 @@ func eventually(t testing.TB, what string, cond func() (bool, string)) {
 		}
 	}
 	t.Fatalf("never %s: %s", what, last)
+}
+
+// plainHTTP is a client of the entrypoint over plain HTTP that does not follow redirects.
+func plainHTTP(entrypoint string) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", entrypoint)
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func getExposure(t testing.TB, ns, name string) *exposurev1alpha1.InferenceExposure {
+	t.Helper()
+	var e exposurev1alpha1.InferenceExposure
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &e); err != nil {
+		t.Fatal(err)
+	}
+	return &e
 }

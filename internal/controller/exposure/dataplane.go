@@ -64,35 +64,43 @@ func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.O
 	return server{name: "any OpenShift router"}, nil
 }
 
-// ingressClass reads the named class, or the cluster's default when class is "".
-func (r *Reconciler) ingressClass(ctx context.Context, class, ingress string) (server, error) {
-	var ic *metav1.PartialObjectMetadata
+// lookupIngressClass reads the named IngressClass, or the cluster's default when class is "";
+// nil when there is none.
+func (r *Reconciler) lookupIngressClass(ctx context.Context, class string) (*networkingv1.IngressClass, error) {
 	if class == "" {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressClassList"))
+		list := &networkingv1.IngressClassList{}
 		if err := r.List(ctx, list); err != nil {
-			return server{}, fmt.Errorf("listing IngressClasses: %w", err)
+			return nil, fmt.Errorf("listing IngressClasses: %w", err)
 		}
 		for i := range list.Items {
 			if list.Items[i].Annotations[defaultClassAnnotation] == "true" {
-				ic = &list.Items[i]
-				break
+				return &list.Items[i], nil
 			}
 		}
-		if ic == nil {
-			return server{name: "the default IngressClass", missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
-				missing: fmt.Sprintf("Ingress %s names no IngressClass and the cluster has no default one: set router.ingress.className", ingress)}, nil
-		}
-	} else {
-		ic = &metav1.PartialObjectMetadata{}
-		ic.SetGroupVersionKind(networkingv1.SchemeGroupVersion.WithKind("IngressClass"))
-		switch err := r.Get(ctx, types.NamespacedName{Name: class}, ic); {
-		case apierrors.IsNotFound(err):
-			return server{name: "IngressClass " + class, missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
-				missing: fmt.Sprintf("IngressClass %s does not exist, so no ingress controller serves Ingress %s: set router.ingress.className to an installed class", class, ingress)}, nil
-		case err != nil:
-			return server{}, fmt.Errorf("reading IngressClass %s: %w", class, err)
-		}
+		return nil, nil
+	}
+	ic := &networkingv1.IngressClass{}
+	switch err := r.Get(ctx, types.NamespacedName{Name: class}, ic); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading IngressClass %s: %w", class, err)
+	}
+	return ic, nil
+}
+
+// ingressClass reads the named class, or the cluster's default when class is "".
+func (r *Reconciler) ingressClass(ctx context.Context, class, ingress string) (server, error) {
+	ic, err := r.lookupIngressClass(ctx, class)
+	switch {
+	case err != nil:
+		return server{}, err
+	case ic == nil && class == "":
+		return server{name: "the default IngressClass", missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
+			missing: fmt.Sprintf("Ingress %s names no IngressClass and the cluster has no default one: set router.ingress.className", ingress)}, nil
+	case ic == nil:
+		return server{name: "IngressClass " + class, missingReason: exposurev1alpha1.ReasonIngressClassNotFound,
+			missing: fmt.Sprintf("IngressClass %s does not exist, so no ingress controller serves Ingress %s: set router.ingress.className to an installed class", class, ingress)}, nil
 	}
 	return server{name: "IngressClass " + ic.Name, silent: ic.Annotations[exposurev1alpha1.AnnotationReportsStatus] == "false",
 		hint: fmt.Sprintf(" (if it never writes status, the platform annotates the IngressClass with %s: \"false\")", exposurev1alpha1.AnnotationReportsStatus)}, nil

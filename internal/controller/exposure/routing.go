@@ -109,6 +109,17 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		return fail(err)
 	}
 	in := router.Input{Exposure: exp, Tenant: tenant.Name, Type: typ, Host: host, GRPCHost: grpcHost}
+	if typ == exposurev1alpha1.RouterIngress {
+		// The class's controller decides the annotations (unknown while the class is missing:
+		// its name does, and the Ingress's condition says the class is missing).
+		ic, err := r.lookupIngressClass(ctx, router.IngressClassName(exp))
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if ic != nil {
+			in.IngressController = ic.Spec.Controller
+		}
+	}
 	for _, h := range []string{host, grpcHost} {
 		if !policy.Grants(h) && r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
 			// A routing object the operator did not make serves the host from another
@@ -247,7 +258,7 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 	}
 
-	if err := r.timeoutsApplied(ctx, exp, typ, conds); err != nil {
+	if err := r.timeoutsApplied(ctx, in, conds); err != nil {
 		return ctrl.Result{}, err
 	}
 	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
@@ -263,6 +274,9 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	}
 	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
 		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
+	}
+	if typ == exposurev1alpha1.RouterIngress && router.FlavourOf(in.IngressController, router.IngressClassName(exp)) == router.FlavourTraefik {
+		msg += "; Traefik's Ingress provider serves these hosts over HTTPS only (router.tls): plain HTTP gets 404, and redirecting it to HTTPS is the platform's, on Traefik's entrypoint (entryPoints.web.http.redirections.entryPoint.to)"
 	}
 	conds.True(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouted, msg)
 	return result, nil
@@ -505,22 +519,33 @@ func (r *Reconciler) inlineCertificate(ctx context.Context, exp *exposurev1alpha
 	return &router.TLSCertificate{Certificate: string(crt), Key: string(key), CACertificate: string(secret.Data["ca.crt"])}, nil
 }
 
-// timeoutsApplied says whether the Gateway's controller enforces the exposure's timeout, where
-// it is rendered as an HTTPRoute timeout (Gateway routing with a timeout); the condition goes
-// otherwise.
-func (r *Reconciler) timeoutsApplied(ctx context.Context, exp *exposurev1alpha1.InferenceExposure, typ exposurev1alpha1.RouterType, conds conditions.Set) error {
+// timeoutsApplied says whether the controller that serves the exposure's routing enforces its
+// timeout: on Ingress from the class's controller, on Gateway routing from the GatewayClass's
+// supported features. The condition goes where there is no timeout to enforce, or nothing to
+// say (a Route: the OpenShift router always honours its timeout annotation).
+func (r *Reconciler) timeoutsApplied(ctx context.Context, in router.Input, conds conditions.Set) error {
+	exp := in.Exposure
 	timeout := router.Timeout(exp)
-	if typ != exposurev1alpha1.RouterGateway || timeout == 0 || router.Termination(exp) == exposurev1alpha1.TLSPassthrough {
+	if timeout == 0 || router.Termination(exp) == exposurev1alpha1.TLSPassthrough {
 		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 		return nil
 	}
-	ref := router.ParentRef(exp)
-	class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
-	if err != nil || class == nil {
-		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
-		return err
+	switch in.Type {
+	case exposurev1alpha1.RouterIngress:
+		v := ingressTimeoutsVerdict(in.IngressController, router.IngressClassName(exp), timeout)
+		conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+		return nil
+	case exposurev1alpha1.RouterGateway:
+		ref := router.ParentRef(exp)
+		class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
+		if err != nil || class == nil {
+			conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
+			return err
+		}
+		v := timeoutsVerdict(class, timeout)
+		conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+		return nil
 	}
-	v := timeoutsVerdict(class, timeout)
-	conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+	conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 	return nil
 }

@@ -60,3 +60,25 @@ func timeoutsVerdict(class *gatewayv1.GatewayClass, timeout time.Duration) route
 	return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonTimeoutsApplied, Message: fmt.Sprintf(
 		"%s enforces router.timeout %s as HTTPRoute timeouts.request, a deadline for the whole response", name, timeout)}
 }
+
+// ingressTimeoutsVerdict says whether the controller of an Ingress enforces the exposure's
+// timeout, from the annotations the operator knows for it (router.FlavourOf). Pure.
+func ingressTimeoutsVerdict(controller, className string, timeout time.Duration) router.Verdict {
+	name := "IngressClass " + className
+	if className == "" {
+		name = "the default IngressClass"
+	}
+	if controller != "" {
+		name += " (controller " + controller + ")"
+	}
+	switch router.FlavourOf(controller, className) {
+	case router.FlavourNginx:
+		return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonTimeoutsApplied, Message: fmt.Sprintf(
+			"%s enforces router.timeout %s as proxy-read-timeout and proxy-send-timeout: an idle timer, so a stream that keeps sending lives on", name, timeout)}
+	case router.FlavourTraefik:
+		return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: fmt.Sprintf(
+			"%s: Traefik's Ingress provider has no per-route timeout, so router.timeout %s is not enforced; streams are bounded by the entrypoint's respondingTimeouts, which the platform team sets (readTimeout defaults to 60s and cuts longer streams: set it to 0)", name, timeout)}
+	}
+	return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: fmt.Sprintf(
+		"%s: the operator knows no timeout annotation of this controller, so router.timeout %s is not rendered; its own defaults apply", name, timeout)}
+}

@@ -42,3 +42,26 @@ func TestTimeoutsVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestIngressTimeoutsVerdict: whether an Ingress's controller enforces router.timeout, from
+// the class's controller (or its name while the class is unknown).
+func TestIngressTimeoutsVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name, controller, class string
+		status                  metav1.ConditionStatus
+		contains                string
+	}{
+		{"ingress-nginx", "k8s.io/ingress-nginx", "public", metav1.ConditionTrue, "an idle timer"},
+		{"a class named nginx not yet known", "", "nginx", metav1.ConditionTrue, "proxy-read-timeout"},
+		{"Traefik's own provider", "traefik.io/ingress-controller", "traefik", metav1.ConditionFalse, "readTimeout defaults to 60s"},
+		{"F5 NGINX, whose annotations are other", "nginx.org/ingress-controller", "nginx", metav1.ConditionFalse, "(controller nginx.org/ingress-controller): the operator knows no timeout annotation"},
+		{"the default class, unknown", "", "", metav1.ConditionFalse, "the default IngressClass"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := ingressTimeoutsVerdict(tc.controller, tc.class, 5*time.Minute)
+			if v.Status != tc.status || !strings.Contains(v.Message, tc.contains) {
+				t.Errorf("got %s %s %q", v.Status, v.Reason, v.Message)
+			}
+		})
+	}
+}

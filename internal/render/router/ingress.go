@@ -15,21 +15,65 @@ import (
 
 // ingress-nginx annotations the operator sets for nginx classes.
 const (
-	nginxPrefix          = "nginx.ingress.kubernetes.io/"
-	NginxReadTimeout     = nginxPrefix + "proxy-read-timeout"
-	NginxSendTimeout     = nginxPrefix + "proxy-send-timeout"
-	NginxSSLRedirect     = nginxPrefix + "ssl-redirect"
-	NginxForceSSL        = nginxPrefix + "force-ssl-redirect"
-	NginxBodySize        = nginxPrefix + "proxy-body-size"
-	NginxBackendProtocol = nginxPrefix + "backend-protocol"
-	NginxSSLPassthrough  = nginxPrefix + "ssl-passthrough"
+	nginxPrefix      = "nginx.ingress.kubernetes.io/"
+	NginxReadTimeout = nginxPrefix + "proxy-read-timeout"
+	NginxSendTimeout = nginxPrefix + "proxy-send-timeout"
+	NginxSSLRedirect = nginxPrefix + "ssl-redirect"
+	NginxForceSSL    = nginxPrefix + "force-ssl-redirect"
+	NginxBodySize    = nginxPrefix + "proxy-body-size"
+	// NginxRequestBuffering is on by default in ingress-nginx, off in Traefik's ingress-nginx
+	// provider, which enforces proxy-body-size only with it: written so both bound bodies.
+	NginxRequestBuffering = nginxPrefix + "proxy-request-buffering"
+	NginxBackendProtocol  = nginxPrefix + "backend-protocol"
+	NginxSSLPassthrough   = nginxPrefix + "ssl-passthrough"
 	// DefaultBodySize is the request body limit on nginx classes: inference requests carry
 	// tensors and images, far above nginx's 1m default.
 	DefaultBodySize = "64m"
 )
 
-// IsNginx reports whether an IngressClass name is an ingress-nginx class.
-func IsNginx(className string) bool { return strings.Contains(className, "nginx") }
+// TraefikRouterTLS makes Traefik's router of an Ingress serve TLS requests only: without it,
+// Traefik's Ingress provider serves the Ingress's hosts in plain HTTP too (spec.tls only gives
+// it the certificates).
+const TraefikRouterTLS = "traefik.ingress.kubernetes.io/router.tls"
+
+// The spec.controller of the IngressClasses whose annotations the operator knows.
+const (
+	// ControllerIngressNginx is ingress-nginx's, which Traefik's ingress-nginx provider also
+	// serves (it reads the same annotations).
+	ControllerIngressNginx = "k8s.io/ingress-nginx"
+	// ControllerTraefik is Traefik's own Ingress provider's.
+	ControllerTraefik = "traefik.io/ingress-controller"
+)
+
+// IngressFlavour is the dialect of annotations of the controller that serves an Ingress.
+type IngressFlavour string
+
+const (
+	// FlavourNginx: ingress-nginx annotations (ingress-nginx, Traefik's ingress-nginx provider).
+	FlavourNginx IngressFlavour = "ingress-nginx"
+	// FlavourTraefik: Traefik's own Ingress provider.
+	FlavourTraefik IngressFlavour = "traefik"
+	// FlavourOther: a controller whose annotations the operator does not know; it writes none.
+	FlavourOther IngressFlavour = "other"
+)
+
+// FlavourOf is the flavour of the controller of an IngressClass, from its spec.controller;
+// when the class is not known (controller ""), from its name, as a best guess until it is.
+func FlavourOf(controller, className string) IngressFlavour {
+	switch {
+	case controller == ControllerIngressNginx:
+		return FlavourNginx
+	case controller == ControllerTraefik:
+		return FlavourTraefik
+	case controller != "":
+		return FlavourOther
+	case strings.Contains(className, "nginx"):
+		return FlavourNginx
+	case strings.Contains(className, "traefik"):
+		return FlavourTraefik
+	}
+	return FlavourOther
+}
 
 func ingressSettings(exp *exposurev1alpha1.InferenceExposure) exposurev1alpha1.IngressSettings {
 	if r := exp.Spec.Router; r != nil && r.Ingress != nil {
@@ -43,38 +87,49 @@ func ingressSettings(exp *exposurev1alpha1.InferenceExposure) exposurev1alpha1.I
 func Ingresses(in Input) ([]client.Object, error) {
 	exp := in.Exposure
 	settings := ingressSettings(exp)
-	nginx := IsNginx(settings.ClassName)
+	flavour := FlavourOf(in.IngressController, settings.ClassName)
 	term := Termination(exp)
-	if term != exposurev1alpha1.TLSEdge && !nginx {
+	if term != exposurev1alpha1.TLSEdge && flavour != FlavourNginx {
 		return nil, errorf(exposurev1alpha1.ReasonRouterUnsupported,
-			"tls.termination %s on an Ingress needs ingress-nginx (router.ingress.className containing \"nginx\"): the Ingress API itself only terminates TLS at the edge", term)
+			"tls.termination %s on an Ingress needs ingress-nginx annotations (an IngressClass of controller %s, which Traefik's ingress-nginx provider serves too): the Ingress API itself only terminates TLS at the edge; use router.type Gateway for %s", term, ControllerIngressNginx, term)
+	}
+	if RoutesGRPC(exp) && flavour == FlavourTraefik {
+		return nil, errorf(exposurev1alpha1.ReasonRouterUnsupported,
+			"router.grpc on an Ingress of Traefik's own provider (controller %s): it speaks HTTP/1.1 to the Service unless the whole Service is marked h2c, which would break the http port: use an IngressClass of controller %s (Traefik's ingress-nginx provider carries gRPC), or router.type Gateway (a GRPCRoute)", ControllerTraefik, ControllerIngressNginx)
+	}
+	annotations := func(grpc bool) map[string]string {
+		switch flavour {
+		case FlavourNginx:
+			return nginxAnnotations(exp, settings, grpc)
+		case FlavourTraefik:
+			return map[string]string{TraefikRouterTLS: "true"}
+		}
+		return nil
 	}
 	var out []client.Object
 	if RoutesHTTP(exp) {
-		ing := ingress(in, exp.Name, in.Host, Paths(exp), *exp.Spec.Ports.HTTP, nginxAnnotations(exp, settings, false))
+		ing := ingress(in, exp.Name, in.Host, Paths(exp), *exp.Spec.Ports.HTTP, annotations(false))
 		out = append(out, ing)
 	}
 	if RoutesGRPC(exp) {
-		ing := ingress(in, GRPCName(exp), in.GRPCHost, []string{"/"}, *exp.Spec.Ports.GRPC, nginxAnnotations(exp, settings, true))
+		ing := ingress(in, GRPCName(exp), in.GRPCHost, []string{"/"}, *exp.Spec.Ports.GRPC, annotations(true))
 		out = append(out, ing)
 	}
 	return out, nil
 }
 
 func nginxAnnotations(exp *exposurev1alpha1.InferenceExposure, s exposurev1alpha1.IngressSettings, grpc bool) map[string]string {
-	if !IsNginx(s.ClassName) {
-		return nil
-	}
 	bodySize := s.BodySize
 	if bodySize == "" {
 		bodySize = DefaultBodySize
 	}
 	a := map[string]string{
-		NginxReadTimeout: timeoutSeconds(exp),
-		NginxSendTimeout: timeoutSeconds(exp),
-		NginxSSLRedirect: "true",
-		NginxForceSSL:    "true",
-		NginxBodySize:    bodySize,
+		NginxReadTimeout:      timeoutSeconds(exp),
+		NginxSendTimeout:      timeoutSeconds(exp),
+		NginxSSLRedirect:      "true",
+		NginxForceSSL:         "true",
+		NginxBodySize:         bodySize,
+		NginxRequestBuffering: "on",
 	}
 	switch term := Termination(exp); {
 	case term == exposurev1alpha1.TLSPassthrough:
@@ -166,4 +221,9 @@ func (ingressKind) ServedBy(_ *exposurev1alpha1.InferenceExposure, obj client.Ob
 		class = *c
 	}
 	return Server{IngressClass: &class}
+}
+
+// IngressClassName is the exposure's router.ingress.className; "" for the cluster's default.
+func IngressClassName(exp *exposurev1alpha1.InferenceExposure) string {
+	return ingressSettings(exp).ClassName
 }

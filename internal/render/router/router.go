@@ -52,6 +52,9 @@ type Input struct {
 	Type exposurev1alpha1.RouterType
 	// Host and GRPCHost come from Hosts.
 	Host, GRPCHost string
+	// IngressController is the spec.controller of the Ingress's IngressClass, which decides
+	// the annotations (FlavourOf); "" while the class is not known, when its name decides.
+	IngressController string
 	// Inline holds the Secret's certificate when spec.router.tls.inline is set.
 	Inline *TLSCertificate
 	// Annotations are the router.annotations the tenant's policy lets through

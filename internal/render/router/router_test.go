@@ -78,6 +78,10 @@ func TestGolden(t *testing.T) {
 			r.Timeout = "0"
 		}},
 		{"ingress-other-class.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "haproxy"}
+			r.GRPC = nil
+		}},
+		{"ingress-traefik.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
 			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "traefik"}
 			r.GRPC = nil
 		}},
@@ -320,5 +324,45 @@ func TestHostPolicyAllows(t *testing.T) {
 	}
 	if !(HostPolicy{AnyHost: true}).Allows("chat.byo.example.org") {
 		t.Error("allowAnyHost must allow a host outside every domain")
+	}
+}
+
+// TestIngressByController: the annotations follow the IngressClass's controller, not its name;
+// the name decides only while the class is not known.
+func TestIngressByController(t *testing.T) {
+	for _, tc := range []struct {
+		name, controller, class string
+		grpc                    bool
+		want                    string // an annotation key written, "" for none
+		err                     string // a refusal's reason
+	}{
+		{"ingress-nginx under any class name", ControllerIngressNginx, "public", false, NginxReadTimeout, ""},
+		{"Traefik's provider: HTTPS only", ControllerTraefik, "web", false, TraefikRouterTLS, ""},
+		{"Traefik's provider cannot carry gRPC", ControllerTraefik, "web", true, "", exposurev1alpha1.ReasonRouterUnsupported},
+		{"F5 NGINX under the class name nginx: nothing it would misread", "nginx.org/ingress-controller", "nginx", false, "", ""},
+		{"an unknown class named nginx", "", "nginx", false, NginxReadTimeout, ""},
+		{"an unknown class named traefik", "", "traefik", false, TraefikRouterTLS, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := triton(func(r *exposurev1alpha1.RouterSpec) {
+				r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: tc.class}
+				r.GRPC = ptr.To(tc.grpc)
+			})
+			objs, err := Ingresses(Input{Exposure: e, Host: "h.example.com", GRPCHost: "g.example.com", IngressController: tc.controller})
+			var re *Error
+			switch {
+			case tc.err != "":
+				if !errors.As(err, &re) || re.Reason != tc.err {
+					t.Fatalf("err = %v, want %s", err, tc.err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			a := objs[0].GetAnnotations()
+			if tc.want == "" && len(a) != 0 || tc.want != "" && a[tc.want] == "" {
+				t.Fatalf("annotations %v, want %q", a, tc.want)
+			}
+		})
 	}
 }
