@@ -93,7 +93,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 		// The default class is ingress-nginx's: its annotations come, Traefik's go, and the
 		// timeout is the default.
 		return i.Spec.IngressClassName == nil && len(i.Spec.TLS) == 1 && i.Spec.TLS[0].SecretName == "" && len(i.Spec.Rules[0].HTTP.Paths) == 1 &&
-			i.Annotations["team"] == "" && i.Annotations[router.TraefikRouterTLS] == "" && i.Annotations[router.NginxReadTimeout] == "300" && foreignKept(i),
+				i.Annotations["team"] == "" && i.Annotations[router.TraefikRouterTLS] == "" && i.Annotations[router.NginxReadTimeout] == "300" && foreignKept(i),
 			fmt.Sprintf("%+v %v %v", i.Spec, i.Annotations, i.Labels)
 	})
 	waitExists(t, ns, "rt", func() *routev1.Route { return &routev1.Route{} }, func(r *routev1.Route) (bool, string) {
