@@ -72,6 +72,10 @@ verify: manifests generate api-docs ## Fail when generated files (CRDs, RBAC, De
 bench-dataplane: envtest-assets traefik ## Latency and first-answer times of each path through a real Traefik (root; see test/dataplane/bench_test.go).
 	TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test ./test/dataplane -run XXX -bench BenchmarkPaths -benchtime 1x
 
+.PHONY: soak
+soak: envtest-assets traefik ## Every data-plane path holds a 30-minute SSE stream and a 1-hour gRPC stream, all at once (root; not in CI): SOAK_SSE=30m SOAK_GRPC=1h.
+	hack/soak.sh
+
 .PHONY: bench-scale
 bench-scale: envtest-assets ## Scale benchmark on a local control plane: BENCH_ARGS="-tenants 20 -exposures 1000" (see hack/benchscale).
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go run ./hack/benchscale $(BENCH_ARGS)
