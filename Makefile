@@ -9,6 +9,8 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs
 CRD_REF_DOCS_VERSION ?= v0.3.0
 HELM ?= $(LOCALBIN)/helm
+GHZ ?= $(LOCALBIN)/ghz
+GHZ_VERSION ?= v0.93.0
 HELM_VERSION ?= v4.3.1
 CHART := config/helm/inference-exposure-operator
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -69,8 +71,8 @@ verify: manifests generate api-docs ## Fail when generated files (CRDs, RBAC, De
 	@if [ -n "$$(git status --porcelain -- api config docs/reference)" ]; then git status --short -- api config docs/reference; git diff -- api config docs/reference | head -50; echo "generated files are out of date: run make manifests generate api-docs and commit"; exit 1; fi
 
 .PHONY: bench-dataplane
-bench-dataplane: envtest-assets traefik ## Latency and first-answer times of each path through a real Traefik (root; see test/dataplane/bench_test.go).
-	TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test ./test/dataplane -run XXX -bench BenchmarkPaths -benchtime 1x
+bench-dataplane: envtest-assets traefik ghz ## Latency and first-answer times of each path through a real Traefik, HAProxy and kube-proxy (root; see test/dataplane/bench_test.go).
+	GHZ=$(GHZ) TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test ./test/dataplane -run XXX -bench BenchmarkPaths -benchtime 1x
 
 .PHONY: soak
 soak: envtest-assets traefik ## Every data-plane path holds a 30-minute SSE stream and a 1-hour gRPC stream, all at once (root; not in CI): SOAK_SSE=30m SOAK_GRPC=1h.
@@ -153,6 +155,11 @@ $(CRD_REF_DOCS): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: ghz
+ghz: $(GHZ) ## Install ghz (a gRPC load client, for make bench-dataplane) into bin/.
+$(GHZ): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
 .PHONY: helm
 helm: $(HELM) ## Install helm v4 into bin/.

@@ -39,6 +39,23 @@ const (
 // +kubebuilder:validation:XValidation:rule="self == '0' || (duration(self) >= duration('1s') && duration(self) <= duration('168h'))",message="timeout must be 0 (no limit) or between 1s and 168h"
 type Duration string
 
+// RouterTimeouts is the timeout model of an exposure's routing.
+type RouterTimeouts struct {
+	// idle is how long a request or stream may stay silent (no byte either way) before the
+	// router cuts it: an LLM answer that keeps streaming tokens lives on, a backend that hangs
+	// is cut. Default 300s (or the former router.timeout); 0 means no limit (24h on routers
+	// that need a number). ingress-nginx proxy-read-timeout and proxy-send-timeout, the
+	// OpenShift router's timeout and timeout-tunnel, HAProxy's client and server timeouts.
+	// +optional
+	Idle Duration `json:"idle,omitempty"`
+
+	// request is a deadline for a whole request and its response, however busy: a stream still
+	// running at the deadline is cut. Default none, since model servers stream answers of
+	// unknown length. Gateway API HTTPRoute timeouts.request.
+	// +optional
+	Request Duration `json:"request,omitempty"`
+}
+
 // Hostname is a fully qualified DNS name: lower case labels of at most 63 characters.
 // +kubebuilder:validation:MaxLength=253
 // +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$`
@@ -207,11 +224,17 @@ type RouterSpec struct {
 	// +listType=set
 	Paths []HTTPPath `json:"paths,omitempty"`
 
-	// timeout bounds one request (and an idle gRPC stream), e.g. 300s. Default 300s; 0 means
-	// no limit (24h on routers that need a number).
+	// timeout is the former name of timeouts.idle, kept so that exposures written with it keep
+	// their meaning: how long a request or stream may stay silent. timeouts.idle wins when
+	// both are set. Deprecated: use timeouts.idle.
 	// +optional
-	// +kubebuilder:default="300s"
 	Timeout Duration `json:"timeout,omitempty"`
+
+	// timeouts bound requests and streams on every path that can express them: idle (how long
+	// a stream may stay silent) and request (a deadline for a whole response). What the
+	// controller serving the routing cannot express is said by the TimeoutsApplied condition.
+	// +optional
+	Timeouts *RouterTimeouts `json:"timeouts,omitempty"`
 
 	// tls configures TLS termination and the certificate.
 	// +optional

@@ -112,6 +112,15 @@ func TestAdmission(t *testing.T) {
 		}), `supported values: "Edge", "Passthrough", "Reencrypt"`},
 		{"bad timeout", withRouter(valid(), "r-timeout", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "5 minutes" }), "spec.router.timeout"},
 		{"timeout 0", withRouter(valid(), "r-timeout0", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "0" }), ""},
+		{"idle timeout in words", withRouter(valid(), "r-idle-words", func(r *exposurev1alpha1.RouterSpec) {
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "five minutes"}
+		}), "timeouts.idle"},
+		{"request deadline past HAProxy's timers", withRouter(valid(), "r-request-600h", func(r *exposurev1alpha1.RouterSpec) {
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Request: "600h"}
+		}), "between 1s and 168h"},
+		{"idle and request", withRouter(valid(), "r-timeouts", func(r *exposurev1alpha1.RouterSpec) {
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "30s", Request: "1h"}
+		}), ""},
 		{"timeout 168h", withRouter(valid(), "r-timeout-week", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "168h" }), ""},
 		{"timeout past HAProxy's timers", withRouter(valid(), "r-timeout-600h", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "600h" }), "timeout must be 0 (no limit) or between 1s and 168h"},
 		{"timeout too short for a stream", withRouter(valid(), "r-timeout-1ms", func(r *exposurev1alpha1.RouterSpec) { r.Timeout = "1ms" }), "timeout must be 0 (no limit) or between 1s and 168h"},

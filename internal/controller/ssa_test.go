@@ -57,7 +57,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 			Annotations: map[string]string{"team": "a"},
 		}),
 		routedExposure(ns, "gw", exposurev1alpha1.RouterSpec{
-			Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Gateway: gw, Paths: []exposurev1alpha1.HTTPPath{"/v2", "/health"}, Timeout: "600s",
+			Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true), Gateway: gw, Paths: []exposurev1alpha1.HTTPPath{"/v2", "/health"}, Timeouts: &exposurev1alpha1.RouterTimeouts{Idle: "600s", Request: "1h"},
 			Annotations: map[string]string{"team": "a"},
 		}),
 	)
@@ -79,6 +79,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 	drop := func(e *exposurev1alpha1.InferenceExposure) {
 		e.Spec.Router.Annotations = nil
 		e.Spec.Router.Timeout = ""
+		e.Spec.Router.Timeouts = nil
 		e.Spec.Router.TLS = nil
 		e.Spec.Router.Ingress = nil
 		if len(e.Spec.Router.Paths) > 1 {
@@ -101,7 +102,7 @@ func TestRoutingFieldsLeave(t *testing.T) {
 			r.Annotations[router.RouteTimeout] == "300s" && foreignKept(r), fmt.Sprintf("%+v %v", r.Spec.TLS, r.Annotations)
 	})
 	waitExists(t, ns, "gw", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(h *gatewayv1.HTTPRoute) (bool, string) {
-		return len(h.Spec.Rules[0].Matches) == 1 && string(*h.Spec.Rules[0].Timeouts.Request) == "300s" && h.Annotations["team"] == "" && foreignKept(h),
+		return len(h.Spec.Rules[0].Matches) == 1 && string(*h.Spec.Rules[0].Timeouts.Request) == "0s" && h.Annotations["team"] == "" && foreignKept(h),
 			fmt.Sprintf("%+v %v", h.Spec.Rules, h.Annotations)
 	})
 	waitExists(t, ns, "gw", func() *gatewayv1.GRPCRoute { return &gatewayv1.GRPCRoute{} }, func(g *gatewayv1.GRPCRoute) (bool, string) {

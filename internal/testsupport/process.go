@@ -11,7 +11,11 @@ import (
 type Output struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	pid int
 }
+
+// Pid is the process's id (0 when Output was not made by Start).
+func (o *Output) Pid() int { return o.pid }
 
 func (o *Output) Write(p []byte) (int, error) {
 	o.mu.Lock()
@@ -35,6 +39,7 @@ func Start(t testing.TB, bin string, args ...string) *Output {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	out.pid = cmd.Process.Pid
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -432,7 +432,7 @@ func exposureOn(t testing.TB, ns, name, class, secret, timeout string, paths ...
 	exp := &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: exposurev1alpha1.InferenceExposureSpec{
 		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
 		Ports:    exposurev1alpha1.ExposurePorts{HTTP: ptr.To[int32](8000)},
-		Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Paths: paths, Timeout: exposurev1alpha1.Duration(timeout),
+		Router: &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Paths: paths, Timeouts: &exposurev1alpha1.RouterTimeouts{Idle: exposurev1alpha1.Duration(timeout)},
 			TLS: &exposurev1alpha1.RouterTLS{SecretName: secret}, Ingress: &exposurev1alpha1.IngressSettings{ClassName: class}},
 	}}
 	if err := k8s.Create(context.Background(), exp); err != nil {
@@ -659,7 +659,7 @@ func TestGatewayTraffic(t *testing.T) {
 			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nim"}, &e); err != nil {
 				return err
 			}
-			e.Spec.Router.Timeout = "30s"
+			e.Spec.Router.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "30s", Request: "10m"}
 			return k8s.Update(ctx, &e)
 		}); err != nil {
 			t.Fatal(err)
@@ -673,7 +673,8 @@ func TestGatewayTraffic(t *testing.T) {
 			for _, cond := range e.Status.Conditions {
 				if cond.Type == exposurev1alpha1.ConditionTimeoutsApplied {
 					last = fmt.Sprintf("%s/%s: %s", cond.Status, cond.Reason, cond.Message)
-					if cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "traefik.io/gateway-controller") {
+					if cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "traefik.io/gateway-controller") &&
+						strings.Contains(cond.Message, "the idle timeout 30s nor the request deadline 10m0s") {
 						return
 					}
 				}
@@ -894,25 +895,10 @@ func TestGatewayTLSTraffic(t *testing.T) {
 // it to the pod that the EndpointSlice controller found.
 func TestHAProxyToNodePorts(t *testing.T) {
 	requireDataPlane(t)
-	haproxyBin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("needs haproxy (Debian package haproxy; .ci/run installs it)")
-	}
-	assets, err := testenv.AssetsDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	kubeProxy, err := dataplane.KubeProxyPath(assets)
-	if err != nil {
-		t.Skip(err)
-	}
+	haproxyBin := needHAProxy(t)
 	ctx := context.Background()
-	node, pods, err := dataplane.NewNode(30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Close)
-	t.Cleanup(pods.Close)
+	const vip = "127.0.100.30"
+	node, pods, kpLog := nodeWithKubeProxy(t, 30, "dp-haproxy")
 	podIP, err := pods.AddPod(10)
 	if err != nil {
 		t.Fatal(err)
@@ -922,49 +908,83 @@ func TestHAProxyToNodePorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dataplane.ServeGRPCModel(gln, 500*time.Millisecond))
-
-	hpNS := "dp-haproxy-system"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hpNS}}); err != nil {
-		t.Fatal(err)
-	}
-	stats := fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1"))
-	hp := &haproxyconfig.Settings{Namespace: hpNS, Name: "haproxy", BurstInterval: time.Second,
-		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
-		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		Globals: haproxy.Globals{IngressPort: 443, HTTPSPort: testsupport.FreePort(t, "127.0.100.30"), StatsBind: stats,
-			Timeout: 300 * time.Second, HardStopAfter: time.Minute, ReservedPorts: haproxy.DefaultReservedPorts}}
+	hp := haproxySettings(t, "dp-haproxy-system", vip, 443)
 	startOperatorWith(t, hp)
-
 	ns := tenantWithPod(t, "dp-haproxy", podIP)
-	nodeName := "node-" + ns
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var n corev1.Node
-		if err := k8s.Get(ctx, client.ObjectKey{Name: nodeName}, &n); err != nil {
-			return err
-		}
-		n.Labels = map[string]string{"nvidia.com/gpu.present": "true"}
-		if err := k8s.Update(ctx, &n); err != nil {
-			return err
-		}
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: node.IP}}
-		return k8s.Status().Update(ctx, &n)
-	}); err != nil {
+	gpuNode(t, "node-"+ns, node.IP)
+	tenantVIP(t, ns, vip, "tenant.example.test")
+
+	if err := k8s.Create(ctx, &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "triton"}, Spec: exposurev1alpha1.InferenceExposureSpec{
+		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
+		Ports:    exposurev1alpha1.ExposurePorts{GRPC: ptr.To[int32](8001)},
+	}}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	certPath := filepath.Join(dir, "tenant.pem")
-	testsupport.NewPKI(t).WriteServerPEM(t, certPath, "tenant.example.test")
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var tn exposurev1alpha1.InferenceTenant
-		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &tn); err != nil {
-			return err
+	e := waitReady(t, ns, "triton")
+	nodePort := e.Status.NodePorts.GRPC
+	check := func(addr string) error { return grpcCheck(plainGRPC(t, addr))() }
+
+	t.Run("kube-proxy forwards the NodePort the operator allocated to the pod", func(t *testing.T) {
+		if err := eventuallyOK(func() error { return check(fmt.Sprintf("%s:%d", node.IP, nodePort)) }); err != nil {
+			t.Fatalf("gRPC to the node's NodePort %d: %v\nkube-proxy: %s", nodePort, err, kpLog.String())
 		}
-		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: "127.0.100.30", CertificatePath: certPath}
-		return k8s.Update(ctx, &tn)
-	}); err != nil {
+	})
+	t.Run("HAProxy with the operator's configuration carries gRPC from the tenant VIP to the NodePort", func(t *testing.T) {
+		vipAddr := fmt.Sprintf("%s:%d", vip, nodePort) // the frontend binds the NodePort's number on the VIP
+		hpOut, _ := runHAProxy(t, haproxyBin, hp, vipAddr, node.IP)
+		if err := eventuallyOK(func() error { return check(vipAddr) }); err != nil {
+			t.Fatalf("gRPC through the VIP %s: %v\nhaproxy: %s", vipAddr, err, hpOut.String())
+		}
+		// A server stream of 8 messages, one every 500 ms, through HAProxy and kube-proxy.
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		stream, err := healthpb.NewHealthClient(plainGRPC(t, vipAddr)).Watch(c, &healthpb.HealthCheckRequest{Service: "model"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 {
+			if _, err := stream.Recv(); err != nil {
+				t.Fatalf("message %d of the stream: %v", i+1, err)
+			}
+		}
+		longStream(t, "HAProxy TCP frontend to the NodePort through kube-proxy", func() (string, error) {
+			return grpcFor(func() (*grpc.ClientConn, error) {
+				return grpc.NewClient("passthrough:///"+vipAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			}, grpcLength)
+		})()
+	})
+}
+
+// needHAProxy is the haproxy binary, or skips.
+func needHAProxy(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("needs haproxy (Debian package haproxy; .ci/run installs it)")
+	}
+	return bin
+}
+
+// nodeWithKubeProxy makes a node's network namespace with a pod network behind it, and runs a
+// real kube-proxy there for the Node node-<name> (tenantWithPod makes it), reaching the API
+// server through the node's link. It returns kube-proxy's output.
+func nodeWithKubeProxy(t testing.TB, id int, name string) (*dataplane.Node, *dataplane.PodNetwork, *testsupport.Output) {
+	t.Helper()
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	kubeProxy, err := dataplane.KubeProxyPath(assets)
+	if err != nil {
+		t.Skip(err)
+	}
+	node, pods, err := dataplane.NewNode(id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig := filepath.Join(dir, "kube-proxy.kubeconfig")
+	t.Cleanup(node.Close)
+	t.Cleanup(pods.Close)
+	kubeconfig := filepath.Join(t.TempDir(), "kube-proxy.kubeconfig")
 	if err := env.WriteKubeconfig("kube-proxy", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
@@ -992,7 +1012,7 @@ func TestHAProxyToNodePorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	kpLog := &testsupport.Output{}
-	stopKP, err := node.StartKubeProxy(kubeProxy, kubeconfig, nodeName, "10.250.0.0/16", kpLog)
+	stopKP, err := node.StartKubeProxy(kubeProxy, kubeconfig, "node-"+name, "10.250.0.0/16", kpLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1002,81 +1022,121 @@ func TestHAProxyToNodePorts(t *testing.T) {
 			t.Logf("kube-proxy output:\n%s", kpLog.String())
 		}
 	})
+	return node, pods, kpLog
+}
 
-	if err := k8s.Create(ctx, &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "triton"}, Spec: exposurev1alpha1.InferenceExposureSpec{
-		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
-		Ports:    exposurev1alpha1.ExposurePorts{GRPC: ptr.To[int32](8001)},
-	}}); err != nil {
+// haproxySettings are the operator's HAProxy settings of a test: its ConfigMaps in their own
+// namespace, GPU nodes as backends, ingress nodes on ingressPort, HTTPS frontends on a free
+// port of vip, stats on loopback.
+func haproxySettings(t testing.TB, namespace, vip string, ingressPort int32) *haproxyconfig.Settings {
+	t.Helper()
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		t.Fatal(err)
 	}
-	e := waitReady(t, ns, "triton")
-	nodePort := e.Status.NodePorts.GRPC
-	check := func(addr string) error {
-		conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
+	return &haproxyconfig.Settings{Namespace: namespace, Name: "haproxy", BurstInterval: time.Second,
+		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
+		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
+		Globals: haproxy.Globals{IngressPort: ingressPort, HTTPSPort: testsupport.FreePort(t, vip),
+			StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
+			Timeout:   300 * time.Second, HardStopAfter: time.Minute, ReservedPorts: haproxy.DefaultReservedPorts}}
+}
+
+// labelNode gives the Node these labels and InternalIP.
+func labelNode(t testing.TB, name, ip string, nodeLabels map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var n corev1.Node
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, &n); err != nil {
 			return err
 		}
-		defer conn.Close()
-		c, cancel := context.WithTimeout(ctx, 3*time.Second)
+		n.Labels = nodeLabels
+		if err := k8s.Update(ctx, &n); err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
+		return k8s.Status().Update(ctx, &n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gpuNode makes the Node a GPU node (an HAProxy gRPC backend) at ip.
+func gpuNode(t testing.TB, name, ip string) {
+	labelNode(t, name, ip, map[string]string{"nvidia.com/gpu.present": "true"})
+}
+
+// tenantVIP puts the tenant into the HAProxy configuration on vip, with an HTTPS frontend whose
+// certificate (of a throw-away CA) holds names; it returns that CA.
+func tenantVIP(t testing.TB, tenant, vip string, names ...string) *testsupport.PKI {
+	t.Helper()
+	pki := testsupport.NewPKI(t)
+	certPath := filepath.Join(t.TempDir(), "tenant.pem")
+	pki.WriteServerPEM(t, certPath, names...)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var tn exposurev1alpha1.InferenceTenant
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: tenant}, &tn); err != nil {
+			return err
+		}
+		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip, CertificatePath: certPath}
+		return k8s.Update(context.Background(), &tn)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return pki
+}
+
+// runHAProxy waits until the operator's configuration holds every one of want, checks it with
+// haproxy -c and runs haproxy on it; it returns haproxy's output and pid.
+func runHAProxy(t testing.TB, bin string, hp *haproxyconfig.Settings, want ...string) (*testsupport.Output, int) {
+	t.Helper()
+	ctx := context.Background()
+	var cfgText string
+	if err := eventuallyOK(func() error {
+		var err error
+		if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
+			return err
+		}
+		for _, w := range want {
+			if !strings.Contains(cfgText, w) {
+				return fmt.Errorf("the configuration does not hold %s yet", w)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfgText)
+	}
+	out := testsupport.Start(t, bin, "-db", "-f", cfgPath)
+	return out, out.Pid()
+}
+
+// plainGRPC is a plaintext gRPC connection to addr, closed with the test.
+func plainGRPC(t testing.TB, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// grpcCheck is one unary health check on conn.
+func grpcCheck(conn *grpc.ClientConn) func() error {
+	hc := healthpb.NewHealthClient(conn)
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err = healthpb.NewHealthClient(conn).Check(c, &healthpb.HealthCheckRequest{})
+		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	}
-
-	t.Run("kube-proxy forwards the NodePort the operator allocated to the pod", func(t *testing.T) {
-		if err := eventuallyOK(func() error { return check(fmt.Sprintf("%s:%d", node.IP, nodePort)) }); err != nil {
-			t.Fatalf("gRPC to the node's NodePort %d: %v\nkube-proxy: %s", nodePort, err, kpLog.String())
-		}
-	})
-	t.Run("HAProxy with the operator's configuration carries gRPC from the tenant VIP to the NodePort", func(t *testing.T) {
-		var cfgText string
-		if err := eventuallyOK(func() error {
-			var err error
-			if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
-				return err
-			}
-			if !strings.Contains(cfgText, node.IP) || !strings.Contains(cfgText, fmt.Sprintf("127.0.100.30:%d", nodePort)) {
-				return fmt.Errorf("the configuration has no frontend on 127.0.100.30:%d to node %s yet", nodePort, node.IP)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		cfgPath := filepath.Join(dir, "haproxy.cfg")
-		if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(haproxyBin, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
-			t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfgText)
-		}
-		hpOut := testsupport.Start(t, haproxyBin, "-db", "-f", cfgPath)
-		vip := fmt.Sprintf("127.0.100.30:%d", nodePort) // the frontend binds the NodePort's number on the VIP
-		if err := eventuallyOK(func() error { return check(vip) }); err != nil {
-			t.Fatalf("gRPC through the VIP %s: %v\nhaproxy: %s", vip, err, hpOut.String())
-		}
-		// A server stream of 8 messages, one every 500 ms, through HAProxy and kube-proxy.
-		conn, err := grpc.NewClient("passthrough:///"+vip, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		c, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		stream, err := healthpb.NewHealthClient(conn).Watch(c, &healthpb.HealthCheckRequest{Service: "model"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 8 {
-			if _, err := stream.Recv(); err != nil {
-				t.Fatalf("message %d of the stream: %v", i+1, err)
-			}
-		}
-		longStream(t, "HAProxy TCP frontend to the NodePort through kube-proxy", func() (string, error) {
-			return grpcFor(func() (*grpc.ClientConn, error) {
-				return grpc.NewClient("passthrough:///"+vip, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			}, grpcLength)
-		})()
-	})
 }
 
 // TestHAProxyHTTPSToIngress: the recipe's HTTPS chain, client -> the tenant's VIP (HAProxy with
@@ -1085,85 +1145,25 @@ func TestHAProxyToNodePorts(t *testing.T) {
 // host that is not the tenant's is refused by HAProxy.
 func TestHAProxyHTTPSToIngress(t *testing.T) {
 	requireDataPlane(t)
-	haproxyBin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Skip("needs haproxy (Debian package haproxy; .ci/run installs it)")
-	}
-	ctx := context.Background()
+	haproxyBin := needHAProxy(t)
 	podIP := podNetwork(t, 14, "web-0", 0)
 	ep := startTraefik(t)
 	ingressClass(t, "traefik", "traefik.io/ingress-controller")
 	const vip = "127.0.100.31"
-	hpNS := "dp-hphttps-system"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hpNS}}); err != nil {
-		t.Fatal(err)
-	}
-	httpsPort := testsupport.FreePort(t, vip)
-	hp := &haproxyconfig.Settings{Namespace: hpNS, Name: "haproxy", BurstInterval: time.Second,
-		BackendNodes: labels.SelectorFromSet(labels.Set{"nvidia.com/gpu.present": "true"}),
-		IngressNodes: labels.SelectorFromSet(labels.Set{"node-role.kubernetes.io/ingress": ""}),
-		Globals: haproxy.Globals{IngressPort: dataplane.Port(ep.WebSecure), HTTPSPort: httpsPort,
-			StatsBind: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t, "127.0.0.1")),
-			Timeout:   300 * time.Second, HardStopAfter: time.Minute, ReservedPorts: haproxy.DefaultReservedPorts}}
+	hp := haproxySettings(t, "dp-hphttps-system", vip, dataplane.Port(ep.WebSecure))
 	startOperatorWith(t, hp)
 
 	ns := tenantWithPod(t, "dp-hphttps", podIP)
 	host := "web." + ns + "." + hostDomain
-	pki := testsupport.NewPKI(t)
+	pki := tenantVIP(t, ns, vip, "*."+ns+"."+hostDomain)
 	tlsSecret(t, pki, ns, "web-tls", host)
-	dir := t.TempDir()
-	certPath := filepath.Join(dir, "tenant.pem")
-	pki.WriteServerPEM(t, certPath, "*."+ns+"."+hostDomain)
 	// The node that runs Traefik is the ingress node: HAProxy's HTTPS backend.
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var n corev1.Node
-		if err := k8s.Get(ctx, client.ObjectKey{Name: "node-" + ns}, &n); err != nil {
-			return err
-		}
-		n.Labels = map[string]string{"node-role.kubernetes.io/ingress": ""}
-		if err := k8s.Update(ctx, &n); err != nil {
-			return err
-		}
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-		return k8s.Status().Update(ctx, &n)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var tn exposurev1alpha1.InferenceTenant
-		if err := k8s.Get(ctx, client.ObjectKey{Name: ns}, &tn); err != nil {
-			return err
-		}
-		tn.Spec.HAProxy = &exposurev1alpha1.TenantHAProxySpec{VIP: vip, CertificatePath: certPath}
-		return k8s.Update(ctx, &tn)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	labelNode(t, "node-"+ns, "127.0.0.1", map[string]string{"node-role.kubernetes.io/ingress": ""})
 	exposureOn(t, ns, "web", "traefik", "web-tls", "0", "/v1", "/health")
 	waitReady(t, ns, "web")
-
-	var cfgText string
-	if err := eventuallyOK(func() error {
-		var err error
-		if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
-			return err
-		}
-		if want := fmt.Sprintf("127.0.0.1:%d", dataplane.Port(ep.WebSecure)); !strings.Contains(cfgText, want) || !strings.Contains(cfgText, fmt.Sprintf("%s:%d", vip, httpsPort)) {
-			return fmt.Errorf("the configuration has no HTTPS frontend on %s:%d to the ingress node %s yet", vip, httpsPort, want)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(haproxyBin, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfgText)
-	}
-	hpOut := testsupport.Start(t, haproxyBin, "-db", "-f", cfgPath)
-	c := httpsClient(pki, fmt.Sprintf("%s:%d", vip, httpsPort))
+	front := fmt.Sprintf("%s:%d", vip, hp.Globals.HTTPSPort)
+	hpOut, _ := runHAProxy(t, haproxyBin, hp, front, fmt.Sprintf("127.0.0.1:%d", dataplane.Port(ep.WebSecure)))
+	c := httpsClient(pki, front)
 
 	t.Run("HTTPS through the tenant VIP and the ingress reaches the pod", func(t *testing.T) {
 		resp := eventuallyAnswers(t, c, "https://"+host+"/health")

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // ServeModel speaks what users run behind an exposure: an OpenAI-compatible chat-completions
@@ -104,6 +105,7 @@ func ServeGRPCModel(ln net.Listener, interval time.Duration) (stop func()) {
 	hs := health.NewServer()
 	srv := grpc.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv) // for clients without the proto files (ghz, grpcurl)
 	go func() { _ = srv.Serve(ln) }()
 	done := make(chan struct{})
 	go func() {

@@ -520,21 +520,17 @@ func (r *Reconciler) inlineCertificate(ctx context.Context, exp *exposurev1alpha
 }
 
 // timeoutsApplied says whether the controller that serves the exposure's routing enforces its
-// timeout: on Ingress from the class's controller, on Gateway routing from the GatewayClass's
-// supported features. The condition goes where there is no timeout to enforce, or nothing to
-// say (a Route: the OpenShift router always honours its timeout annotation).
+// timeout model: on Ingress from the class's controller, on a Route the OpenShift router's
+// idle timers, on Gateway routing from the GatewayClass's supported features. The condition
+// goes where nothing is asked (no idle timeout, no deadline) or the Gateway is not there.
 func (r *Reconciler) timeoutsApplied(ctx context.Context, in router.Input, conds conditions.Set) error {
 	exp := in.Exposure
-	timeout := router.Timeout(exp)
-	if timeout == 0 || router.Termination(exp) == exposurev1alpha1.TLSPassthrough {
-		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
-		return nil
-	}
+	var s timeoutSupport
 	switch in.Type {
 	case exposurev1alpha1.RouterIngress:
-		v := ingressTimeoutsVerdict(in.IngressController, router.IngressClassName(exp), timeout)
-		conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
-		return nil
+		s = ingressTimeoutSupport(in.IngressController, exp)
+	case exposurev1alpha1.RouterRoute:
+		s = routeTimeoutSupport()
 	case exposurev1alpha1.RouterGateway:
 		ref := router.ParentRef(exp)
 		class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
@@ -542,10 +538,16 @@ func (r *Reconciler) timeoutsApplied(ctx context.Context, in router.Input, conds
 			conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 			return err
 		}
-		v := timeoutsVerdict(class, timeout)
-		conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+		s = gatewayTimeoutSupport(class, router.Termination(exp), router.RoutesGRPC(exp))
+	default:
+		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 		return nil
 	}
-	conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
+	v, ok := timeoutsVerdict(s, router.IdleTimeout(exp), router.RequestTimeout(exp))
+	if !ok {
+		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
+		return nil
+	}
+	conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
 	return nil
 }

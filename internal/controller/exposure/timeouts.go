@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,30 +41,71 @@ func (r *Reconciler) gatewayClassOf(ctx context.Context, gw types.NamespacedName
 	return gc, nil
 }
 
-// timeoutsVerdict says whether the controller of class enforces the exposure's timeout as
-// HTTPRoute timeouts.request, from the features its GatewayClass reports. Pure.
-func timeoutsVerdict(class *gatewayv1.GatewayClass, timeout time.Duration) router.Verdict {
-	name := fmt.Sprintf("GatewayClass %s (controller %s)", class.Name, class.Spec.ControllerName)
-	features := make([]string, 0, len(class.Status.SupportedFeatures))
-	for _, f := range class.Status.SupportedFeatures {
-		features = append(features, string(f.Name))
-	}
-	switch {
-	case len(features) == 0:
-		return router.Verdict{Status: metav1.ConditionUnknown, Reason: exposurev1alpha1.ReasonFeaturesUnknown, Message: fmt.Sprintf(
-			"%s lists no supported features, so whether it enforces router.timeout %s (HTTPRoute timeouts.request) is not known", name, timeout)}
-	case !slices.Contains(features, requestTimeoutFeature):
-		return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: fmt.Sprintf(
-			"%s does not implement HTTPRoute timeouts (its status.supportedFeatures lacks %s): router.timeout %s is not enforced; requests are bounded only by the Gateway's own timers, which the platform team sets",
-			name, requestTimeoutFeature, timeout)}
-	}
-	return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonTimeoutsApplied, Message: fmt.Sprintf(
-		"%s enforces router.timeout %s as HTTPRoute timeouts.request, a deadline for the whole response", name, timeout)}
+// timeoutSupport is what the controller serving an exposure's routing can express of the
+// timeout model: how it expresses each part ("" when it cannot), and what the platform team
+// can set for the parts it cannot.
+type timeoutSupport struct {
+	// server names the controller: "IngressClass nginx (controller k8s.io/ingress-nginx)".
+	server string
+	// idle and request say how each part is expressed, e.g. "proxy-read-timeout and
+	// proxy-send-timeout"; "" when the controller cannot express it.
+	idle, request string
+	// unknown: whether the controller can express the request deadline is not known (a
+	// GatewayClass that lists no supported features).
+	unknown bool
+	// platform is what the platform team can do about the parts not expressed.
+	platform string
 }
 
-// ingressTimeoutsVerdict says whether the controller of an Ingress enforces the exposure's
-// timeout, from the annotations the operator knows for it (router.FlavourOf). Pure.
-func ingressTimeoutsVerdict(controller, className string, timeout time.Duration) router.Verdict {
+// timeoutsVerdict says whether the controller enforces every part of the timeout model the
+// exposure asks for (zero parts are not asked for). ok is false when nothing is asked: the
+// condition goes. Pure.
+func timeoutsVerdict(s timeoutSupport, idle, request time.Duration) (v router.Verdict, ok bool) {
+	if idle == 0 && request == 0 {
+		return router.Verdict{}, false
+	}
+	var done, missing []string
+	if idle != 0 {
+		if s.idle != "" {
+			done = append(done, fmt.Sprintf("the idle timeout %s as %s", idle, s.idle))
+		} else {
+			missing = append(missing, fmt.Sprintf("the idle timeout %s", idle))
+		}
+	}
+	if request != 0 {
+		switch {
+		case s.request != "":
+			done = append(done, fmt.Sprintf("the request deadline %s as %s", request, s.request))
+		case s.unknown:
+			return router.Verdict{Status: metav1.ConditionUnknown, Reason: exposurev1alpha1.ReasonFeaturesUnknown, Message: fmt.Sprintf(
+				"%s lists no supported features, so whether it enforces the request deadline %s (HTTPRoute timeouts.request) is not known", s.server, request)}, true
+		default:
+			missing = append(missing, fmt.Sprintf("the request deadline %s", request))
+		}
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s cannot express %s: not enforced", s.server, strings.Join(missing, " nor "))
+		if len(done) > 0 {
+			msg += fmt.Sprintf(" (it enforces %s)", strings.Join(done, " and "))
+		}
+		if s.platform != "" {
+			msg += "; " + s.platform
+		}
+		return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: msg}, true
+	}
+	return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonTimeoutsApplied, Message: fmt.Sprintf(
+		"%s enforces %s", s.server, strings.Join(done, " and "))}, true
+}
+
+// What the platform team sets where a controller has no per-route setting.
+const (
+	gatewayPlatform = "the Gateway's own timers apply, which the platform team sets on the implementation (Envoy Gateway: ClientTrafficPolicy and BackendTrafficPolicy timeouts; Traefik: the entrypoints' respondingTimeouts)"
+)
+
+// ingressTimeoutSupport is what an Ingress's controller can express, from its IngressClass's
+// controller (or the class name while the class is unknown): its dialect says.
+func ingressTimeoutSupport(controller string, exp *exposurev1alpha1.InferenceExposure) timeoutSupport {
+	className := router.IngressClassName(exp)
 	name := "IngressClass " + className
 	if className == "" {
 		name = "the default IngressClass"
@@ -71,14 +113,39 @@ func ingressTimeoutsVerdict(controller, className string, timeout time.Duration)
 	if controller != "" {
 		name += " (controller " + controller + ")"
 	}
-	switch router.FlavourOf(controller, className) {
-	case router.FlavourNginx:
-		return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonTimeoutsApplied, Message: fmt.Sprintf(
-			"%s enforces router.timeout %s as proxy-read-timeout and proxy-send-timeout: an idle timer, so a stream that keeps sending lives on", name, timeout)}
-	case router.FlavourTraefik:
-		return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: fmt.Sprintf(
-			"%s: Traefik's Ingress provider has no per-route timeout, so router.timeout %s is not enforced; streams are bounded by the entrypoint's respondingTimeouts, which the platform team sets (readTimeout defaults to 60s and cuts longer streams: set it to 0)", name, timeout)}
+	idle, platform := router.IngressTimeouts(controller, exp)
+	return timeoutSupport{server: name, idle: idle, platform: platform}
+}
+
+// routeTimeoutSupport is what the OpenShift router expresses: its timeouts are idle timers.
+func routeTimeoutSupport() timeoutSupport {
+	return timeoutSupport{server: "the OpenShift router", idle: "haproxy.router.openshift.io/timeout (and timeout-tunnel for gRPC)",
+		platform: "the OpenShift router has no deadline for a whole response"}
+}
+
+// gatewayTimeoutSupport is what a Gateway's controller expresses, from its GatewayClass: the
+// request deadline as HTTPRoute timeouts.request where it lists the feature; no standard field
+// holds an idle timer, nor any timeout of a GRPCRoute or TLSRoute.
+func gatewayTimeoutSupport(class *gatewayv1.GatewayClass, term exposurev1alpha1.TLSTermination, grpc bool) timeoutSupport {
+	s := timeoutSupport{server: fmt.Sprintf("GatewayClass %s (controller %s)", class.Name, class.Spec.ControllerName), platform: gatewayPlatform}
+	if term == exposurev1alpha1.TLSPassthrough {
+		s.server += " on a TLSRoute"
+		return s
 	}
-	return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonTimeoutNotSupported, Message: fmt.Sprintf(
-		"%s: the operator knows no timeout annotation of this controller, so router.timeout %s is not rendered; its own defaults apply", name, timeout)}
+	features := make([]string, 0, len(class.Status.SupportedFeatures))
+	for _, f := range class.Status.SupportedFeatures {
+		features = append(features, string(f.Name))
+	}
+	switch {
+	case len(features) == 0:
+		s.unknown = true
+	case slices.Contains(features, requestTimeoutFeature):
+		s.request = "HTTPRoute timeouts.request"
+		if grpc {
+			s.request += " (the GRPCRoute has no timeouts field)"
+		}
+	default:
+		s.server += fmt.Sprintf(", which does not implement HTTPRoute timeouts (its status.supportedFeatures lacks %s),", requestTimeoutFeature)
+	}
+	return s
 }

@@ -71,7 +71,7 @@ func Build(g haproxy.Globals, backendNodes, ingressNodes labels.Selector, tenant
 				f.BindPort = *e.Spec.HAProxy.GRPCFrontendPort
 			}
 			if e.Spec.Router != nil { // the exposure's own timeout bounds its streams here too
-				if f.Timeout = router.Timeout(e); f.Timeout == 0 {
+				if f.Timeout = router.IdleTimeout(e); f.Timeout == 0 {
 					f.Timeout = router.NoLimit
 				}
 			}

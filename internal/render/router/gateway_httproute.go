@@ -26,12 +26,12 @@ func HTTPRoute(in Input) *gatewayv1.HTTPRoute {
 	for _, b := range backends(exp) {
 		rule.BackendRefs = append(rule.BackendRefs, gatewayv1.HTTPBackendRef{BackendRef: backendRef(b, *exp.Spec.Ports.HTTP)})
 	}
-	timeout := gatewayv1.Duration("0s") // zero disables the timeout in Gateway API
-	if d := Timeout(exp); d != 0 {
-		timeout = gatewayv1.Duration(exp.Spec.Router.Timeout)
-		if exp.Spec.Router.Timeout == "" {
-			timeout = DefaultTimeout
-		}
+	// timeouts.request is a deadline for the whole response (GEP-1742), not an idle timer: only
+	// the exposure's request deadline goes there. Zero disables it, where an implementation's
+	// own default (Envoy's 15s) would cut long streams.
+	timeout := gatewayv1.Duration("0s")
+	if exp.Spec.Router.Timeouts != nil && RequestTimeout(exp) != 0 {
+		timeout = gatewayv1.Duration(exp.Spec.Router.Timeouts.Request)
 	}
 	rule.Timeouts = &gatewayv1.HTTPRouteTimeouts{Request: &timeout}
 	hr := &gatewayv1.HTTPRoute{

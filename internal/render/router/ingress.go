@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -13,66 +14,61 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 )
 
-// ingress-nginx annotations the operator sets for nginx classes.
-const (
-	nginxPrefix      = "nginx.ingress.kubernetes.io/"
-	NginxReadTimeout = nginxPrefix + "proxy-read-timeout"
-	NginxSendTimeout = nginxPrefix + "proxy-send-timeout"
-	NginxSSLRedirect = nginxPrefix + "ssl-redirect"
-	NginxForceSSL    = nginxPrefix + "force-ssl-redirect"
-	NginxBodySize    = nginxPrefix + "proxy-body-size"
-	// NginxRequestBuffering is on by default in ingress-nginx, off in Traefik's ingress-nginx
-	// provider, which enforces proxy-body-size only with it: written so both bound bodies.
-	NginxRequestBuffering = nginxPrefix + "proxy-request-buffering"
-	NginxBackendProtocol  = nginxPrefix + "backend-protocol"
-	NginxSSLPassthrough   = nginxPrefix + "ssl-passthrough"
-	// DefaultBodySize is the request body limit on nginx classes: inference requests carry
-	// tensors and images, far above nginx's 1m default.
-	DefaultBodySize = "64m"
-)
-
-// TraefikRouterTLS makes Traefik's router of an Ingress serve TLS requests only: without it,
-// Traefik's Ingress provider serves the Ingress's hosts in plain HTTP too (spec.tls only gives
-// it the certificates).
-const TraefikRouterTLS = "traefik.ingress.kubernetes.io/router.tls"
-
-// The spec.controller of the IngressClasses whose annotations the operator knows.
-const (
-	// ControllerIngressNginx is ingress-nginx's, which Traefik's ingress-nginx provider also
-	// serves (it reads the same annotations).
-	ControllerIngressNginx = "k8s.io/ingress-nginx"
-	// ControllerTraefik is Traefik's own Ingress provider's.
-	ControllerTraefik = "traefik.io/ingress-controller"
-)
-
 // IngressFlavour is the dialect of annotations of the controller that serves an Ingress.
 type IngressFlavour string
 
-const (
-	// FlavourNginx: ingress-nginx annotations (ingress-nginx, Traefik's ingress-nginx provider).
-	FlavourNginx IngressFlavour = "ingress-nginx"
-	// FlavourTraefik: Traefik's own Ingress provider.
-	FlavourTraefik IngressFlavour = "traefik"
-	// FlavourOther: a controller whose annotations the operator does not know; it writes none.
-	FlavourOther IngressFlavour = "other"
-)
+// ingressDialect is one Ingress controller's dialect: the annotations it reads for what the
+// exposure asks, what it cannot serve at all, and how it expresses the timeout model. One file
+// per dialect (ingress_<name>.go).
+type ingressDialect interface {
+	// controller is the IngressClass spec.controller that selects it.
+	controller() string
+	// guess reports whether a class of this name, not known yet, is likely served by it.
+	guess(className string) bool
+	// refuse says why the controller cannot serve the exposure (nil when it can).
+	refuse(exp *exposurev1alpha1.InferenceExposure) error
+	// annotations for the http Ingress, or the gRPC one.
+	annotations(exp *exposurev1alpha1.InferenceExposure, s exposurev1alpha1.IngressSettings, grpc bool) map[string]string
+	// idleTimeout says how it expresses the idle timeout ("" when it cannot).
+	idleTimeout(exp *exposurev1alpha1.InferenceExposure) string
+	// platform says what the platform team sets for what it cannot express.
+	platform() string
+}
+
+// FlavourOther: a controller whose annotations the operator does not know; it writes none.
+const FlavourOther IngressFlavour = "other"
+
+var dialects = map[IngressFlavour]ingressDialect{}
 
 // FlavourOf is the flavour of the controller of an IngressClass, from its spec.controller;
 // when the class is not known (controller ""), from its name, as a best guess until it is.
 func FlavourOf(controller, className string) IngressFlavour {
-	switch {
-	case controller == ControllerIngressNginx:
-		return FlavourNginx
-	case controller == ControllerTraefik:
-		return FlavourTraefik
-	case controller != "":
-		return FlavourOther
-	case strings.Contains(className, "nginx"):
-		return FlavourNginx
-	case strings.Contains(className, "traefik"):
-		return FlavourTraefik
+	for _, f := range sortedFlavours() {
+		if d := dialects[f]; controller != "" && d.controller() == controller || controller == "" && d.guess(className) {
+			return f
+		}
 	}
 	return FlavourOther
+}
+
+func sortedFlavours() []IngressFlavour {
+	out := make([]IngressFlavour, 0, len(dialects))
+	for f := range dialects {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// IngressTimeouts says how the controller of an Ingress expresses the idle timeout ("" when it
+// cannot: then also what the platform team can set instead). No Ingress controller the
+// operator knows has a deadline for a whole response.
+func IngressTimeouts(controller string, exp *exposurev1alpha1.InferenceExposure) (idle, platform string) {
+	d, ok := dialects[FlavourOf(controller, IngressClassName(exp))]
+	if !ok {
+		return "", "the operator knows no annotations of this controller, so its own defaults apply"
+	}
+	return d.idleTimeout(exp), d.platform()
 }
 
 func ingressSettings(exp *exposurev1alpha1.InferenceExposure) exposurev1alpha1.IngressSettings {
@@ -87,24 +83,22 @@ func ingressSettings(exp *exposurev1alpha1.InferenceExposure) exposurev1alpha1.I
 func Ingresses(in Input) ([]client.Object, error) {
 	exp := in.Exposure
 	settings := ingressSettings(exp)
-	flavour := FlavourOf(in.IngressController, settings.ClassName)
+	d, known := dialects[FlavourOf(in.IngressController, settings.ClassName)]
 	term := Termination(exp)
-	if term != exposurev1alpha1.TLSEdge && flavour != FlavourNginx {
+	if !known && term != exposurev1alpha1.TLSEdge {
 		return nil, errorf(exposurev1alpha1.ReasonRouterUnsupported,
 			"tls.termination %s on an Ingress needs ingress-nginx annotations (an IngressClass of controller %s, which Traefik's ingress-nginx provider serves too): the Ingress API itself only terminates TLS at the edge; use router.type Gateway for %s", term, ControllerIngressNginx, term)
 	}
-	if RoutesGRPC(exp) && flavour == FlavourTraefik {
-		return nil, errorf(exposurev1alpha1.ReasonRouterUnsupported,
-			"router.grpc on an Ingress of Traefik's own provider (controller %s): it speaks HTTP/1.1 to the Service unless the whole Service is marked h2c, which would break the http port: use an IngressClass of controller %s (Traefik's ingress-nginx provider carries gRPC), or router.type Gateway (a GRPCRoute)", ControllerTraefik, ControllerIngressNginx)
+	if known {
+		if err := d.refuse(exp); err != nil {
+			return nil, err
+		}
 	}
 	annotations := func(grpc bool) map[string]string {
-		switch flavour {
-		case FlavourNginx:
-			return nginxAnnotations(exp, settings, grpc)
-		case FlavourTraefik:
-			return map[string]string{TraefikRouterTLS: "true"}
+		if !known {
+			return nil
 		}
-		return nil
+		return d.annotations(exp, settings, grpc)
 	}
 	var out []client.Object
 	if RoutesHTTP(exp) {
@@ -116,32 +110,6 @@ func Ingresses(in Input) ([]client.Object, error) {
 		out = append(out, ing)
 	}
 	return out, nil
-}
-
-func nginxAnnotations(exp *exposurev1alpha1.InferenceExposure, s exposurev1alpha1.IngressSettings, grpc bool) map[string]string {
-	bodySize := s.BodySize
-	if bodySize == "" {
-		bodySize = DefaultBodySize
-	}
-	a := map[string]string{
-		NginxReadTimeout:      timeoutSeconds(exp),
-		NginxSendTimeout:      timeoutSeconds(exp),
-		NginxSSLRedirect:      "true",
-		NginxForceSSL:         "true",
-		NginxBodySize:         bodySize,
-		NginxRequestBuffering: "on",
-	}
-	switch term := Termination(exp); {
-	case term == exposurev1alpha1.TLSPassthrough:
-		a[NginxSSLPassthrough] = "true"
-	case grpc && term == exposurev1alpha1.TLSReencrypt:
-		a[NginxBackendProtocol] = "GRPCS"
-	case grpc:
-		a[NginxBackendProtocol] = "GRPC"
-	case term == exposurev1alpha1.TLSReencrypt:
-		a[NginxBackendProtocol] = "HTTPS"
-	}
-	return a
 }
 
 func ingress(in Input, name, host string, paths []string, port int32, annotations map[string]string) *networkingv1.Ingress {

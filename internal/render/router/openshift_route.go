@@ -62,7 +62,7 @@ func Routes(in Input) ([]client.Object, error) {
 
 func route(in Input, name, host, path, portName string, term exposurev1alpha1.TLSTermination, grpc bool) *routev1.Route {
 	exp := in.Exposure
-	timeout := timeoutSeconds(exp) + "s" // HAProxy's own time format
+	timeout := idleSeconds(exp) + "s" // HAProxy's own time format; its timers are idle timers
 	ann := map[string]string{
 		RouteTimeout: timeout,
 		RouteBalance: DefaultBalance,

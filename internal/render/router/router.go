@@ -278,25 +278,44 @@ func checkHost(host, field string) error {
 	return nil
 }
 
-// Timeout parses spec.router.timeout; zero means no limit.
-func Timeout(exp *exposurev1alpha1.InferenceExposure) time.Duration {
-	s := DefaultTimeout
-	if r := exp.Spec.Router; r != nil && r.Timeout != "" {
-		s = string(r.Timeout)
+// IdleTimeout is how long a request or stream may stay silent: spec.router.timeouts.idle, else
+// the former spec.router.timeout, else DefaultTimeout; zero means no limit.
+func IdleTimeout(exp *exposurev1alpha1.InferenceExposure) time.Duration {
+	s := exposurev1alpha1.Duration(DefaultTimeout)
+	if r := exp.Spec.Router; r != nil {
+		switch {
+		case r.Timeouts != nil && r.Timeouts.Idle != "":
+			s = r.Timeouts.Idle
+		case r.Timeout != "":
+			s = r.Timeout
+		}
 	}
+	return parseDuration(s)
+}
+
+// RequestTimeout is the deadline of a whole request and its response,
+// spec.router.timeouts.request; zero (the default) means none.
+func RequestTimeout(exp *exposurev1alpha1.InferenceExposure) time.Duration {
+	if r := exp.Spec.Router; r != nil && r.Timeouts != nil && r.Timeouts.Request != "" {
+		return parseDuration(r.Timeouts.Request)
+	}
+	return 0
+}
+
+func parseDuration(s exposurev1alpha1.Duration) time.Duration {
 	if s == "0" {
 		return 0
 	}
-	d, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(string(s))
 	if err != nil { // the schema's pattern makes this unreachable
 		d, _ = time.ParseDuration(DefaultTimeout)
 	}
 	return d
 }
 
-// timeoutSeconds is the timeout in whole seconds (rounded up), NoLimit for zero.
-func timeoutSeconds(exp *exposurev1alpha1.InferenceExposure) string {
-	d := Timeout(exp)
+// idleSeconds is the idle timeout in whole seconds (rounded up), NoLimit for zero.
+func idleSeconds(exp *exposurev1alpha1.InferenceExposure) string {
+	d := IdleTimeout(exp)
 	if d == 0 {
 		d = NoLimit
 	}

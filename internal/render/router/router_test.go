@@ -98,6 +98,10 @@ func TestGolden(t *testing.T) {
 			r.Annotations = map[string]string{RouteBalance: "roundrobin"}
 		}},
 		{"gateway.yaml", exposurev1alpha1.RouterGateway, gw},
+		{"gateway-request-deadline.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			gw(r)
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "30s", Request: "1h"}
+		}},
 		{"gateway-canary-no-timeout.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
 			gw(r)
 			r.Gateway.ParentRef.Namespace = ""
@@ -178,25 +182,36 @@ func TestHosts(t *testing.T) {
 	}
 }
 
+// TestTimeouts: the idle timeout comes from timeouts.idle, else the former timeout, else 300s;
+// the request deadline only from timeouts.request, none by default.
 func TestTimeouts(t *testing.T) {
 	for _, tc := range []struct {
-		in    exposurev1alpha1.Duration
-		want  time.Duration
-		nginx string
+		name          string
+		timeout       exposurev1alpha1.Duration
+		timeouts      *exposurev1alpha1.RouterTimeouts
+		idle, request time.Duration
+		nginx         string
 	}{
-		{"", 300 * time.Second, "300"},
-		{"300s", 300 * time.Second, "300"},
-		{"1h30m", 90 * time.Minute, "5400"},
-		{"1500ms", 1500 * time.Millisecond, "2"},
-		{"0", 0, "86400"},
+		{"nothing set", "", nil, 300 * time.Second, 0, "300"},
+		{"the former timeout is the idle timeout", "1h30m", nil, 90 * time.Minute, 0, "5400"},
+		{"rounded up to seconds", "1500ms", nil, 1500 * time.Millisecond, 0, "2"},
+		{"no limit", "0", nil, 0, 0, "86400"},
+		{"timeouts.idle wins over the former timeout", "300s", &exposurev1alpha1.RouterTimeouts{Idle: "30s"}, 30 * time.Second, 0, "30"},
+		{"a request deadline alone keeps the idle default", "", &exposurev1alpha1.RouterTimeouts{Request: "10m"}, 300 * time.Second, 10 * time.Minute, "300"},
+		{"both", "", &exposurev1alpha1.RouterTimeouts{Idle: "0", Request: "1h"}, 0, time.Hour, "86400"},
 	} {
-		e := triton(func(r *exposurev1alpha1.RouterSpec) { r.Timeout = tc.in })
-		if got := Timeout(e); got != tc.want {
-			t.Errorf("Timeout(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-		if got := timeoutSeconds(e); got != tc.nginx {
-			t.Errorf("timeoutSeconds(%q) = %s, want %s", tc.in, got, tc.nginx)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			e := triton(func(r *exposurev1alpha1.RouterSpec) { r.Timeout, r.Timeouts = tc.timeout, tc.timeouts })
+			if got := IdleTimeout(e); got != tc.idle {
+				t.Errorf("IdleTimeout = %v, want %v", got, tc.idle)
+			}
+			if got := RequestTimeout(e); got != tc.request {
+				t.Errorf("RequestTimeout = %v, want %v", got, tc.request)
+			}
+			if got := idleSeconds(e); got != tc.nginx {
+				t.Errorf("idleSeconds = %s, want %s", got, tc.nginx)
+			}
+		})
 	}
 }
 
@@ -339,7 +354,9 @@ func TestIngressByController(t *testing.T) {
 		{"ingress-nginx under any class name", ControllerIngressNginx, "public", false, NginxReadTimeout, ""},
 		{"Traefik's provider: HTTPS only", ControllerTraefik, "web", false, TraefikRouterTLS, ""},
 		{"Traefik's provider cannot carry gRPC", ControllerTraefik, "web", true, "", exposurev1alpha1.ReasonRouterUnsupported},
-		{"F5 NGINX under the class name nginx: nothing it would misread", "nginx.org/ingress-controller", "nginx", false, "", ""},
+		{"F5 NGINX under the class name nginx: its own dialect", ControllerF5NGINX, "nginx", false, F5ReadTimeout, ""},
+		{"F5 NGINX carries gRPC", ControllerF5NGINX, "nginx", true, F5ReadTimeout, ""},
+		{"HAProxy Ingress, not known: nothing it would misread", "haproxy-ingress.github.io/controller", "nginx", false, "", ""},
 		{"an unknown class named nginx", "", "nginx", false, NginxReadTimeout, ""},
 		{"an unknown class named traefik", "", "traefik", false, TraefikRouterTLS, ""},
 	} {
@@ -365,4 +382,22 @@ func TestIngressByController(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGoldenF5NGINX: F5 NGINX Ingress Controller's dialect, known by its controller under the
+// class name nginx, with gRPC.
+func TestGoldenF5NGINX(t *testing.T) {
+	e := triton(func(r *exposurev1alpha1.RouterSpec) {
+		r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
+		r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m"}
+	})
+	host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Build(Input{Exposure: e, Tenant: "alpha", Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost, IngressController: ControllerF5NGINX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "ingress-f5-nginx.yaml", objs)
 }
