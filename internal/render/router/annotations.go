@@ -37,6 +37,10 @@ var DeniedAnnotations = []string{
 	"traefik.ingress.kubernetes.io/router.middlewares",
 	"traefik.ingress.kubernetes.io/service.serverstransport",
 	"traefik.ingress.kubernetes.io/router.tls.options",
+	// F5 NGINX Ingress Controller
+	"nginx.org/mergeable-ingress-type", // a minion joins any master of its host, another namespace's too
+	"nginx.org/listen-ports*",          // makes the shared controller listen on other ports
+	"nginx.org/*-secret",               // names a Secret the controller reads for the host
 	// OpenShift router
 	"haproxy.router.openshift.io/*snippet*",
 	"route.openshift.io/destination-ca-certificate-secret",

@@ -51,6 +51,9 @@ func TestFilterAnnotations(t *testing.T) {
 		"traefik.ingress.kubernetes.io/router.middlewares":       "other-team-strip@kubernetescrd",
 		"traefik.ingress.kubernetes.io/service.serverstransport": "other-team-insecure@kubernetescrd",
 		"nginx.ingress.kubernetes.io/rewrite-target":             "/",
+		"nginx.org/mergeable-ingress-type":                       "minion",
+		"nginx.org/listen-ports":                                 "22",
+		"nginx.org/proxy-read-timeout":                           "600s",
 		"example.com/team":                                       "a",
 	}
 	refusedKeys := func(r []Refusal) []string {
@@ -61,10 +64,10 @@ func TestFilterAnnotations(t *testing.T) {
 		return out
 	}
 	applied, refused := FilterAnnotations(requested, AnnotationPolicy{})
-	if len(applied) != 2 || applied["example.com/team"] != "a" || applied["nginx.ingress.kubernetes.io/rewrite-target"] != "/" {
+	if len(applied) != 3 || applied["example.com/team"] != "a" || applied["nginx.ingress.kubernetes.io/rewrite-target"] != "/" || applied["nginx.org/proxy-read-timeout"] != "600s" {
 		t.Fatalf("applied = %v", applied)
 	}
-	if len(refused) != 14 || !slices.IsSorted(refusedKeys(refused)) {
+	if len(refused) != 16 || !slices.IsSorted(refusedKeys(refused)) {
 		t.Fatalf("refused = %v", refused)
 	}
 	// The platform allows external auth for this tenant, and denies rewrites.
