@@ -914,9 +914,11 @@ func TestHAProxyToNodePorts(t *testing.T) {
 	gpuNode(t, "node-"+ns, node.IP)
 	tenantVIP(t, ns, vip, "tenant.example.test")
 
+	// No routing; its idle timeout of 2s bounds its gRPC frontend on the VIP.
 	if err := k8s.Create(ctx, &exposurev1alpha1.InferenceExposure{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "triton"}, Spec: exposurev1alpha1.InferenceExposureSpec{
 		Selector: map[string]exposurev1alpha1.LabelValue{"app": exposurev1alpha1.LabelValue(ns)},
 		Ports:    exposurev1alpha1.ExposurePorts{GRPC: ptr.To[int32](8001)},
+		Router:   &exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterNone, Timeouts: &exposurev1alpha1.RouterTimeouts{Idle: "2s"}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -947,6 +949,24 @@ func TestHAProxyToNodePorts(t *testing.T) {
 				t.Fatalf("message %d of the stream: %v", i+1, err)
 			}
 		}
+		// A stream silent for longer than the exposure's idle timeout (2s) is cut by HAProxy: the
+		// health service sends one message for a service it does not know, then nothing.
+		c2, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel2()
+		quiet, err := healthpb.NewHealthClient(plainGRPC(t, vipAddr)).Watch(c2, &healthpb.HealthCheckRequest{Service: "quiet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := quiet.Recv(); err != nil {
+			t.Fatalf("the first message of the quiet stream: %v", err)
+		}
+		start := time.Now()
+		if _, err := quiet.Recv(); err == nil || c2.Err() != nil {
+			t.Fatalf("a silent stream was not cut by the idle timeout (err %v after %s)", err, time.Since(start))
+		} else if took := time.Since(start); took < 1500*time.Millisecond || took > 15*time.Second {
+			t.Fatalf("a silent stream was cut after %s, want about the idle timeout of 2s", took)
+		}
+		// A stream that keeps sending (every 500 ms) outlives the idle timeout by far.
 		longStream(t, "HAProxy TCP frontend to the NodePort through kube-proxy", func() (string, error) {
 			return grpcFor(func() (*grpc.ClientConn, error) {
 				return grpc.NewClient("passthrough:///"+vipAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
