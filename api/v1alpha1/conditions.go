@@ -28,10 +28,17 @@ const (
 	ConditionRouteAdmitted = "RouteAdmitted"
 	// ConditionGRPCRouteAdmitted reports whether the OpenShift router admitted the grpc Route.
 	ConditionGRPCRouteAdmitted = "GRPCRouteAdmitted"
-	// ConditionTimeoutsApplied reports, for Gateway routes, whether the Gateway's controller
-	// enforces router.timeout (HTTPRoute timeouts.request): False when its GatewayClass says it
-	// does not implement them. It does not hold Ready back: traffic flows, unbounded.
+	// ConditionTimeoutsApplied reports whether the controller serving the routing enforces
+	// every part of the timeout model asked for (router.timeouts): False names the controller,
+	// the part and what the platform can set. It does not hold Ready back: traffic flows,
+	// bounded differently.
 	ConditionTimeoutsApplied = "TimeoutsApplied"
+	// ConditionSettingsApplied reports, for Ingress routing, whether the IngressClass's
+	// controller expresses the other settings the operator renders per controller (the
+	// request body limit, the redirect of plain HTTP to HTTPS, gRPC towards the pod): False
+	// names the controller, the setting and what the platform can do. It does not hold Ready
+	// back.
+	ConditionSettingsApplied = "SettingsApplied"
 	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.
@@ -106,6 +113,8 @@ const (
 	ReasonTimeoutNotSupported = "TimeoutNotSupported"
 	ReasonFeaturesUnknown     = "FeaturesUnknown"
 	ReasonTimeoutsApplied     = "TimeoutsApplied"
+	// ReasonSettingNotSupported: the controller cannot express a setting (SettingsApplied).
+	ReasonSettingNotSupported = "SettingNotSupported"
 	// ReasonNoControllerReport: no controller reported on a routing object within the
 	// operator's --data-plane-report-timeout; the message names the class or Gateway.
 	ReasonNoControllerReport = "NoControllerReport"

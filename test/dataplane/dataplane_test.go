@@ -408,8 +408,8 @@ func TestIngressTraffic(t *testing.T) {
 			t.Fatalf("plain HTTP answered %d: the model is served unencrypted", resp.StatusCode)
 		}
 		e := getExposure(t, ns, "triton")
-		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionRouted); c == nil || !strings.Contains(c.Message, "entryPoints.web.http.redirections") {
-			t.Fatalf("Routed does not say how to redirect: %v", c)
+		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionSettingsApplied); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "entryPoints.web.http.redirections") {
+			t.Fatalf("SettingsApplied does not say how to redirect: %v", c)
 		}
 		if c := meta.FindStatusCondition(e.Status.Conditions, exposurev1alpha1.ConditionTimeoutsApplied); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "traefik.io/ingress-controller") {
 			t.Fatalf("TimeoutsApplied does not say Traefik's Ingress provider ignores router.timeout: %v", c)

@@ -261,6 +261,7 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	if err := r.timeoutsApplied(ctx, in, conds); err != nil {
 		return ctrl.Result{}, err
 	}
+	settingsApplied(in, conds)
 	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
 	status.URL = router.URL(in)
 	status.GRPCAddress = router.GRPCAddress(in)
@@ -274,9 +275,6 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	}
 	if typ == exposurev1alpha1.RouterRoute && router.RoutesGRPC(exp) && router.Termination(exp) != exposurev1alpha1.TLSReencrypt {
 		msg += fmt.Sprintf("; the gRPC Route is Passthrough, so port %d must serve TLS (the OpenShift router speaks HTTP/1.1 to pods behind Edge Routes)", *exp.Spec.Ports.GRPC)
-	}
-	if typ == exposurev1alpha1.RouterIngress && router.FlavourOf(in.IngressController, router.IngressClassName(exp)) == router.FlavourTraefik {
-		msg += "; Traefik's Ingress provider serves these hosts over HTTPS only (router.tls): plain HTTP gets 404, and redirecting it to HTTPS is the platform's, on Traefik's entrypoint (entryPoints.web.http.redirections.entryPoint.to)"
 	}
 	conds.True(exposurev1alpha1.ConditionRouted, exposurev1alpha1.ReasonRouted, msg)
 	return result, nil
@@ -408,6 +406,7 @@ func clearRouting(status *exposurev1alpha1.InferenceExposureStatus, all bool) {
 	status.URL, status.GRPCAddress, status.Router = "", "", nil
 	conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionAnnotationsApplied)
 	conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionTimeoutsApplied)
+	conditions.RemoveCondition(&status.Conditions, exposurev1alpha1.ConditionSettingsApplied)
 	for _, c := range router.Conditions() {
 		if all || c != exposurev1alpha1.ConditionRouted {
 			conditions.RemoveCondition(&status.Conditions, c)
@@ -517,6 +516,18 @@ func (r *Reconciler) inlineCertificate(ctx context.Context, exp *exposurev1alpha
 		return nil, &router.Error{Reason: exposurev1alpha1.ReasonSecretInvalid, Message: fmt.Sprintf("Secret %s has no %s and %s: it must be a kubernetes.io/tls Secret", name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)}
 	}
 	return &router.TLSCertificate{Certificate: string(crt), Key: string(key), CACertificate: string(secret.Data["ca.crt"])}, nil
+}
+
+// settingsApplied says, for Ingress routing, whether the class's controller expresses the
+// other settings rendered per controller; the condition goes for other routing.
+func settingsApplied(in router.Input, conds conditions.Set) {
+	if in.Type != exposurev1alpha1.RouterIngress {
+		conds.Remove(exposurev1alpha1.ConditionSettingsApplied)
+		return
+	}
+	done, missing := router.IngressSettingsApplied(in.IngressController, in.Exposure)
+	v := settingsVerdict(ingressServerName(in.IngressController, in.Exposure), done, missing)
+	conds.Verdict(exposurev1alpha1.ConditionSettingsApplied, v.Status, v.Reason, v.Message)
 }
 
 // timeoutsApplied says whether the controller that serves the exposure's routing enforces its

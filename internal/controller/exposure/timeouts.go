@@ -105,6 +105,12 @@ const (
 // ingressTimeoutSupport is what an Ingress's controller can express, from its IngressClass's
 // controller (or the class name while the class is unknown): its dialect says.
 func ingressTimeoutSupport(controller string, exp *exposurev1alpha1.InferenceExposure) timeoutSupport {
+	idle, platform := router.IngressTimeouts(controller, exp)
+	return timeoutSupport{server: ingressServerName(controller, exp), idle: idle, platform: platform}
+}
+
+// ingressServerName names an Ingress's class and its controller in a message.
+func ingressServerName(controller string, exp *exposurev1alpha1.InferenceExposure) string {
 	className := router.IngressClassName(exp)
 	name := "IngressClass " + className
 	if className == "" {
@@ -113,8 +119,7 @@ func ingressTimeoutSupport(controller string, exp *exposurev1alpha1.InferenceExp
 	if controller != "" {
 		name += " (controller " + controller + ")"
 	}
-	idle, platform := router.IngressTimeouts(controller, exp)
-	return timeoutSupport{server: name, idle: idle, platform: platform}
+	return name
 }
 
 // routeTimeoutSupport is what the OpenShift router expresses: its timeouts are idle timers.
@@ -148,4 +153,17 @@ func gatewayTimeoutSupport(class *gatewayv1.GatewayClass, term exposurev1alpha1.
 		s.server += fmt.Sprintf(", which does not implement HTTPRoute timeouts (its status.supportedFeatures lacks %s),", requestTimeoutFeature)
 	}
 	return s
+}
+
+// settingsVerdict says whether an Ingress's controller expresses the other settings the
+// operator renders per controller (done, missing: from its dialect). Pure.
+func settingsVerdict(server string, done, missing []string) router.Verdict {
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s cannot express %s", server, strings.Join(missing, "; nor "))
+		if len(done) > 0 {
+			msg += fmt.Sprintf(" (it expresses %s)", strings.Join(done, ", "))
+		}
+		return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonSettingNotSupported, Message: msg}
+	}
+	return router.Verdict{Status: metav1.ConditionTrue, Reason: exposurev1alpha1.ReasonApplied, Message: fmt.Sprintf("%s expresses %s", server, strings.Join(done, ", "))}
 }

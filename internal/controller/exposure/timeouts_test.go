@@ -9,6 +9,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
 // TestTimeoutsVerdict: TimeoutsApplied is True only when the controller that serves the
@@ -80,6 +81,31 @@ func TestTimeoutsVerdict(t *testing.T) {
 				if !strings.Contains(v.Message, c) {
 					t.Errorf("message %q lacks %q", v.Message, c)
 				}
+			}
+		})
+	}
+}
+
+// TestSettingsVerdict: SettingsApplied follows the Ingress dialect: True on ingress-nginx's and
+// F5 NGINX's, False on Traefik's own provider (body limit, redirect) and on unknown controllers.
+func TestSettingsVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name, controller, class string
+		status                  metav1.ConditionStatus
+		contains                string
+	}{
+		{"ingress-nginx", "k8s.io/ingress-nginx", "nginx", metav1.ConditionTrue, "proxy-body-size"},
+		{"F5 NGINX", "nginx.org/ingress-controller", "nginx", metav1.ConditionTrue, "nginx.org/client-max-body-size"},
+		{"Traefik's own provider", "traefik.io/ingress-controller", "traefik", metav1.ConditionFalse, "entryPoints.web.http.redirections"},
+		{"an unknown controller", "haproxy-ingress.github.io/controller", "haproxy", metav1.ConditionFalse, "knows no annotations of this controller"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &exposurev1alpha1.InferenceExposure{Spec: exposurev1alpha1.InferenceExposureSpec{Router: &exposurev1alpha1.RouterSpec{
+				Ingress: &exposurev1alpha1.IngressSettings{ClassName: tc.class}}}}
+			done, missing := router.IngressSettingsApplied(tc.controller, e)
+			v := settingsVerdict(ingressServerName(tc.controller, e), done, missing)
+			if v.Status != tc.status || !strings.Contains(v.Message, tc.contains) || !strings.Contains(v.Message, tc.controller) {
+				t.Errorf("got %s %s %q", v.Status, v.Reason, v.Message)
 			}
 		})
 	}

@@ -33,6 +33,9 @@ type ingressDialect interface {
 	idleTimeout(exp *exposurev1alpha1.InferenceExposure) string
 	// platform says what the platform team sets for what it cannot express.
 	platform() string
+	// settings says how it expresses the request body limit and the redirect to HTTPS, and,
+	// for each it cannot, why and what the platform can do.
+	settings(exp *exposurev1alpha1.InferenceExposure) (done, missing []string)
 }
 
 // FlavourOther: a controller whose annotations the operator does not know; it writes none.
@@ -58,6 +61,17 @@ func sortedFlavours() []IngressFlavour {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// IngressSettingsApplied says how the controller of an Ingress expresses the request body limit
+// and the redirect of plain HTTP to HTTPS, and what it cannot express (with what the platform
+// can do).
+func IngressSettingsApplied(controller string, exp *exposurev1alpha1.InferenceExposure) (done, missing []string) {
+	d, ok := dialects[FlavourOf(controller, IngressClassName(exp))]
+	if !ok {
+		return nil, []string{"the request body limit (router.ingress.bodySize) and the redirect of plain HTTP to HTTPS: the operator knows no annotations of this controller, so its own defaults apply"}
+	}
+	return d.settings(exp)
 }
 
 // IngressTimeouts says how the controller of an Ingress expresses the idle timeout ("" when it

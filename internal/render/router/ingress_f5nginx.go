@@ -65,6 +65,10 @@ func (ingressF5NGINX) idleTimeout(*exposurev1alpha1.InferenceExposure) string {
 	return fmt.Sprintf("%s and %s", F5ReadTimeout, F5SendTimeout)
 }
 
+func (ingressF5NGINX) settings(*exposurev1alpha1.InferenceExposure) (done, missing []string) {
+	return []string{"the body limit as " + F5BodySize, "the redirect to HTTPS as " + F5SSLRedirect, "gRPC as " + F5GRPCServices}, nil
+}
+
 func (ingressF5NGINX) platform() string {
 	return "F5 NGINX Ingress Controller has no deadline for a whole response"
 }

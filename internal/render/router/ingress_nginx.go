@@ -47,6 +47,10 @@ func (ingressNginx) idleTimeout(exp *exposurev1alpha1.InferenceExposure) string 
 	return "proxy-read-timeout and proxy-send-timeout"
 }
 
+func (ingressNginx) settings(*exposurev1alpha1.InferenceExposure) (done, missing []string) {
+	return []string{"the body limit as proxy-body-size (with proxy-request-buffering on)", "the redirect to HTTPS as ssl-redirect and force-ssl-redirect", "gRPC as backend-protocol"}, nil
+}
+
 func (ingressNginx) platform() string { return "ingress-nginx has no deadline for a whole response" }
 
 func (ingressNginx) annotations(exp *exposurev1alpha1.InferenceExposure, s exposurev1alpha1.IngressSettings, grpc bool) map[string]string {

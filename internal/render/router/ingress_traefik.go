@@ -44,6 +44,13 @@ func (ingressTraefik) annotations(*exposurev1alpha1.InferenceExposure, exposurev
 
 func (ingressTraefik) idleTimeout(*exposurev1alpha1.InferenceExposure) string { return "" }
 
+func (ingressTraefik) settings(*exposurev1alpha1.InferenceExposure) (done, missing []string) {
+	return []string{"HTTPS only, as router.tls (plain HTTP gets 404)"}, []string{
+		"the request body limit (router.ingress.bodySize): Traefik's Ingress provider has none per route; the platform can attach a Buffering middleware to the entrypoint (maxRequestBodyBytes)",
+		"the redirect of plain HTTP to HTTPS: it is the entrypoint's in Traefik (entryPoints.web.http.redirections.entryPoint.to), which the platform team sets",
+	}
+}
+
 func (ingressTraefik) platform() string {
 	return "Traefik's Ingress provider has no per-route timeout; Traefik bounds streams by its entrypoints' transport.respondingTimeouts, which the platform team sets (readTimeout defaults to 60s and cuts longer streams: set it to 0)"
 }
