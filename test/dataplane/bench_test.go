@@ -206,16 +206,7 @@ func measurePaths(b *testing.B) {
 // agent's part).
 func measureHAProxyTCP(b *testing.B, haproxyBin string, hp *haproxyconfig.Settings, measure func(string, func() error)) {
 	const vip = "127.0.100.32"
-	node, pods, _ := nodeWithKubeProxy(b, 32, "dp-bench-lb")
-	podIP, err := pods.AddPod(10)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := pods.Listen(podIP + ":8001")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(dataplane.ServeGRPCModel(ln, time.Hour))
+	node, podIP, _ := grpcPodBehindNode(b, 32, "dp-bench-lb", time.Hour)
 	ns := tenantWithPod(b, "dp-bench-lb", podIP)
 	gpuNode(b, "node-"+ns, node.IP)
 	tenantVIP(b, ns, vip, "lb.example.test")

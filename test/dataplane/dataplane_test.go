@@ -898,16 +898,7 @@ func TestHAProxyToNodePorts(t *testing.T) {
 	haproxyBin := needHAProxy(t)
 	ctx := context.Background()
 	const vip = "127.0.100.30"
-	node, pods, kpLog := nodeWithKubeProxy(t, 30, "dp-haproxy")
-	podIP, err := pods.AddPod(10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gln, err := pods.Listen(podIP + ":8001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dataplane.ServeGRPCModel(gln, 500*time.Millisecond))
+	node, podIP, kpLog := grpcPodBehindNode(t, 30, "dp-haproxy", 500*time.Millisecond)
 	hp := haproxySettings(t, "dp-haproxy-system", vip, 443)
 	startOperatorWith(t, hp)
 	ns := tenantWithPod(t, "dp-haproxy", podIP)
@@ -1043,6 +1034,23 @@ func nodeWithKubeProxy(t testing.TB, id int, name string) (*dataplane.Node, *dat
 		}
 	})
 	return node, pods, kpLog
+}
+
+// grpcPodBehindNode makes a node with kube-proxy (nodeWithKubeProxy) and a pod behind it whose
+// gRPC model server on 8001 streams a message every interval; it returns the pod's address.
+func grpcPodBehindNode(t testing.TB, id int, name string, every time.Duration) (*dataplane.Node, string, *testsupport.Output) {
+	t.Helper()
+	node, pods, kpLog := nodeWithKubeProxy(t, id, name)
+	podIP, err := pods.AddPod(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := pods.Listen(podIP + ":8001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dataplane.ServeGRPCModel(ln, every))
+	return node, podIP, kpLog
 }
 
 // haproxySettings are the operator's HAProxy settings of a test: its ConfigMaps in their own
