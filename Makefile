@@ -10,6 +10,8 @@ CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs
 CRD_REF_DOCS_VERSION ?= v0.3.0
 HELM ?= $(LOCALBIN)/helm
 GHZ ?= $(LOCALBIN)/ghz
+PROMTOOL ?= $(LOCALBIN)/promtool
+PROMETHEUS_VERSION ?= v0.316.0
 GHZ_VERSION ?= v0.93.0
 HELM_VERSION ?= v4.3.1
 CHART := config/helm/inference-exposure-operator
@@ -34,7 +36,7 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
-	@rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/ && cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
+	@rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/ && cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml && mkdir -p $(CHART)/files/prometheus $(CHART)/files/grafana && cp config/prometheus/prometheusrule.yaml $(CHART)/files/prometheus/ && cp config/grafana/inference-exposure-operator.json $(CHART)/files/grafana/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -57,10 +59,10 @@ envtest-assets: ## Build kube-apiserver, etcd and kube-controller-manager into b
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then hack/build-envtest-assets.sh >/dev/null; fi
 
 .PHONY: test
-test: manifests generate vet envtest-assets kustomize helm traefik ## Run unit and envtest integration tests against a real API server.
+test: manifests generate vet envtest-assets kustomize helm traefik promtool ## Run unit and envtest integration tests against a real API server.
 	$(HELM) lint --strict $(CHART)
 	$(HELM) template test $(CHART) --namespace inference-exposure-system >/dev/null
-	KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	PROMTOOL=$(PROMTOOL) KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) TRAEFIK="$${TRAEFIK:-$$(hack/build-traefik.sh)}" KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$$(hack/build-envtest-assets.sh)}" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: traefik
 traefik: ## Build Traefik (the data-plane tests' ingress controller and Gateway) into bin/ (cached).
@@ -155,6 +157,12 @@ $(CRD_REF_DOCS): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE) ## Install kustomize into bin/.
 $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool (the alerting rules' unit tests) into bin/ (first time only).
+$(PROMTOOL): | $(LOCALBIN)
+	@echo "building promtool $(PROMETHEUS_VERSION) into bin/ (first time only)"
+	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 
 .PHONY: ghz
 ghz: $(GHZ) ## Install ghz (a gRPC load client, for make bench-dataplane) into bin/.

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,8 +73,35 @@ func (exposureCollector) Collect(ch chan<- prometheus.Metric) {
 // CountExposuresWith sets the function that counts exposures by condition at scrape time.
 func CountExposuresWith(f func() map[ConditionKey]int) { exposureCounter.Store(&f) }
 
+// collectors are the operator's own metrics, registered with controller-runtime's registry.
+func collectors() []prometheus.Collector {
+	return []prometheus.Collector{BlockPorts, HAProxyRenders, HAProxyRenderSeconds, HAProxyConfigBytes, HAProxyRejectedTenants, haproxyWriter, exposureCollector{}}
+}
+
 func init() {
-	crmetrics.Registry.MustRegister(BlockPorts, HAProxyRenders, HAProxyRenderSeconds, HAProxyConfigBytes, HAProxyRejectedTenants, haproxyWriter, exposureCollector{})
+	crmetrics.Registry.MustRegister(collectors()...)
+}
+
+// Names are the names of the operator's own metrics, from their descriptions (for the tests
+// that check alerting rules and dashboards against what the code exports).
+func Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range collectors() {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		// A Desc prints as Desc{fqName: "name", ...}.
+		s := d.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			rest := s[i+len(`fqName: "`):]
+			out = append(out, rest[:strings.IndexByte(rest, '"')])
+		}
+	}
+	return out
 }
 
 // SetBlock records a tenant's block usage.

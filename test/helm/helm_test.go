@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +178,27 @@ func TestChartToggles(t *testing.T) {
 	}
 	if len(byKind(render(t), "ValidatingAdmissionPolicy")) != 2 || len(byKind(render(t, "--set", "admissionPolicy.enabled=false"), "ValidatingAdmissionPolicy")) != 0 {
 		t.Error("admissionPolicy.enabled does not toggle the two policies")
+	}
+	// Alerts and the dashboard only when asked for, with the rules' templates left to Prometheus.
+	if len(byKind(render(t), "PrometheusRule")) != 0 || len(byKind(render(t, "--set", "metrics.prometheusRule.enabled=true"), "PrometheusRule")) != 1 {
+		t.Error("metrics.prometheusRule.enabled does not toggle the PrometheusRule")
+	}
+	if rule := byKind(render(t, "--set", "metrics.prometheusRule.enabled=true"), "PrometheusRule"); len(rule) == 1 {
+		groups, _, _ := unstructured.NestedSlice(rule[0].Object, "spec", "groups")
+		if len(groups) == 0 || !strings.Contains(fmt.Sprint(groups), "{{ $labels.tenant }}") {
+			t.Errorf("the rules did not come through whole: %v", groups)
+		}
+	}
+	dashboards := func(objs []*unstructured.Unstructured) (n int) {
+		for _, cm := range byKind(objs, "ConfigMap") {
+			if cm.GetLabels()["grafana_dashboard"] == "1" {
+				n++
+			}
+		}
+		return n
+	}
+	if dashboards(render(t)) != 0 || dashboards(render(t, "--set", "metrics.grafanaDashboard.enabled=true")) != 1 {
+		t.Error("metrics.grafanaDashboard.enabled does not toggle the dashboard")
 	}
 	// values.schema.json refuses nonsense before anything reaches a cluster.
 	for _, bad := range [][]string{
