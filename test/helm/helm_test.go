@@ -86,6 +86,11 @@ func TestChartIdentity(t *testing.T) {
 	testenv.CheckOperatorIdentity(t, objs, namespace, sa[0].GetName())
 }
 
+// TestChartRestricted: the chart's operator pods meet the Pod Security restricted level.
+func TestChartRestricted(t *testing.T) {
+	testenv.CheckRestricted(t, render(t))
+}
+
 // TestChartDefaults: the default render holds CRDs kept on uninstall, RBAC, a Deployment with
 // every operator flag, and a metrics Service, and the API server accepts all of it.
 func TestChartDefaults(t *testing.T) {

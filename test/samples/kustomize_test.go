@@ -98,3 +98,14 @@ func TestDefaultDeploymentIdentity(t *testing.T) {
 	}
 	testenv.CheckOperatorIdentity(t, objs, "inference-exposure-system", "inference-exposure-controller-manager")
 }
+
+// TestDefaultDeploymentRestricted: the operator's pods from config/default meet the Pod Security
+// restricted level (what OpenShift's restricted-v2 SCC also asks: non-root, no privilege
+// escalation, all capabilities dropped, the RuntimeDefault seccomp profile).
+func TestDefaultDeploymentRestricted(t *testing.T) {
+	objs, err := buildDefault(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckRestricted(t, objs)
+}
