@@ -39,6 +39,9 @@ const (
 	// names the controller, the setting and what the platform can do. It does not hold Ready
 	// back.
 	ConditionSettingsApplied = "SettingsApplied"
+	// ConditionTimeoutPolicyAccepted reports whether Envoy Gateway accepted the
+	// BackendTrafficPolicy that carries the exposure's timeouts (on Envoy Gateway only).
+	ConditionTimeoutPolicyAccepted = "TimeoutPolicyAccepted"
 	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.

@@ -18,6 +18,7 @@ import (
 	routev1 "github.com/openshift/api/route/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 )
 
@@ -68,6 +69,8 @@ func acceptOnGateway(t *testing.T, ns, exposure string, objs ...client.Object) {
 				l.Status.Parents = ps
 			case *gatewayv1.BackendTLSPolicy:
 				l.Status.Ancestors = []gatewayv1.PolicyAncestorStatus{{AncestorRef: parent, ControllerName: "example.com/gateway", Conditions: conds}}
+			case *envoygateway.BackendTrafficPolicy:
+				l.Status.Ancestors = []gatewayv1.PolicyAncestorStatus{{AncestorRef: parent, ControllerName: envoygateway.ControllerName, Conditions: conds}}
 			default:
 				return fmt.Errorf("no Gateway verdict for %T", live)
 			}

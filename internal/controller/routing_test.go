@@ -23,6 +23,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
+	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -997,4 +998,57 @@ func TestForeignRoutingHosts(t *testing.T) {
 	if _, found := get(t, ns, "thief", &networkingv1.Ingress{}); !found {
 		t.Fatal("a later foreign Ingress took the host")
 	}
+}
+
+// TestEnvoyGatewayTimeoutPolicy: on a Gateway of Envoy Gateway the exposure's idle timeout and
+// request deadline, which the standard routes cannot hold (the GRPCRoute none at all), go into
+// a BackendTrafficPolicy on its routes; TimeoutsApplied says so, Ready waits for Envoy Gateway
+// to accept the policy, and the policy goes when the exposure moves to another Gateway.
+func TestEnvoyGatewayTimeoutPolicy(t *testing.T) {
+	if _, err := testenv.EnvoyGatewayCRD(); err != nil {
+		t.Skipf("needs Envoy Gateway's BackendTrafficPolicy CRD from its module: %v", err)
+	}
+	ctx := context.Background()
+	ns := routingSetup(t, "rt-eg")
+	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "eg-" + ns}, Spec: gatewayv1.GatewayClassSpec{ControllerName: envoygateway.ControllerName}}
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "gateway-system", Name: "eg-" + ns}, Spec: gatewayv1.GatewaySpec{
+		GatewayClassName: gatewayv1.ObjectName(class.Name),
+		Listeners:        []gatewayv1.Listener{{Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType}}}}
+	create(t, class)
+	create(t, gw)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, gw); _ = k8s.Delete(ctx, class) })
+	exp := routedExposure(ns, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true),
+		Gateway:  &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: gw.Name}},
+		Timeouts: &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}})
+	exp.Spec.Ports.GRPC = ptr.To[int32](8001)
+	create(t, exp)
+
+	policy := waitExists(t, ns, "llm", func() *envoygateway.BackendTrafficPolicy { return &envoygateway.BackendTrafficPolicy{} }, func(p *envoygateway.BackendTrafficPolicy) (bool, string) {
+		h := p.Spec.Timeout
+		ok := h != nil && h.HTTP != nil && ptr.Deref(h.HTTP.StreamIdleTimeout, "") == "10m0s" && ptr.Deref(h.HTTP.RequestTimeout, "") == "1h0m0s" && len(p.Spec.TargetRefs) == 2 &&
+			p.Spec.TargetRefs[0].Kind == "HTTPRoute" && p.Spec.TargetRefs[1].Kind == "GRPCRoute" && string(p.Spec.TargetRefs[1].Name) == "llm"
+		return ok, fmt.Sprintf("%+v", p.Spec)
+	})
+	if c := condition(getExposure(t, ns, "llm").Status.Conditions, "TimeoutsApplied"); !strings.HasPrefix(c, "True") || !strings.Contains(c, "streamIdleTimeout") {
+		t.Fatalf("TimeoutsApplied: %s", c)
+	}
+	waitExposureCondition(t, ns, "llm", "Ready", "False/Pending")
+
+	// Envoy Gateway accepts the routes and the policy: Ready.
+	acceptOnGateway(t, ns, "llm", &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "llm"}},
+		&gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "llm"}}, policy)
+	waitExposureCondition(t, ns, "llm", "TimeoutPolicyAccepted", "True")
+	waitExposureCondition(t, ns, "llm", "Ready", "True")
+
+	// No idle limit: the policy lifts Envoy's own stream idle timer too.
+	updateExposure(t, ns, "llm", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.Timeouts.Idle = "0" })
+	waitExists(t, ns, "llm", func() *envoygateway.BackendTrafficPolicy { return &envoygateway.BackendTrafficPolicy{} }, func(p *envoygateway.BackendTrafficPolicy) (bool, string) {
+		return ptr.Deref(p.Spec.Timeout.HTTP.StreamIdleTimeout, "") == "0s", fmt.Sprintf("%+v", p.Spec.Timeout.HTTP)
+	})
+
+	// On a Gateway of another implementation there is no such policy: it goes.
+	updateExposure(t, ns, "llm", func(e *exposurev1alpha1.InferenceExposure) {
+		e.Spec.Router.Gateway.ParentRef.Name = "ai-gateway"
+	})
+	waitGone(t, ns, "llm", &envoygateway.BackendTrafficPolicy{})
 }

@@ -40,10 +40,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/go-logr/logr"
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/allocator"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
+	"github.com/inference-exposure/inference-exposure-operator/internal/haproxyagent"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/haproxy"
 	"github.com/inference-exposure/inference-exposure-operator/internal/testsupport"
@@ -924,7 +926,7 @@ func TestHAProxyToNodePorts(t *testing.T) {
 	})
 	t.Run("HAProxy with the operator's configuration carries gRPC from the tenant VIP to the NodePort", func(t *testing.T) {
 		vipAddr := fmt.Sprintf("%s:%d", vip, nodePort) // the frontend binds the NodePort's number on the VIP
-		hpOut, _ := runHAProxy(t, haproxyBin, hp, vipAddr, node.IP)
+		hpOut := runHAProxyWithAgent(t, haproxyBin, hp, vipAddr, node.IP)
 		if err := eventuallyOK(func() error { return check(vipAddr) }); err != nil {
 			t.Fatalf("gRPC through the VIP %s: %v\nhaproxy: %s", vipAddr, err, hpOut.String())
 		}
@@ -1145,6 +1147,90 @@ func runHAProxy(t testing.TB, bin string, hp *haproxyconfig.Settings, want ...st
 	return out, out.Pid()
 }
 
+// runHAProxyWithAgent runs HAProxy as the sample deploys it: in master-worker mode from the
+// agent's live directory, with the agent applying the operator's configuration, which the test
+// copies from the ConfigMaps into the agent's configuration directory as the kubelet would
+// (every 200 ms). It waits until the configuration holds every one of want and the agent has
+// applied it, and returns HAProxy's output.
+func runHAProxyWithAgent(t testing.TB, bin string, hp *haproxyconfig.Settings, want ...string) *testsupport.Output {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	configDir := filepath.Join(dir, "config")
+	if err := os.MkdirAll(configDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// mount writes the ConfigMaps' files that changed, and removes those that went.
+	mount := func() (string, error) {
+		files, err := haproxyconfig.ReadFiles(ctx, k8s, *hp)
+		if err != nil {
+			return "", err
+		}
+		entries, _ := os.ReadDir(configDir)
+		for _, e := range entries {
+			if _, ok := files[e.Name()]; !ok {
+				_ = os.Remove(filepath.Join(configDir, e.Name()))
+			}
+		}
+		var all strings.Builder
+		for name, content := range files {
+			path := filepath.Join(configDir, name)
+			if old, err := os.ReadFile(path); err != nil || string(old) != content {
+				if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+					return "", err
+				}
+				if err := os.Rename(path+".tmp", path); err != nil {
+					return "", err
+				}
+			}
+			all.WriteString(content)
+		}
+		return all.String(), nil
+	}
+	if err := eventuallyOK(func() error {
+		cfg, err := mount()
+		if err != nil {
+			return err
+		}
+		for _, w := range want {
+			if !strings.Contains(cfg, w) {
+				return fmt.Errorf("the configuration does not hold %s yet", w)
+			}
+		}
+		return nil
+	}); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	agent := &haproxyagent.Agent{ConfigDir: configDir, LiveDir: filepath.Join(dir, "live", "cfg"), HAProxy: bin,
+		Runtime: haproxyagent.Runtime{Socket: filepath.Join(dir, "master.sock")}, PIDFile: filepath.Join(dir, "haproxy.pid"),
+		Log: logr.Discard(), Metrics: haproxyagent.NewMetrics(nil)}
+	if err := agent.Install(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	out := testsupport.Start(t, bin, "-W", "-db", "-S", agent.Runtime.Socket, "-p", agent.PIDFile, "-f", agent.LiveDir)
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); _ = agent.Run(ctx, 200*time.Millisecond) }()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for tick := time.NewTicker(200 * time.Millisecond); ; {
+			select {
+			case <-ctx.Done():
+				tick.Stop()
+				return
+			case <-tick.C:
+				_, _ = mount()
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	if err := eventuallyOK(agent.Ready); err != nil {
+		t.Fatalf("the agent never ran the configuration: %v\nhaproxy: %s", err, out.String())
+	}
+	return out
+}
+
 // plainGRPC is a plaintext gRPC connection to addr, closed with the test.
 func plainGRPC(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
@@ -1190,7 +1276,7 @@ func TestHAProxyHTTPSToIngress(t *testing.T) {
 	exposureOn(t, ns, "web", "traefik", "web-tls", "0", "/v1", "/health")
 	waitReady(t, ns, "web")
 	front := fmt.Sprintf("%s:%d", vip, hp.Globals.HTTPSPort)
-	hpOut, _ := runHAProxy(t, haproxyBin, hp, front, fmt.Sprintf("127.0.0.1:%d", dataplane.Port(ep.WebSecure)))
+	hpOut := runHAProxyWithAgent(t, haproxyBin, hp, front, fmt.Sprintf("127.0.0.1:%d", dataplane.Port(ep.WebSecure)))
 	c := httpsClient(pki, front)
 
 	t.Run("HTTPS through the tenant VIP and the ingress reaches the pod", func(t *testing.T) {

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,8 +56,34 @@ func moduleDir(module string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// EnvoyGatewayVersion is the Envoy Gateway release whose BackendTrafficPolicy CRD the tests
+// install; the operator does not import its module, so it is fetched here from the module proxy
+// (once, into the module cache).
+const EnvoyGatewayVersion = "v1.9.1"
+
+// EnvoyGatewayCRD is the path of Envoy Gateway's BackendTrafficPolicy CRD, from its module; an
+// error when the module cannot be fetched (the tests that need it skip).
+func EnvoyGatewayCRD() (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", "github.com/envoyproxy/gateway@"+EnvoyGatewayVersion)
+	cmd.Dir = RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("fetching Envoy Gateway %s: %w", EnvoyGatewayVersion, err)
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("fetching Envoy Gateway %s: no module directory in %s", EnvoyGatewayVersion, out)
+	}
+	path := filepath.Join(mod.Dir, "charts", "gateway-helm", "charts", "crds", "crds", "generated", "gateway.envoyproxy.io_backendtrafficpolicies.yaml")
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
 // CRDPaths are the CRD files and directories the tests install: ours, the Gateway API
-// standard channel and the OpenShift Route.
+// standard channel, the OpenShift Route and, when it can be fetched, Envoy Gateway's
+// BackendTrafficPolicy.
 func CRDPaths() ([]string, error) {
 	gw, err := moduleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
@@ -66,11 +93,15 @@ func CRDPaths() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{
+	paths := []string{
 		filepath.Join(RepoRoot(), "config", "crd", "bases"),
 		filepath.Join(gw, "config", "crd", "standard"),
 		filepath.Join(os, "route", "v1", "zz_generated.crd-manifests", "routes.crd.yaml"),
-	}, nil
+	}
+	if eg, err := EnvoyGatewayCRD(); err == nil {
+		paths = append(paths, eg)
+	}
+	return paths, nil
 }
 
 // Env is a running control plane.

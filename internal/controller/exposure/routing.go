@@ -19,6 +19,7 @@ import (
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/conditions"
+	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/phases"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
@@ -119,6 +120,15 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		if ic != nil {
 			in.IngressController = ic.Spec.Controller
 		}
+	}
+	if typ == exposurev1alpha1.RouterGateway && spec.Gateway != nil && router.Termination(exp) != exposurev1alpha1.TLSPassthrough {
+		// On Envoy Gateway the timeouts the standard routes cannot hold go into its policy.
+		ref := router.ParentRef(exp)
+		class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		in.GatewayPolicies = class != nil && class.Spec.ControllerName == envoygateway.ControllerName && r.APIs.Served(router.BackendTrafficPolicyGVK)
 	}
 	for _, h := range []string{host, grpcHost} {
 		if !policy.Grants(h) && r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
@@ -549,7 +559,7 @@ func (r *Reconciler) timeoutsApplied(ctx context.Context, in router.Input, conds
 			conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 			return err
 		}
-		s = gatewayTimeoutSupport(class, router.Termination(exp), router.RoutesGRPC(exp))
+		s = gatewayTimeoutSupport(class, router.Termination(exp), router.RoutesGRPC(exp), in.GatewayPolicies)
 	default:
 		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
 		return nil

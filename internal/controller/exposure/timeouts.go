@@ -131,10 +131,16 @@ func routeTimeoutSupport() timeoutSupport {
 // gatewayTimeoutSupport is what a Gateway's controller expresses, from its GatewayClass: the
 // request deadline as HTTPRoute timeouts.request where it lists the feature; no standard field
 // holds an idle timer, nor any timeout of a GRPCRoute or TLSRoute.
-func gatewayTimeoutSupport(class *gatewayv1.GatewayClass, term exposurev1alpha1.TLSTermination, grpc bool) timeoutSupport {
+func gatewayTimeoutSupport(class *gatewayv1.GatewayClass, term exposurev1alpha1.TLSTermination, grpc, policies bool) timeoutSupport {
 	s := timeoutSupport{server: fmt.Sprintf("GatewayClass %s (controller %s)", class.Name, class.Spec.ControllerName), platform: gatewayPlatform}
 	if term == exposurev1alpha1.TLSPassthrough {
 		s.server += " on a TLSRoute"
+		return s
+	}
+	if policies {
+		// Envoy Gateway: its BackendTrafficPolicy holds both, for the GRPCRoute too.
+		s.idle = "BackendTrafficPolicy timeout.http.streamIdleTimeout"
+		s.request = "BackendTrafficPolicy timeout.http.requestTimeout (and HTTPRoute timeouts.request)"
 		return s
 	}
 	features := make([]string, 0, len(class.Status.SupportedFeatures))

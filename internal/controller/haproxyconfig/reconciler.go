@@ -699,18 +699,9 @@ func (r *Reconciler) shardIndex(name string) (int, bool) {
 // ReadConfig reads the whole configuration back from its ConfigMaps, in the order
 // HAProxy loads the files of a directory holding all of them.
 func ReadConfig(ctx context.Context, c client.Reader, s Settings) (string, error) {
-	var cml corev1.ConfigMapList
-	if err := c.List(ctx, &cml, client.InNamespace(s.Namespace), client.MatchingLabels{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue}); err != nil {
+	files, err := ReadFiles(ctx, c, s)
+	if err != nil {
 		return "", err
-	}
-	files := map[string]string{}
-	r := Reconciler{Settings: s}
-	for _, cm := range cml.Items {
-		if _, shard := r.shardIndex(cm.Name); cm.Name == s.Name || shard {
-			for k, v := range cm.Data {
-				files[k] = v
-			}
-		}
 	}
 	keys := make([]string, 0, len(files))
 	for k := range files {
@@ -722,6 +713,25 @@ func ReadConfig(ctx context.Context, c client.Reader, s Settings) (string, error
 		b.WriteString(files[k])
 	}
 	return b.String(), nil
+}
+
+// ReadFiles reads the configuration's files back from its ConfigMaps, as the HAProxy pod
+// mounts them (file name -> content).
+func ReadFiles(ctx context.Context, c client.Reader, s Settings) (map[string]string, error) {
+	var cml corev1.ConfigMapList
+	if err := c.List(ctx, &cml, client.InNamespace(s.Namespace), client.MatchingLabels{exposurev1alpha1.LabelManagedBy: exposurev1alpha1.ManagedByValue}); err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	r := Reconciler{Settings: s}
+	for _, cm := range cml.Items {
+		if _, shard := r.shardIndex(cm.Name); cm.Name == s.Name || shard {
+			for k, v := range cm.Data {
+				files[k] = v
+			}
+		}
+	}
+	return files, nil
 }
 
 // serviceGRPCPorts returns the lookup of an exposure's grpc nodePort in the Service it

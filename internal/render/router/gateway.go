@@ -40,6 +40,9 @@ func GatewayRoutes(in Input) ([]client.Object, error) {
 	if Termination(exp) == exposurev1alpha1.TLSReencrypt {
 		out = append(out, BackendTLSPolicy(in))
 	}
+	if in.GatewayPolicies {
+		out = append(out, BackendTrafficPolicy(in))
+	}
 	return out, nil
 }
 

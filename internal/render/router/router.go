@@ -55,6 +55,10 @@ type Input struct {
 	// IngressController is the spec.controller of the Ingress's IngressClass, which decides
 	// the annotations (FlavourOf); "" while the class is not known, when its name decides.
 	IngressController string
+	// GatewayPolicies: the Gateway's implementation is Envoy Gateway and its
+	// BackendTrafficPolicy API is served, so the timeouts the standard routes cannot hold go
+	// into one.
+	GatewayPolicies bool
 	// Inline holds the Secret's certificate when spec.router.tls.inline is set.
 	Inline *TLSCertificate
 	// Annotations are the router.annotations the tenant's policy lets through

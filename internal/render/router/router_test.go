@@ -401,3 +401,21 @@ func TestGoldenF5NGINX(t *testing.T) {
 	}
 	golden(t, "ingress-f5-nginx.yaml", objs)
 }
+
+// TestGoldenEnvoyGateway: on Envoy Gateway the routes come with a BackendTrafficPolicy that
+// holds the idle timeout and the request deadline, for the GRPCRoute too.
+func TestGoldenEnvoyGateway(t *testing.T) {
+	e := triton(func(r *exposurev1alpha1.RouterSpec) {
+		r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "eg"}}
+		r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}
+	})
+	host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Build(Input{Exposure: e, Tenant: "alpha", Type: exposurev1alpha1.RouterGateway, Host: host, GRPCHost: grpcHost, GatewayPolicies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "gateway-envoy-gateway.yaml", objs)
+}
