@@ -169,6 +169,12 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 	} {
 		refused(what, func() error { return as.Create(ctx, o, dry) })
 	}
+	if _, err := EnvoyGatewayCRD(); err == nil {
+		refused("create a labelled BackendTrafficPolicy that no exposure controls", func() error {
+			return as.Create(ctx, obj("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{
+				"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "web"}}}}), dry)
+		})
+	}
 	refused("rewrite a tenant's spec", func() error {
 		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespaces":["tenant-x","kube-system"]}}`)), dry)
 	})
