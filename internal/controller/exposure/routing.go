@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/conditions"
@@ -121,14 +122,15 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 			in.IngressController = ic.Spec.Controller
 		}
 	}
-	if typ == exposurev1alpha1.RouterGateway && spec.Gateway != nil && router.Termination(exp) != exposurev1alpha1.TLSPassthrough {
-		// On Envoy Gateway the timeouts the standard routes cannot hold go into its policy.
+	var gwClass *gatewayv1.GatewayClass // the class of the exposure's Gateway, when it has one
+	if typ == exposurev1alpha1.RouterGateway && spec.Gateway != nil {
 		ref := router.ParentRef(exp)
-		class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
-		if err != nil {
+		if gwClass, err = r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)}); err != nil {
 			return ctrl.Result{}, err
 		}
-		in.GatewayPolicies = class != nil && class.Spec.ControllerName == envoygateway.ControllerName && r.APIs.Served(router.BackendTrafficPolicyGVK)
+		// On Envoy Gateway the timeouts the standard routes cannot hold go into its policy.
+		in.GatewayPolicies = gwClass != nil && gwClass.Spec.ControllerName == envoygateway.ControllerName &&
+			router.Termination(exp) != exposurev1alpha1.TLSPassthrough && r.APIs.Served(router.BackendTrafficPolicyGVK)
 	}
 	for _, h := range []string{host, grpcHost} {
 		if !policy.Grants(h) && r.foreign.servedBefore(h, exp.Namespace, exp.CreationTimestamp) {
@@ -268,9 +270,7 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 	}
 
-	if err := r.timeoutsApplied(ctx, in, conds); err != nil {
-		return ctrl.Result{}, err
-	}
+	timeoutsApplied(in, gwClass, conds)
 	settingsApplied(in, conds)
 	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
 	status.URL = router.URL(in)
@@ -543,32 +543,26 @@ func settingsApplied(in router.Input, conds conditions.Set) {
 // timeoutsApplied says whether the controller that serves the exposure's routing enforces its
 // timeout model: on Ingress from the class's controller, on a Route the OpenShift router's
 // idle timers, on Gateway routing from the GatewayClass's supported features. The condition
-// goes where nothing is asked (no idle timeout, no deadline) or the Gateway is not there.
-func (r *Reconciler) timeoutsApplied(ctx context.Context, in router.Input, conds conditions.Set) error {
+// goes where nothing is asked (no idle timeout, no deadline) or the Gateway (gwClass, the
+// class of the exposure's Gateway) is not there.
+func timeoutsApplied(in router.Input, gwClass *gatewayv1.GatewayClass, conds conditions.Set) {
 	exp := in.Exposure
 	var s timeoutSupport
-	switch in.Type {
-	case exposurev1alpha1.RouterIngress:
+	switch {
+	case in.Type == exposurev1alpha1.RouterIngress:
 		s = ingressTimeoutSupport(in.IngressController, exp)
-	case exposurev1alpha1.RouterRoute:
+	case in.Type == exposurev1alpha1.RouterRoute:
 		s = routeTimeoutSupport()
-	case exposurev1alpha1.RouterGateway:
-		ref := router.ParentRef(exp)
-		class, err := r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)})
-		if err != nil || class == nil {
-			conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
-			return err
-		}
-		s = gatewayTimeoutSupport(class, router.Termination(exp), router.RoutesGRPC(exp), in.GatewayPolicies)
+	case in.Type == exposurev1alpha1.RouterGateway && gwClass != nil:
+		s = gatewayTimeoutSupport(gwClass, router.Termination(exp), router.RoutesGRPC(exp), in.GatewayPolicies)
 	default:
 		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
-		return nil
+		return
 	}
 	v, ok := timeoutsVerdict(s, router.IdleTimeout(exp), router.RequestTimeout(exp))
 	if !ok {
 		conds.Remove(exposurev1alpha1.ConditionTimeoutsApplied)
-		return nil
+		return
 	}
 	conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
-	return nil
 }
