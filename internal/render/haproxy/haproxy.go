@@ -585,6 +585,10 @@ func renderTenant(b *strings.Builder, r rendered, backendNodes, ingressNodes []*
 		w("    balance leastconn")
 		if grp.timeout > 0 {
 			w("    timeout server ", dur(grp.timeout))
+			// In TCP mode the tunnel timer replaces the client and server ones once the
+			// connection is established: without it the exposure's idle timeout would never
+			// apply (the defaults' tunnel timer, an hour or more, would).
+			w("    timeout tunnel ", dur(grp.timeout))
 		}
 		// Nodes answer on every nodePort alike (Cluster policy): one check port stands for all.
 		checkPort := strconv.Itoa(int(grp.fronts[0].NodePort))
