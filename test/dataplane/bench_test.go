@@ -253,9 +253,14 @@ func ghzLatency(b *testing.B, name, target string, extra ...string) {
 		return
 	}
 	args := append([]string{"--call", "grpc.health.v1.Health.Check", "-d", "{}", "-n", strconv.Itoa(benchRequests), "-c", "1", "--format", "json"}, extra...)
-	out, err := exec.Command(bin, append(args, target)...).Output()
+	cmd := exec.Command(bin, append(args, target)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		b.Fatalf("ghz %s: %v\n%s", name, err, out)
+		// Not fatal: the figures of the operator's own client stand; say why this one is missing.
+		b.Logf("ghz-%s: not measured: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+		return
 	}
 	var report struct {
 		Count               int            `json:"count"`
