@@ -1121,19 +1121,8 @@ func tenantVIP(t testing.TB, tenant, vip string, names ...string) *testsupport.P
 func runHAProxy(t testing.TB, bin string, hp *haproxyconfig.Settings, want ...string) (*testsupport.Output, int) {
 	t.Helper()
 	ctx := context.Background()
-	var cfgText string
-	if err := eventuallyOK(func() error {
-		var err error
-		if cfgText, err = haproxyconfig.ReadConfig(ctx, k8s, *hp); err != nil {
-			return err
-		}
-		for _, w := range want {
-			if !strings.Contains(cfgText, w) {
-				return fmt.Errorf("the configuration does not hold %s yet", w)
-			}
-		}
-		return nil
-	}); err != nil {
+	cfgText, err := configHolding(func() (string, error) { return haproxyconfig.ReadConfig(ctx, k8s, *hp) }, want)
+	if err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(t.TempDir(), "haproxy.cfg")
@@ -1145,6 +1134,25 @@ func runHAProxy(t testing.TB, bin string, hp *haproxyconfig.Settings, want ...st
 	}
 	out := testsupport.Start(t, bin, "-db", "-f", cfgPath)
 	return out, out.Pid()
+}
+
+// configHolding reads the configuration with read until it holds every one of want (at most a
+// minute), and returns it.
+func configHolding(read func() (string, error), want []string) (string, error) {
+	var cfg string
+	err := eventuallyOK(func() error {
+		var err error
+		if cfg, err = read(); err != nil {
+			return err
+		}
+		for _, w := range want {
+			if !strings.Contains(cfg, w) {
+				return fmt.Errorf("the configuration does not hold %s yet", w)
+			}
+		}
+		return nil
+	})
+	return cfg, err
 }
 
 // runHAProxyWithAgent runs HAProxy as the sample deploys it: in master-worker mode from the
@@ -1187,18 +1195,7 @@ func runHAProxyWithAgent(t testing.TB, bin string, hp *haproxyconfig.Settings, w
 		}
 		return all.String(), nil
 	}
-	if err := eventuallyOK(func() error {
-		cfg, err := mount()
-		if err != nil {
-			return err
-		}
-		for _, w := range want {
-			if !strings.Contains(cfg, w) {
-				return fmt.Errorf("the configuration does not hold %s yet", w)
-			}
-		}
-		return nil
-	}); err != nil {
+	if _, err := configHolding(mount, want); err != nil {
 		cancel()
 		t.Fatal(err)
 	}

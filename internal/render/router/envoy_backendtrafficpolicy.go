@@ -70,11 +70,7 @@ func (backendTrafficPolicyKind) Condition(*exposurev1alpha1.InferenceExposure, s
 // Verdict reads the policy's ancestor status for the exposure's Gateway, as for BackendTLSPolicy.
 func (backendTrafficPolicyKind) Verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) Verdict {
 	p := objs[0].(*envoygateway.BackendTrafficPolicy)
-	parents := make([]gatewayv1.RouteParentStatus, 0, len(p.Status.Ancestors))
-	for _, a := range p.Status.Ancestors {
-		parents = append(parents, gatewayv1.RouteParentStatus{ParentRef: a.AncestorRef, ControllerName: a.ControllerName, Conditions: a.Conditions})
-	}
-	return AncestorVerdict("BackendTrafficPolicy", p.Generation, parents, ParentRef(exp), exp.Namespace)
+	return policyVerdict("BackendTrafficPolicy", exp, p.Generation, p.Status)
 }
 
 // ServedBy is the exposure's Gateway.

@@ -66,11 +66,17 @@ func (backendTLSPolicyKind) Condition(*exposurev1alpha1.InferenceExposure, strin
 // ResolvedRefs (the CA ConfigMap), as for routes.
 func (backendTLSPolicyKind) Verdict(exp *exposurev1alpha1.InferenceExposure, objs []client.Object) Verdict {
 	p := objs[0].(*gatewayv1.BackendTLSPolicy)
-	parents := make([]gatewayv1.RouteParentStatus, 0, len(p.Status.Ancestors))
-	for _, a := range p.Status.Ancestors {
+	return policyVerdict("BackendTLSPolicy", exp, p.Generation, p.Status)
+}
+
+// policyVerdict reads a policy's ancestor status (Gateway API's PolicyStatus, which Envoy
+// Gateway's policies share) for the exposure's Gateway, as a route's parents.
+func policyVerdict(kind string, exp *exposurev1alpha1.InferenceExposure, generation int64, status gatewayv1.PolicyStatus) Verdict {
+	parents := make([]gatewayv1.RouteParentStatus, 0, len(status.Ancestors))
+	for _, a := range status.Ancestors {
 		parents = append(parents, gatewayv1.RouteParentStatus{ParentRef: a.AncestorRef, ControllerName: a.ControllerName, Conditions: a.Conditions})
 	}
-	return AncestorVerdict("BackendTLSPolicy", p.Generation, parents, ParentRef(exp), exp.Namespace)
+	return AncestorVerdict(kind, generation, parents, ParentRef(exp), exp.Namespace)
 }
 
 // ServedBy is the exposure's Gateway.

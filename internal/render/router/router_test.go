@@ -384,38 +384,39 @@ func TestIngressByController(t *testing.T) {
 	}
 }
 
-// TestGoldenF5NGINX: F5 NGINX Ingress Controller's dialect, known by its controller under the
-// class name nginx, with gRPC.
-func TestGoldenF5NGINX(t *testing.T) {
-	e := triton(func(r *exposurev1alpha1.RouterSpec) {
-		r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
-		r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m"}
-	})
-	host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
-	if err != nil {
-		t.Fatal(err)
+// TestGoldenByController: what depends on the controller that serves the routing. F5 NGINX
+// Ingress Controller's dialect, known by its controller under the class name nginx, with gRPC;
+// and on Envoy Gateway a BackendTrafficPolicy that holds the idle timeout and the request
+// deadline, for the GRPCRoute too.
+func TestGoldenByController(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		typ  exposurev1alpha1.RouterType
+		mod  func(*exposurev1alpha1.RouterSpec)
+		in   func(*Input)
+	}{
+		{"ingress-f5-nginx.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m"}
+		}, func(in *Input) { in.IngressController = ControllerF5NGINX }},
+		{"gateway-envoy-gateway.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "eg"}}
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}
+		}, func(in *Input) { in.GatewayPolicies = true }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			e := triton(tc.mod)
+			host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := Input{Exposure: e, Tenant: "alpha", Type: tc.typ, Host: host, GRPCHost: grpcHost}
+			tc.in(&in)
+			objs, err := Build(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.file, objs)
+		})
 	}
-	objs, err := Build(Input{Exposure: e, Tenant: "alpha", Type: exposurev1alpha1.RouterIngress, Host: host, GRPCHost: grpcHost, IngressController: ControllerF5NGINX})
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "ingress-f5-nginx.yaml", objs)
-}
-
-// TestGoldenEnvoyGateway: on Envoy Gateway the routes come with a BackendTrafficPolicy that
-// holds the idle timeout and the request deadline, for the GRPCRoute too.
-func TestGoldenEnvoyGateway(t *testing.T) {
-	e := triton(func(r *exposurev1alpha1.RouterSpec) {
-		r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "eg"}}
-		r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}
-	})
-	host, grpcHost, err := Hosts(e, HostPolicy{Domain: domain})
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := Build(Input{Exposure: e, Tenant: "alpha", Type: exposurev1alpha1.RouterGateway, Host: host, GRPCHost: grpcHost, GatewayPolicies: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "gateway-envoy-gateway.yaml", objs)
 }
