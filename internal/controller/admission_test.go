@@ -178,6 +178,16 @@ func TestAdmission(t *testing.T) {
 			tn.Spec.HostDomain = "*.apps.example.com"
 			return tn
 		}(), "spec.hostDomain"},
+		{"tenant allowedHosts entry not a host", func() client.Object {
+			tn := newTenant("adm-granted-bad", nil, nil, "a")
+			tn.Spec.AllowedHosts = []string{"api.example.net/v1"}
+			return tn
+		}(), "spec.allowedHosts[0]"},
+		{"tenant allowedHosts with a wildcard", func() client.Object {
+			tn := newTenant("adm-granted", nil, nil, "a")
+			tn.Spec.AllowedHosts = []string{"api.example.net", "*.models.example.net"}
+			return tn
+		}(), ""},
 		{"valid tenant", newTenant("adm-ok", ptr.To[int32](30800), ptr.To[int32](100), "tenant-alpha"), ""},
 		{"tenant without namespaces", newTenant("adm-nons", nil, nil), "spec.namespaces"},
 		{"tenant with a bad namespace", newTenant("adm-badns", nil, nil, "Tenant_Alpha"), "spec.namespaces[0]"},
