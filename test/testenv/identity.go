@@ -144,9 +144,12 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 	child := func(apiVersion, kind, name string, extra map[string]any) *unstructured.Unstructured {
 		return childIn("tenant-x", apiVersion, kind, name, extra)
 	}
-	event := func(ns string) *unstructured.Unstructured {
+	eventOn := func(ns, apiVersion, kind string) *unstructured.Unstructured {
 		return obj("v1", "Event", ns, "triton.0001", nil, map[string]any{"reason": "Test", "message": "test", "type": "Normal",
-			"involvedObject": map[string]any{"apiVersion": "exposure.inference.dev/v1alpha1", "kind": "InferenceExposure", "namespace": ns, "name": "triton"}})
+			"involvedObject": map[string]any{"apiVersion": apiVersion, "kind": kind, "namespace": ns, "name": "triton"}})
+	}
+	event := func(ns string) *unstructured.Unstructured {
+		return eventOn(ns, "exposure.inference.dev/v1alpha1", "InferenceExposure")
 	}
 	serviceOf := func(spec map[string]any) map[string]any {
 		s := map[string]any{"selector": map[string]any{"app": "web"}, "ports": []any{map[string]any{"port": int64(80)}}}
@@ -163,8 +166,8 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create a labelled HTTPRoute that no exposure controls": obj("gateway.networking.k8s.io/v1", "HTTPRoute", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{}}),
 		"create an exposure's Service where no exposure lives":  childIn("bystander", "v1", "Service", "triton", serviceOf(nil)),
 		"create an exposure's Service in kube-system":           childIn("kube-system", "v1", "Service", "triton", serviceOf(nil)),
-		"create an Event in kube-system":                        event("kube-system"),
-		"create an Event where no exposure lives":               event("bystander"),
+		"create an Event about a Pod in kube-system":            eventOn("kube-system", "v1", "Pod"),
+		"create an Event about a ConfigMap in kube-system":      eventOn("kube-system", "v1", "ConfigMap"),
 		"create an exposure's Ingress where no exposure lives":  childIn("bystander", "networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	} {
 		refused(what, func() error { return as.Create(ctx, o, dry) })
@@ -181,6 +184,22 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 	refused("label a tenant", func() error {
 		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"a":"b"}}}`)), dry)
 	})
+
+	// The policies are loaded now (they refused the above). They bind only the operator: anyone
+	// else still writes Services, Ingresses and Events where no exposure lives. (A binding whose
+	// params are not found denies before the policy's matchConditions are evaluated: this once
+	// refused every user's Service in such a namespace.)
+	for what, o := range map[string]*unstructured.Unstructured{
+		"a Service where no exposure lives":  obj("v1", "Service", "bystander", "web", nil, serviceOf(nil)),
+		"a Service in kube-system":           obj("v1", "Service", "kube-system", "web", nil, serviceOf(nil)),
+		"an Ingress where no exposure lives": obj("networking.k8s.io/v1", "Ingress", "bystander", "web", nil, map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "web.example.com"}}}}),
+		"an Event where no exposure lives":   eventOn("bystander", "v1", "Pod"),
+		"a Helm-labelled Service":            obj("v1", "Service", "bystander", "helm", map[string]any{"app.kubernetes.io/managed-by": "Helm"}, serviceOf(nil)),
+	} {
+		if err := admin.Create(ctx, o, dry); err != nil {
+			t.Errorf("the operator's policies refuse another user %s: %v", what, err)
+		}
+	}
 
 	// What it does need still works.
 	for what, o := range map[string]*unstructured.Unstructured{
