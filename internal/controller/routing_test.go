@@ -585,8 +585,8 @@ func TestHostPolicy(t *testing.T) {
 	waitExposureCondition(t, victimNS, "inline", "Routed", "False/InlineCertificatesDisabled")
 }
 
-// TestAnnotationPolicy: escalation keys in router.annotations are refused (condition and Event)
-// and the rest applied, the exposure stays Ready; the platform team widens the set per tenant.
+// TestAnnotationPolicy: escalation keys in router.annotations, and values carrying nginx's
+// syntax, are refused (condition and Event) and the rest applied, the exposure stays Ready; the platform team widens the set per tenant.
 func TestAnnotationPolicy(t *testing.T) {
 	ns := routingSetup(t, "rt-ann")
 	ann := map[string]string{
@@ -596,6 +596,7 @@ func TestAnnotationPolicy(t *testing.T) {
 		"nginx.ingress.kubernetes.io/mirror-target":         "http://collector.other.svc",
 		"nginx.ingress.kubernetes.io/auth-tls-secret":       "kube-system/admin-ca",
 		"nginx.ingress.kubernetes.io/ssl-redirect":          "false",
+		"nginx.ingress.kubernetes.io/cors-allow-origin":     "x' always; add_header Set-Cookie 'a",
 		"example.com/team":                                  "vision",
 	}
 	create(t, routedExposure(ns, "triton", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterIngress, Ingress: &exposurev1alpha1.IngressSettings{ClassName: "nginx"},
@@ -606,6 +607,9 @@ func TestAnnotationPolicy(t *testing.T) {
 		if k != "example.com/team" && !strings.Contains(msg, k) {
 			t.Errorf("refused key %s not named: %s", k, msg)
 		}
+	}
+	if !strings.Contains(msg, "reads as configuration syntax") {
+		t.Errorf("a value's refusal does not say why: %s", msg)
 	}
 	waitExposureCondition(t, ns, "triton", "Ready", "True")
 	ing, found := get(t, ns, "triton", &networkingv1.Ingress{})
@@ -1029,7 +1033,8 @@ func TestEnvoyGatewayTimeoutPolicy(t *testing.T) {
 			p.Spec.TargetRefs[0].Kind == "HTTPRoute" && p.Spec.TargetRefs[1].Kind == "GRPCRoute" && string(p.Spec.TargetRefs[1].Name) == "llm"
 		return ok, fmt.Sprintf("%+v", p.Spec)
 	})
-	if c := condition(getExposure(t, ns, "llm").Status.Conditions, "TimeoutsApplied"); !strings.HasPrefix(c, "True") || !strings.Contains(c, "streamIdleTimeout") {
+	// The status is written after the policy: wait for it.
+	if c := condition(waitExposureCondition(t, ns, "llm", "TimeoutsApplied", "True").Status.Conditions, "TimeoutsApplied"); !strings.Contains(c, "streamIdleTimeout") {
 		t.Fatalf("TimeoutsApplied: %s", c)
 	}
 	waitExposureCondition(t, ns, "llm", "Ready", "False/Pending")

@@ -49,8 +49,12 @@ func TestTimeoutsVerdict(t *testing.T) {
 			[]string{"cannot express the idle timeout", "no per-route timeout", "readTimeout defaults to 60s"}},
 		{"F5 NGINX under the class name nginx", ing("nginx.org/ingress-controller", "nginx", edge), m5, 0, metav1.ConditionTrue,
 			[]string{"enforces the idle timeout 5m0s as nginx.org/proxy-read-timeout"}},
-		{"HAProxy Ingress, not known", ing("haproxy-ingress.github.io/controller", "haproxy", edge), m5, 0, metav1.ConditionFalse,
-			[]string{"(controller haproxy-ingress.github.io/controller) cannot express the idle timeout", "knows no annotations of this controller"}},
+		{"HAProxy Ingress: the server side's timer, the platform's client timer named", ing("haproxy-ingress.github.io/controller", "haproxy", edge), m5, 0, metav1.ConditionTrue,
+			[]string{"enforces the idle timeout 5m0s as haproxy-ingress.github.io/timeout-server", "timeout-client"}},
+		{"HAProxy Technologies', a deadline", ing("haproxy.org/ingress-controller", "haproxy", edge), m5, h1, metav1.ConditionFalse,
+			[]string{"cannot express the request deadline 1h0m0s", "haproxy.org/timeout-server", "no deadline for a whole response"}},
+		{"a controller the operator does not know", ing("example.com/ingress", "ours", edge), m5, 0, metav1.ConditionFalse,
+			[]string{"(controller example.com/ingress) cannot express the idle timeout", "knows no annotations of this controller"}},
 		{"the default class, unknown", ing("", "", edge), m5, 0, metav1.ConditionFalse, []string{"the default IngressClass"}},
 		{"OpenShift router, idle", routeTimeoutSupport(), m5, 0, metav1.ConditionTrue, []string{"haproxy.router.openshift.io/timeout"}},
 		{"OpenShift router, a deadline", routeTimeoutSupport(), m5, h1, metav1.ConditionFalse, []string{"cannot express the request deadline"}},
@@ -99,11 +103,13 @@ func TestSettingsVerdict(t *testing.T) {
 		{"ingress-nginx", "k8s.io/ingress-nginx", "nginx", metav1.ConditionTrue, "proxy-body-size"},
 		{"F5 NGINX", "nginx.org/ingress-controller", "nginx", metav1.ConditionTrue, "nginx.org/client-max-body-size"},
 		{"Traefik's own provider", "traefik.io/ingress-controller", "traefik", metav1.ConditionFalse, "entryPoints.web.http.redirections"},
-		{"an unknown controller", "haproxy-ingress.github.io/controller", "haproxy", metav1.ConditionFalse, "knows no annotations of this controller"},
+		{"HAProxy Ingress", "haproxy-ingress.github.io/controller", "haproxy", metav1.ConditionTrue, "haproxy-ingress.github.io/proxy-body-size"},
+		{"HAProxy Technologies': no per-Ingress body limit", "haproxy.org/ingress-controller", "haproxy", metav1.ConditionFalse, "backend-config-snippet"},
+		{"an unknown controller", "example.com/ingress", "ours", metav1.ConditionFalse, "knows no annotations of this controller"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &exposurev1alpha1.InferenceExposure{Spec: exposurev1alpha1.InferenceExposureSpec{Router: &exposurev1alpha1.RouterSpec{
-				Ingress: &exposurev1alpha1.IngressSettings{ClassName: tc.class}}}}
+				Ingress: &exposurev1alpha1.IngressSettings{ClassName: tc.class, BodySize: "1g"}}}}
 			done, missing := router.IngressSettingsApplied(tc.controller, e)
 			v := settingsVerdict(ingressServerName(tc.controller, e), done, missing)
 			if v.Status != tc.status || !strings.Contains(v.Message, tc.contains) || !strings.Contains(v.Message, tc.controller) {

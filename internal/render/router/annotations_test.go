@@ -2,6 +2,7 @@ package router
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/utils/ptr"
@@ -109,4 +110,96 @@ func TestOverrideNeedsPolicy(t *testing.T) {
 	if got := objs[0].GetAnnotations()["nginx.ingress.kubernetes.io/ssl-redirect"]; got != "false" || len(Overridden(in, objs)) != 0 {
 		t.Fatalf("with the policy's allow: ssl-redirect = %q", got)
 	}
+}
+
+// TestAnnotationValues: the default policy keeps, per controller, the shape of the values it
+// puts into its configuration, and refuses the characters of its configuration syntax; the
+// platform's allow lets a key's other values through.
+func TestAnnotationValues(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		ok         bool
+	}{
+		// ingress-nginx: numbers where it writes numbers; nothing of nginx's block syntax.
+		{"nginx.ingress.kubernetes.io/proxy-read-timeout", "600", true},
+		{"nginx.ingress.kubernetes.io/proxy-read-timeout", "600; access_by_lua_block {}", false},
+		{"nginx.ingress.kubernetes.io/proxy-body-size", "512m", true},
+		{"nginx.ingress.kubernetes.io/proxy-body-size", "1g\nlocation /", false},
+		{"nginx.ingress.kubernetes.io/backend-protocol", "GRPC", true},
+		{"nginx.ingress.kubernetes.io/backend-protocol", "FCGI", false},
+		{"nginx.ingress.kubernetes.io/rewrite-target", "/$2", true},
+		{"nginx.ingress.kubernetes.io/rewrite-target", "/x; proxy_pass http://evil", false},
+		{"nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.0/8, 192.168.1.7", true},
+		{"nginx.ingress.kubernetes.io/whitelist-source-range", "0.0.0.0/0 }", false},
+		{"nginx.ingress.kubernetes.io/limit-rps", "50", true},
+		{"nginx.ingress.kubernetes.io/limit-whitelist", "10.0.0.0/8", true},
+		{"nginx.ingress.kubernetes.io/cors-allow-origin", "https://chat.example.com", true},
+		{"nginx.ingress.kubernetes.io/cors-allow-origin", "x' always; add_header a 'b", false},
+		{"nginx.ingress.kubernetes.io/x-forwarded-prefix", "/load_module/x", false},
+		// Traefik: no reference to another provider's or namespace's object.
+		{"traefik.ingress.kubernetes.io/router.entrypoints", "websecure", true},
+		{"traefik.ingress.kubernetes.io/router.entrypoints", "websecure@file", false},
+		{"traefik.ingress.kubernetes.io/router.priority", "100", true},
+		{"traefik.ingress.kubernetes.io/service.serversscheme", "h2c", true},
+		{"traefik.ingress.kubernetes.io/service.serversscheme", "gopher", false},
+		// F5 NGINX.
+		{"nginx.org/proxy-read-timeout", "600s", true},
+		{"nginx.org/proxy-read-timeout", "600s;", false},
+		{"nginx.org/grpc-services", "triton,vllm", true},
+		{"nginx.org/grpc-services", "../other", false},
+		{"nginx.org/proxy-buffers", "8 16k", true},
+		// The OpenShift router: HAProxy time formats; its lines of words.
+		{"haproxy.router.openshift.io/timeout", "10m", true},
+		{"haproxy.router.openshift.io/timeout", "10m\n  http-request deny", false},
+		{"haproxy.router.openshift.io/hsts_header", "max-age=31536000;includeSubDomains;preload", true},
+		{"haproxy.router.openshift.io/ip_whitelist", "192.168.1.0/24 10.0.0.1", true},
+		{"haproxy.router.openshift.io/ip_whitelist", "all #", false},
+		{"haproxy.router.openshift.io/balance", "leastconn", true},
+		// The HAProxy ingress controllers.
+		{"haproxy-ingress.github.io/timeout-server", "900s", true},
+		{"haproxy-ingress.github.io/timeout-server", "forever", false},
+		{"haproxy.org/timeout-server", "5m", true},
+		{"haproxy-ingress.github.io/backend-protocol", "h2", true},
+		{"haproxy-ingress.github.io/balance-algorithm", "leastconn", true},
+		{"haproxy-ingress.github.io/balance-algorithm", "leastconn\"", false},
+		{"haproxy.org/allow-list", "10.0.0.0/8,192.168.0.0/16", true},
+		// Any controller: no control characters.
+		{"example.com/team", "a", true},
+		{"example.com/team", "a\rb", false},
+	} {
+		applied, refused := FilterAnnotations(map[string]string{tc.key: tc.value}, AnnotationPolicy{})
+		if _, got := applied[tc.key]; got != tc.ok {
+			t.Errorf("%s: %q applied = %v, want %v (refused: %v)", tc.key, tc.value, got, tc.ok, refused)
+		}
+		if !tc.ok {
+			if len(refused) != 1 || !strings.Contains(RefusalMessage(refused), "annotationPolicy.allow") {
+				t.Errorf("%s: refusal %v does not say who can allow it", tc.key, refused)
+			}
+			// The platform's allow lets the tenant's value through as written.
+			if applied, _ := FilterAnnotations(map[string]string{tc.key: tc.value}, AnnotationPolicy{Allow: []string{tc.key}}); applied[tc.key] != tc.value {
+				t.Errorf("%s: allow did not let %q through", tc.key, tc.value)
+			}
+		}
+	}
+}
+
+// FuzzAnnotationValues: by default, no applied value holds a line break, and none of
+// ingress-nginx's holds a brace or a semicolon, whatever the key and value.
+func FuzzAnnotationValues(f *testing.F) {
+	f.Add("nginx.ingress.kubernetes.io/proxy-read-timeout", "600")
+	f.Add("nginx.ingress.kubernetes.io/cors-allow-origin", "x; }")
+	f.Add("haproxy.router.openshift.io/timeout", "1s\nx")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		applied, _ := FilterAnnotations(map[string]string{key: value}, AnnotationPolicy{})
+		v, ok := applied[key]
+		if !ok {
+			return
+		}
+		if strings.ContainsAny(v, "\n\r") {
+			t.Fatalf("%s: a line break applied: %q", key, v)
+		}
+		if strings.HasPrefix(key, "nginx.ingress.kubernetes.io/") && strings.ContainsAny(v, "{};") {
+			t.Fatalf("%s: nginx syntax applied: %q", key, v)
+		}
+	})
 }

@@ -47,7 +47,9 @@ var dialects = map[IngressFlavour]ingressDialect{}
 // when the class is not known (controller ""), from its name, as a best guess until it is.
 func FlavourOf(controller, className string) IngressFlavour {
 	for _, f := range sortedFlavours() {
-		if d := dialects[f]; controller != "" && d.controller() == controller || controller == "" && d.guess(className) {
+		d := dialects[f]
+		// A controller of several instances names each <controller>/<instance>.
+		if controller != "" && (d.controller() == controller || strings.HasPrefix(controller, d.controller()+"/")) || controller == "" && d.guess(className) {
 			return f
 		}
 	}

@@ -356,7 +356,11 @@ func TestIngressByController(t *testing.T) {
 		{"Traefik's provider cannot carry gRPC", ControllerTraefik, "web", true, "", exposurev1alpha1.ReasonRouterUnsupported},
 		{"F5 NGINX under the class name nginx: its own dialect", ControllerF5NGINX, "nginx", false, F5ReadTimeout, ""},
 		{"F5 NGINX carries gRPC", ControllerF5NGINX, "nginx", true, F5ReadTimeout, ""},
-		{"HAProxy Ingress, not known: nothing it would misread", "haproxy-ingress.github.io/controller", "nginx", false, "", ""},
+		{"HAProxy Ingress under the class name nginx: its own dialect", ControllerHAProxyIngress, "nginx", false, HAProxyIngressTimeoutServer, ""},
+		{"HAProxy Ingress carries gRPC", ControllerHAProxyIngress, "haproxy", true, HAProxyIngressBackendProtocol, ""},
+		{"HAProxy Technologies' controller", ControllerHAProxyTech, "haproxy", false, HAProxyTechTimeoutServer, ""},
+		{"one of several HAProxy Technologies' controllers", ControllerHAProxyTech + "/prod", "haproxy-prod", true, HAProxyTechServerProto, ""},
+		{"a controller not known: nothing it would misread", "example.com/ingress", "nginx", false, "", ""},
 		{"an unknown class named nginx", "", "nginx", false, NginxReadTimeout, ""},
 		{"an unknown class named traefik", "", "traefik", false, TraefikRouterTLS, ""},
 	} {
@@ -376,7 +380,7 @@ func TestIngressByController(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			}
-			a := objs[0].GetAnnotations()
+			a := objs[len(objs)-1].GetAnnotations() // with grpc, the gRPC host's Ingress
 			if tc.want == "" && len(a) != 0 || tc.want != "" && a[tc.want] == "" {
 				t.Fatalf("annotations %v, want %q", a, tc.want)
 			}
@@ -399,6 +403,13 @@ func TestGoldenByController(t *testing.T) {
 			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
 			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m"}
 		}, func(in *Input) { in.IngressController = ControllerF5NGINX }},
+		{"ingress-haproxy-ingress.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "haproxy", BodySize: "2g"}
+			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m"}
+		}, func(in *Input) { in.IngressController = ControllerHAProxyIngress }},
+		{"ingress-haproxytech.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
+			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "haproxy"}
+		}, func(in *Input) { in.IngressController = ControllerHAProxyTech }},
 		{"gateway-envoy-gateway.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "eg"}}
 			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}
