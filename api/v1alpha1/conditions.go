@@ -42,6 +42,11 @@ const (
 	// ConditionTimeoutPolicyAccepted reports whether Envoy Gateway accepted the
 	// BackendTrafficPolicy that carries the exposure's timeouts (on Envoy Gateway only).
 	ConditionTimeoutPolicyAccepted = "TimeoutPolicyAccepted"
+	// ConditionInferencePoolAccepted reports whether the exposure's Gateway accepted its
+	// InferencePools (router.inferencePool) and resolved their endpoint picker; False with
+	// APINotServed where the cluster does not serve the InferencePool API (the routes keep the
+	// Service).
+	ConditionInferencePoolAccepted = "InferencePoolAccepted"
 	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.

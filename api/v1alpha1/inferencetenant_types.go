@@ -85,6 +85,12 @@ type InferenceTenantSpec struct {
 	// not overridden.
 	// +optional
 	AnnotationPolicy *AnnotationPolicy `json:"annotationPolicy,omitempty"`
+
+	// endpointPicker is the endpoint picker of the tenant's exposures that ask for an
+	// InferencePool (router.inferencePool) without naming one: a Service of this name in each
+	// exposure's own namespace. Without either, the Gateway's implementation picks endpoints.
+	// +optional
+	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
 }
 
 // AnnotationPolicy lists annotation key patterns; * matches any run of characters.

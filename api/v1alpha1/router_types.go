@@ -191,6 +191,37 @@ type Backend struct {
 	Weight int32 `json:"weight"`
 }
 
+// InferencePoolSettings ask for an InferencePool per routed port.
+type InferencePoolSettings struct {
+	// endpointPicker is the endpoint picker Service, in the exposure's namespace. Default: the
+	// tenant's spec.endpointPicker; without either, the Gateway's implementation picks.
+	// +optional
+	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
+}
+
+// EndpointPicker is an endpoint picker (EPP) Service in the exposure's namespace: never
+// another namespace's, so one tenant's requests are never scheduled by another's picker.
+type EndpointPicker struct {
+	// name of the picker's Service.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// port of the picker's gRPC (ext-proc) service.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// failureMode is what the Gateway does when the picker does not answer: FailClose (the
+	// default) refuses the request, FailOpen sends it to any pod of the pool.
+	// +optional
+	// +kubebuilder:validation:Enum=FailOpen;FailClose
+	FailureMode string `json:"failureMode,omitempty"`
+}
+
 // RouterSpec is the exposure's HTTPS (and optional gRPC over TLS) path.
 // +kubebuilder:validation:XValidation:rule="!has(self.gateway) || self.type == 'Gateway' || self.type == 'Auto'",message="router.gateway is only used with type Gateway or Auto"
 // +kubebuilder:validation:XValidation:rule="!has(self.ingress) || self.type == 'Ingress' || self.type == 'Auto'",message="router.ingress is only used with type Ingress or Auto"
@@ -199,6 +230,9 @@ type Backend struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.backend) || (self.tls.termination == 'Reencrypt' && (self.type == 'Gateway' || self.type == 'Auto'))",message="router.tls.backend is only used with type Gateway (or Auto) and termination Reencrypt: it becomes a BackendTLSPolicy"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Ingress' || !has(self.backends)",message="router.backends (weighted canaries) needs type Route or Gateway: an Ingress has a single backend"
 // +kubebuilder:validation:XValidation:rule="!has(self.grpcHost) || (has(self.grpc) && self.grpc)",message="router.grpcHost needs router.grpc true"
+// +kubebuilder:validation:XValidation:rule="!has(self.inferencePool) || self.type == 'Gateway'",message="router.inferencePool needs router.type Gateway: an InferencePool is a backend of Gateway API routes"
+// +kubebuilder:validation:XValidation:rule="!has(self.inferencePool) || !has(self.backends)",message="router.inferencePool and router.backends exclude each other: the pool's endpoint picker chooses the pods"
+// +kubebuilder:validation:XValidation:rule="!has(self.inferencePool) || !has(self.tls) || !has(self.tls.termination) || self.tls.termination == 'Edge'",message="router.inferencePool needs tls.termination Edge: the Gateway must see each request to pick its pod"
 // +kubebuilder:validation:XValidation:rule="!has(self.host) || !has(self.grpcHost) || self.host != self.grpcHost",message="router.grpcHost must differ from router.host: HTTP and gRPC routes may not share a hostname"
 type RouterSpec struct {
 	// type is the kind of routing object: Auto (default), Ingress, Route (OpenShift), Gateway
@@ -261,6 +295,16 @@ type RouterSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	Backends []Backend `json:"backends,omitempty"`
+
+	// inferencePool routes the http port (and, with grpc, the grpc port) through an
+	// InferencePool of the Gateway API Inference Extension instead of the Service: its endpoint
+	// picker chooses the model-server pod for each request, with the tenant's name as the
+	// fairness key (the x-gateway-inference-fairness-id header, overwriting any a client
+	// sent). Needs router.type Gateway and Edge termination, and the InferencePool API; where
+	// it is not served the InferencePoolAccepted condition says so and the routes keep the
+	// Service.
+	// +optional
+	InferencePool *InferencePoolSettings `json:"inferencePool,omitempty"`
 
 	// annotations are copied onto every Ingress, Route and HTTPRoute/GRPCRoute the operator
 	// makes; they override the operator's own defaults (e.g. the Route balance). Keys that

@@ -158,6 +158,37 @@ func TestAdmission(t *testing.T) {
 			r.Type = exposurev1alpha1.RouterIngress
 			r.Backends = []exposurev1alpha1.Backend{{Name: "a", Weight: 1}}
 		}), "needs type Route or Gateway"},
+		{"inference pool on an Ingress", withRouter(valid(), "r-pool-ing", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterIngress
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{}
+		}), "router.inferencePool needs router.type Gateway"},
+		{"inference pool with canaries", withRouter(valid(), "r-pool-canary", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{}
+			r.Backends = []exposurev1alpha1.Backend{{Name: "a", Weight: 1}}
+		}), "router.inferencePool and router.backends exclude each other"},
+		{"inference pool with Passthrough", withRouter(valid(), "r-pool-pass", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{}
+			r.TLS = &exposurev1alpha1.RouterTLS{Termination: exposurev1alpha1.TLSPassthrough}
+		}), "router.inferencePool needs tls.termination Edge"},
+		{"endpoint picker in another namespace", withRouter(valid(), "r-pool-ns", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "other/epp", Port: 9002}}
+		}), "spec.router.inferencePool.endpointPicker.name"},
+		{"endpoint picker failure mode", withRouter(valid(), "r-pool-fm", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "epp", Port: 9002, FailureMode: "Retry"}}
+		}), `supported values: "FailOpen", "FailClose"`},
+		{"inference pool on a Gateway", withRouter(valid(), "r-pool", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "epp", Port: 9002}}
+		}), ""},
 		{"host not a DNS name", withRouter(valid(), "r-host", func(r *exposurev1alpha1.RouterSpec) { r.Host = "Inference_Alpha.example.com" }), "spec.router.host"},
 		{"host label over 63", withRouter(valid(), "r-hostlong", func(r *exposurev1alpha1.RouterSpec) {
 			r.Host = exposurev1alpha1.Hostname(strings.Repeat("a", 64) + ".example.com")

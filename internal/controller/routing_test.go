@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,6 +25,7 @@ import (
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/exposure"
 	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
+	"github.com/inference-exposure/inference-exposure-operator/internal/inferencepool"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/test/testenv"
@@ -1056,4 +1058,132 @@ func TestEnvoyGatewayTimeoutPolicy(t *testing.T) {
 		e.Spec.Router.Gateway.ParentRef.Name = "ai-gateway"
 	})
 	waitGone(t, ns, "llm", &envoygateway.BackendTrafficPolicy{})
+}
+
+// TestInferencePool: an exposure that asks for router.inferencePool gets a pool per routed port
+// (its selector, its ports, the tenant's endpoint picker), its routes go to the pools with the
+// tenant as the fairness key, Ready waits for the Gateway's word on the pools as on the routes,
+// a pool the Gateway refuses says why, and turning it off brings the Service back.
+func TestInferencePool(t *testing.T) {
+	if _, err := testenv.InferencePoolCRD(); err != nil {
+		t.Skipf("needs the InferencePool CRD from the Gateway API Inference Extension's module: %v", err)
+	}
+	ns := routingSetup(t, "rt-pool")
+	updateTenant(t, "rt-pool", func(tn *exposurev1alpha1.InferenceTenant) {
+		tn.Spec.EndpointPicker = &exposurev1alpha1.EndpointPicker{Name: "vllm-epp", Port: 9002}
+	})
+	exp := routedExposure(ns, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway, GRPC: ptr.To(true),
+		Gateway:       &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}},
+		InferencePool: &exposurev1alpha1.InferencePoolSettings{}})
+	exp.Spec.Ports.GRPC = ptr.To[int32](8001)
+	create(t, exp)
+
+	newPool := func() *inferencepool.InferencePool { return &inferencepool.InferencePool{} }
+	pool := waitExists(t, ns, "llm", newPool, func(p *inferencepool.InferencePool) (bool, string) {
+		return p.Spec.TargetPorts[0].Number == 8000 && p.Spec.AppProtocol == "http" && p.Spec.EndpointPickerRef != nil && p.Spec.EndpointPickerRef.Name == "vllm-epp" &&
+			p.Spec.Selector.MatchLabels["app"] == "llm", fmt.Sprintf("%+v", p.Spec)
+	})
+	grpcPool := waitExists(t, ns, "llm-grpc", newPool, func(p *inferencepool.InferencePool) (bool, string) {
+		return p.Spec.TargetPorts[0].Number == 8001 && p.Spec.AppProtocol == "kubernetes.io/h2c", fmt.Sprintf("%+v", p.Spec)
+	})
+	waitExists(t, ns, "llm", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(hr *gatewayv1.HTTPRoute) (bool, string) {
+		r := hr.Spec.Rules[0]
+		return string(ptr.Deref(r.BackendRefs[0].Kind, "")) == "InferencePool" && len(r.Filters) == 1 && r.Filters[0].RequestHeaderModifier.Set[0].Value == "rt-pool", fmt.Sprintf("%+v", r)
+	})
+	waitExposureCondition(t, ns, "llm", "InferencePoolAccepted", "Unknown")
+	waitExposureCondition(t, ns, "llm", "Ready", "False/Pending")
+
+	// The Gateway accepts the routes and the pools: Ready.
+	acceptOnGateway(t, ns, "llm", &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "llm"}}, &gatewayv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: "llm"}})
+	reportPool := func(p *inferencepool.InferencePool, status metav1.ConditionStatus, reason string) {
+		t.Helper()
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			live := &inferencepool.InferencePool{}
+			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(p), live); err != nil {
+				return err
+			}
+			now := metav1.Now()
+			live.Status.Parents = []inferencepool.ParentStatus{{
+				ParentRef:      inferencepool.ParentReference{Group: ptr.To("gateway.networking.k8s.io"), Kind: "Gateway", Namespace: "gateway-system", Name: "ai-gateway"},
+				ControllerName: "example.com/gateway",
+				Conditions: []metav1.Condition{
+					{Type: "Accepted", Status: status, Reason: reason, Message: "reported by the test", ObservedGeneration: live.Generation, LastTransitionTime: now},
+					{Type: "ResolvedRefs", Status: metav1.ConditionTrue, Reason: "ResolvedRefs", ObservedGeneration: live.Generation, LastTransitionTime: now},
+				},
+			}}
+			return k8s.Status().Update(context.Background(), live)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reportPool(pool, metav1.ConditionTrue, "Accepted")
+	reportPool(grpcPool, metav1.ConditionTrue, "Accepted")
+	waitExposureCondition(t, ns, "llm", "InferencePoolAccepted", "True")
+	waitExposureCondition(t, ns, "llm", "Ready", "True")
+
+	// A Gateway that cannot route to pools says so; the exposure says why.
+	reportPool(grpcPool, metav1.ConditionFalse, "NotSupportedByParent")
+	e := waitExposureCondition(t, ns, "llm", "InferencePoolAccepted", "False/NotSupportedByParent")
+	if c := condition(e.Status.Conditions, "InferencePoolAccepted"); !strings.Contains(c, "InferencePool llm-grpc") || !strings.Contains(c, "ai-gateway") {
+		t.Fatalf("InferencePoolAccepted: %s", c)
+	}
+
+	// Turned off: the pools go, the routes go back to the Service.
+	updateExposure(t, ns, "llm", func(e *exposurev1alpha1.InferenceExposure) { e.Spec.Router.InferencePool = nil })
+	waitGone(t, ns, "llm", &inferencepool.InferencePool{})
+	waitGone(t, ns, "llm-grpc", &inferencepool.InferencePool{})
+	waitExists(t, ns, "llm", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(hr *gatewayv1.HTTPRoute) (bool, string) {
+		r := hr.Spec.Rules[0]
+		return string(ptr.Deref(r.BackendRefs[0].Kind, "")) == "Service" && len(r.Filters) == 0, fmt.Sprintf("%+v", r)
+	})
+	e = waitExposureCondition(t, ns, "llm", "Routed", "True")
+	if c := condition(e.Status.Conditions, "InferencePoolAccepted"); c != "" {
+		t.Fatalf("InferencePoolAccepted after the pools went: %s", c)
+	}
+}
+
+// TestInferencePoolNotServed: without the InferencePool API the exposure says so and its routes
+// keep the Service; once the CRD is installed, the pools come.
+func TestInferencePoolNotServed(t *testing.T) {
+	crdPath, err := testenv.InferencePoolCRD()
+	if err != nil {
+		t.Skipf("needs the InferencePool CRD from the Gateway API Inference Extension's module: %v", err)
+	}
+	ctx := context.Background()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const crd = "inferencepools.inference.networking.k8s.io"
+	if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd}}); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	reinstall := func() {
+		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crdPath}, ErrorIfPathMissing: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(reinstall)
+	eventually(t, "CRD gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	ns := routingSetup(t, "rt-nopool")
+	create(t, routedExposure(ns, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway,
+		Gateway:       &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}},
+		InferencePool: &exposurev1alpha1.InferencePoolSettings{}}))
+	e := waitExposureCondition(t, ns, "llm", "InferencePoolAccepted", "False/APINotServed")
+	if c := condition(e.Status.Conditions, "InferencePoolAccepted"); !strings.Contains(c, "inference.networking.k8s.io/v1") || !strings.Contains(c, "the routes go to the Service llm") {
+		t.Fatalf("InferencePoolAccepted: %s", c)
+	}
+	hr, _ := get(t, ns, "llm", &gatewayv1.HTTPRoute{})
+	if k := string(ptr.Deref(hr.Spec.Rules[0].BackendRefs[0].Kind, "")); k != "Service" {
+		t.Fatalf("without the API the route goes to a %s", k)
+	}
+
+	// The platform installs the API: the pools come, the route moves to them.
+	reinstall()
+	waitExists(t, ns, "llm", func() *inferencepool.InferencePool { return &inferencepool.InferencePool{} }, nil)
+	waitExists(t, ns, "llm", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(hr *gatewayv1.HTTPRoute) (bool, string) {
+		return string(ptr.Deref(hr.Spec.Rules[0].BackendRefs[0].Kind, "")) == "InferencePool", fmt.Sprintf("%+v", hr.Spec.Rules[0])
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/haproxyconfig"
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
 	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
+	"github.com/inference-exposure/inference-exposure-operator/internal/inferencepool"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
@@ -38,7 +39,7 @@ const DefaultAPIPollInterval = 30 * time.Second
 
 // AddToScheme registers every kind the operator reads or writes.
 func AddToScheme(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme, routev1.Install, gatewayv1.Install, envoygateway.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme, routev1.Install, gatewayv1.Install, envoygateway.AddToScheme, inferencepool.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
 		}

@@ -178,6 +178,16 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 				"targetRefs": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "web"}}}}), dry)
 		})
 	}
+	if _, err := InferencePoolCRD(); err == nil {
+		refused("create a labelled InferencePool that no exposure controls", func() error {
+			return as.Create(ctx, obj("inference.networking.k8s.io/v1", "InferencePool", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{
+				"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}}), dry)
+		})
+		refused("create an exposure's InferencePool where no exposure lives", func() error {
+			return as.Create(ctx, childIn("bystander", "inference.networking.k8s.io/v1", "InferencePool", "triton", map[string]any{"spec": map[string]any{
+				"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}}), dry)
+		})
+	}
 	refused("rewrite a tenant's spec", func() error {
 		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespaces":["tenant-x","kube-system"]}}`)), dry)
 	})
@@ -202,7 +212,7 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 	}
 
 	// What it does need still works.
-	for what, o := range map[string]*unstructured.Unstructured{
+	may := map[string]*unstructured.Unstructured{
 		"create an exposure's Service":          child("v1", "Service", "triton", serviceOf(nil)),
 		"create an exposure's NodePort Service": child("v1", "Service", "triton-np", serviceOf(map[string]any{"type": "NodePort"})),
 		"create its HAProxy ConfigMap":          obj("v1", "ConfigMap", opNamespace, "inference-exposure-haproxy", managed, map[string]any{"data": map[string]any{"00-global.cfg": "global\n"}}),
@@ -210,7 +220,12 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create an Event on a tenant":           event("default"),
 		"create an Event in its namespace":      event(opNamespace),
 		"create an exposure's Ingress":          child("networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
-	} {
+	}
+	if _, err := InferencePoolCRD(); err == nil {
+		may["create an exposure's InferencePool"] = child("inference.networking.k8s.io/v1", "InferencePool", "triton", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "triton"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}})
+	}
+	for what, o := range may {
 		// The policies' params (the namespace's exposures) load a moment after they exist.
 		deadline := time.Now().Add(30 * time.Second)
 		for err := as.Create(ctx, o.DeepCopy(), dry); err != nil; err = as.Create(ctx, o.DeepCopy(), dry) {

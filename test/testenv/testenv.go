@@ -61,20 +61,38 @@ func moduleDir(module string) (string, error) {
 // (once, into the module cache).
 const EnvoyGatewayVersion = "v1.9.1"
 
+// InferenceExtensionVersion is the Gateway API Inference Extension release whose InferencePool
+// CRD the tests install, fetched the same way.
+const InferenceExtensionVersion = "v1.6.2"
+
 // EnvoyGatewayCRD is the path of Envoy Gateway's BackendTrafficPolicy CRD, from its module; an
 // error when the module cannot be fetched (the tests that need it skip).
 func EnvoyGatewayCRD() (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", "github.com/envoyproxy/gateway@"+EnvoyGatewayVersion)
+	return moduleFile("github.com/envoyproxy/gateway", EnvoyGatewayVersion,
+		filepath.Join("charts", "gateway-helm", "charts", "crds", "crds", "generated", "gateway.envoyproxy.io_backendtrafficpolicies.yaml"))
+}
+
+// InferencePoolCRD is the path of the InferencePool CRD (inference.networking.k8s.io/v1), from
+// the extension's module; an error when it cannot be fetched (the tests that need it skip).
+func InferencePoolCRD() (string, error) {
+	return moduleFile("sigs.k8s.io/gateway-api-inference-extension", InferenceExtensionVersion,
+		filepath.Join("config", "crd", "bases", "inference.networking.k8s.io_inferencepools.yaml"))
+}
+
+// moduleFile fetches a module the operator does not import into the module cache, and returns
+// the path of one of its files.
+func moduleFile(module, version, file string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
 	cmd.Dir = RepoRoot()
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("fetching Envoy Gateway %s: %w", EnvoyGatewayVersion, err)
+		return "", fmt.Errorf("fetching %s %s: %w", module, version, err)
 	}
 	var mod struct{ Dir string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return "", fmt.Errorf("fetching Envoy Gateway %s: no module directory in %s", EnvoyGatewayVersion, out)
+		return "", fmt.Errorf("fetching %s %s: no module directory in %s", module, version, out)
 	}
-	path := filepath.Join(mod.Dir, "charts", "gateway-helm", "charts", "crds", "crds", "generated", "gateway.envoyproxy.io_backendtrafficpolicies.yaml")
+	path := filepath.Join(mod.Dir, file)
 	if _, err := os.Stat(path); err != nil {
 		return "", err
 	}
@@ -82,8 +100,8 @@ func EnvoyGatewayCRD() (string, error) {
 }
 
 // CRDPaths are the CRD files and directories the tests install: ours, the Gateway API
-// standard channel, the OpenShift Route and, when it can be fetched, Envoy Gateway's
-// BackendTrafficPolicy.
+// standard channel, the OpenShift Route and, when they can be fetched, Envoy Gateway's
+// BackendTrafficPolicy and the Inference Extension's InferencePool.
 func CRDPaths() ([]string, error) {
 	gw, err := moduleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
@@ -100,6 +118,9 @@ func CRDPaths() ([]string, error) {
 	}
 	if eg, err := EnvoyGatewayCRD(); err == nil {
 		paths = append(paths, eg)
+	}
+	if ip, err := InferencePoolCRD(); err == nil {
+		paths = append(paths, ip)
 	}
 	return paths, nil
 }

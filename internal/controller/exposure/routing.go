@@ -175,6 +175,8 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		in.Inline = cert
 		result.RequeueAfter = inlineResync
 	}
+	in.InferencePools = r.APIs.Served(router.InferencePoolGVK)
+	in.EndpointPicker = tenant.Spec.EndpointPicker
 	in.Policy = router.PolicyFor(tenant)
 	applied, refused := router.FilterAnnotations(spec.Annotations, in.Policy)
 	in.Annotations = applied
@@ -270,6 +272,7 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		}
 	}
 
+	inferencePoolsServed(in, conds)
 	timeoutsApplied(in, gwClass, conds)
 	settingsApplied(in, conds)
 	status.Router = &exposurev1alpha1.RouterStatus{Type: serving, Host: host, Objects: keep}
@@ -565,4 +568,15 @@ func timeoutsApplied(in router.Input, gwClass *gatewayv1.GatewayClass, conds con
 		return
 	}
 	conds.Verdict(exposurev1alpha1.ConditionTimeoutsApplied, v.Status, v.Reason, v.Message)
+}
+
+// inferencePoolsServed says, where the exposure asks for InferencePools that the cluster does
+// not serve, that its routes keep the Service; the pools' own condition is their Gateway's
+// word otherwise.
+func inferencePoolsServed(in router.Input, conds conditions.Set) {
+	if r := in.Exposure.Spec.Router; r == nil || r.InferencePool == nil || in.InferencePools {
+		return
+	}
+	conds.Failed(exposurev1alpha1.ConditionInferencePoolAccepted, exposurev1alpha1.ReasonAPINotServed, fmt.Sprintf(
+		"router.inferencePool needs the InferencePool API (%s), which this cluster does not serve: install the Gateway API Inference Extension's CRDs; until then the routes go to the Service %s", router.InferencePoolGVK.GroupVersion(), in.Exposure.Name))
 }

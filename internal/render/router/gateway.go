@@ -43,6 +43,9 @@ func GatewayRoutes(in Input) ([]client.Object, error) {
 	if in.GatewayPolicies {
 		out = append(out, BackendTrafficPolicy(in))
 	}
+	if UsesInferencePools(in) {
+		out = append(out, InferencePools(in)...)
+	}
 	return out, nil
 }
 

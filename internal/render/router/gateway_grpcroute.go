@@ -13,13 +13,18 @@ import (
 // GRPCRouteGVK is the Gateway API GRPCRoute kind.
 var GRPCRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute")
 
-// GRPCRoute routes every gRPC method on the gRPC host to the grpc port. It has its own
+// GRPCRoute routes every gRPC method on the gRPC host to the grpc port (or its InferencePool). It has its own
 // hostname: an HTTPRoute and a GRPCRoute may not share one.
 func GRPCRoute(in Input) *gatewayv1.GRPCRoute {
 	exp := in.Exposure
 	rule := gatewayv1.GRPCRouteRule{}
-	for _, b := range backends(exp) {
-		rule.BackendRefs = append(rule.BackendRefs, gatewayv1.GRPCBackendRef{BackendRef: backendRef(b, *exp.Spec.Ports.GRPC)})
+	if UsesInferencePools(in) {
+		rule.BackendRefs = []gatewayv1.GRPCBackendRef{{BackendRef: poolBackendRef(GRPCName(exp))}}
+		rule.Filters = []gatewayv1.GRPCRouteFilter{{Type: gatewayv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: fairness(in)}}
+	} else {
+		for _, b := range backends(exp) {
+			rule.BackendRefs = append(rule.BackendRefs, gatewayv1.GRPCBackendRef{BackendRef: backendRef(b, *exp.Spec.Ports.GRPC)})
+		}
 	}
 	gr := &gatewayv1.GRPCRoute{
 		ObjectMeta: objectMeta(in, exp.Name, nil),

@@ -14,7 +14,8 @@ import (
 // HTTPRouteGVK is the Gateway API HTTPRoute kind.
 var HTTPRouteGVK = gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")
 
-// HTTPRoute routes the host's paths (PathPrefix) to the http port, with timeouts.request.
+// HTTPRoute routes the host's paths (PathPrefix) to the http port, or to the exposure's
+// InferencePool with the tenant as the fairness key, with timeouts.request.
 func HTTPRoute(in Input) *gatewayv1.HTTPRoute {
 	exp := in.Exposure
 	rule := gatewayv1.HTTPRouteRule{}
@@ -23,8 +24,13 @@ func HTTPRoute(in Input) *gatewayv1.HTTPRoute {
 			Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To(p)},
 		})
 	}
-	for _, b := range backends(exp) {
-		rule.BackendRefs = append(rule.BackendRefs, gatewayv1.HTTPBackendRef{BackendRef: backendRef(b, *exp.Spec.Ports.HTTP)})
+	if UsesInferencePools(in) {
+		rule.BackendRefs = []gatewayv1.HTTPBackendRef{{BackendRef: poolBackendRef(exp.Name)}}
+		rule.Filters = []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: fairness(in)}}
+	} else {
+		for _, b := range backends(exp) {
+			rule.BackendRefs = append(rule.BackendRefs, gatewayv1.HTTPBackendRef{BackendRef: backendRef(b, *exp.Spec.Ports.HTTP)})
+		}
 	}
 	// timeouts.request is a deadline for the whole response (GEP-1742), not an idle timer: only
 	// the exposure's request deadline goes there. Zero disables it, where an implementation's

@@ -59,6 +59,11 @@ type Input struct {
 	// BackendTrafficPolicy API is served, so the timeouts the standard routes cannot hold go
 	// into one.
 	GatewayPolicies bool
+	// InferencePools: the cluster serves the InferencePool API, so an exposure that asks for
+	// router.inferencePool gets its pools.
+	InferencePools bool
+	// EndpointPicker is the tenant's default endpoint picker (spec.endpointPicker).
+	EndpointPicker *exposurev1alpha1.EndpointPicker
 	// Inline holds the Secret's certificate when spec.router.tls.inline is set.
 	Inline *TLSCertificate
 	// Annotations are the router.annotations the tenant's policy lets through

@@ -10,8 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/inferencepool"
 	goldenfile "github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
 )
 
@@ -410,6 +412,13 @@ func TestGoldenByController(t *testing.T) {
 		{"ingress-haproxytech.yaml", exposurev1alpha1.RouterIngress, func(r *exposurev1alpha1.RouterSpec) {
 			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "haproxy"}
 		}, func(in *Input) { in.IngressController = ControllerHAProxyTech }},
+		{"gateway-inference-pool.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "inference-gateway"}}
+			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{}
+		}, func(in *Input) {
+			in.InferencePools = true
+			in.EndpointPicker = &exposurev1alpha1.EndpointPicker{Name: "triton-epp", Port: 9002}
+		}},
 		{"gateway-envoy-gateway.yaml", exposurev1alpha1.RouterGateway, func(r *exposurev1alpha1.RouterSpec) {
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "eg"}}
 			r.Timeouts = &exposurev1alpha1.RouterTimeouts{Idle: "10m", Request: "1h"}
@@ -429,5 +438,74 @@ func TestGoldenByController(t *testing.T) {
 			}
 			golden(t, tc.file, objs)
 		})
+	}
+}
+
+// TestInferencePools: the routes go to the exposure's own pools, never another namespace's,
+// with the tenant's name set (not added) as the fairness key; the exposure's picker wins over
+// the tenant's; without the API the routes keep the Service.
+func TestInferencePools(t *testing.T) {
+	gw := &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "inference-gateway"}}
+	e := triton(func(r *exposurev1alpha1.RouterSpec) {
+		r.Gateway = gw
+		r.InferencePool = &exposurev1alpha1.InferencePoolSettings{EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "own-epp", Port: 9002, FailureMode: "FailOpen"}}
+	})
+	in := Input{Exposure: e, Tenant: "alpha", Type: exposurev1alpha1.RouterGateway, Host: "h.example.com", GRPCHost: "g.example.com",
+		InferencePools: true, EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "tenant-epp", Port: 9002}}
+	objs, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hr *gatewayv1.HTTPRoute
+	var gr *gatewayv1.GRPCRoute
+	pools := map[string]*inferencepool.InferencePool{}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *gatewayv1.HTTPRoute:
+			hr = o
+		case *gatewayv1.GRPCRoute:
+			gr = o
+		case *inferencepool.InferencePool:
+			pools[o.Name] = o
+		}
+	}
+	if len(pools) != 2 || pools["triton"].Spec.TargetPorts[0].Number != 8000 || pools["triton-grpc"].Spec.TargetPorts[0].Number != 8001 ||
+		pools["triton-grpc"].Spec.AppProtocol != inferencepool.AppProtocolH2C || pools["triton"].Spec.Selector.MatchLabels["app"] != "triton" {
+		t.Fatalf("pools: %+v", pools)
+	}
+	if p := pools["triton"].Spec.EndpointPickerRef; p == nil || p.Name != "own-epp" || p.FailureMode != "FailOpen" || pools["triton"].Namespace != e.Namespace {
+		t.Fatalf("the exposure's picker, in its namespace: %+v", pools["triton"])
+	}
+	ref := hr.Spec.Rules[0].BackendRefs[0]
+	if len(hr.Spec.Rules[0].BackendRefs) != 1 || string(*ref.Kind) != "InferencePool" || ref.Name != "triton" || ref.Namespace != nil {
+		t.Fatalf("HTTPRoute backend: %+v", hr.Spec.Rules[0].BackendRefs)
+	}
+	f := hr.Spec.Rules[0].Filters
+	if len(f) != 1 || f[0].RequestHeaderModifier == nil || len(f[0].RequestHeaderModifier.Set) != 1 || len(f[0].RequestHeaderModifier.Add) != 0 ||
+		f[0].RequestHeaderModifier.Set[0] != (gatewayv1.HTTPHeader{Name: inferencepool.FairnessHeader, Value: "alpha"}) {
+		t.Fatalf("the fairness key must be set (replacing the client's): %+v", f)
+	}
+	if gref := gr.Spec.Rules[0].BackendRefs[0]; gref.Name != "triton-grpc" || len(gr.Spec.Rules[0].Filters) != 1 {
+		t.Fatalf("GRPCRoute: %+v", gr.Spec.Rules[0])
+	}
+
+	// The tenant's picker when the exposure names none.
+	e.Spec.Router.InferencePool.EndpointPicker = nil
+	objs, _ = Build(in)
+	for _, o := range objs {
+		if p, ok := o.(*inferencepool.InferencePool); ok && (p.Spec.EndpointPickerRef == nil || p.Spec.EndpointPickerRef.Name != "tenant-epp" || p.Spec.EndpointPickerRef.FailureMode != "FailClose") {
+			t.Fatalf("tenant default picker: %+v", p.Spec.EndpointPickerRef)
+		}
+	}
+	// Not served: the Service, and no pools.
+	in.InferencePools = false
+	objs, _ = Build(in)
+	for _, o := range objs {
+		if _, ok := o.(*inferencepool.InferencePool); ok {
+			t.Fatal("a pool without the API")
+		}
+		if hr, ok := o.(*gatewayv1.HTTPRoute); ok && (string(*hr.Spec.Rules[0].BackendRefs[0].Kind) != "Service" || len(hr.Spec.Rules[0].Filters) != 0) {
+			t.Fatalf("without the API the route keeps the Service: %+v", hr.Spec.Rules[0])
+		}
 	}
 }
