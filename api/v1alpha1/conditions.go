@@ -74,6 +74,10 @@ const (
 	// ConditionHostDomainExclusive (tenants with a hostDomain): no other tenant has the same
 	// hostDomain, so the hosts under it are this tenant's.
 	ConditionHostDomainExclusive = "HostDomainExclusive"
+	// ConditionGatewayListenersReady (tenants with spec.gateway): the Gateway accepted and
+	// programmed the tenant's ListenerSet and each of its listeners; False says what the
+	// platform must change (the Gateway's allowedListeners, a ReferenceGrant for the Secret).
+	ConditionGatewayListenersReady = "GatewayListenersReady"
 )
 
 // Condition reasons. Allocation failures (BlockFull, PoolExhausted, PinnedBlockTaken,

@@ -26,6 +26,8 @@ type PortBlockSpec struct {
 
 // InferenceTenantSpec declares a tenant: the namespaces it owns and its NodePort block.
 // +kubebuilder:validation:XValidation:rule="has(self.portBlock) == has(oldSelf.portBlock)",message="portBlock cannot be added or removed after creation: delete and recreate the tenant to move it"
+// +kubebuilder:validation:XValidation:rule="!has(self.gateway) || has(self.hostDomain)",message="gateway needs hostDomain: the tenant's listeners serve *.<hostDomain>"
+// +kubebuilder:validation:XValidation:rule="!has(self.gateway) || !has(self.gateway.namespace) || self.gateway.namespace in self.namespaces",message="gateway.namespace must be one of the tenant's namespaces"
 type InferenceTenantSpec struct {
 	// namespaces are the namespaces whose InferenceExposures belong to this tenant.
 	// A namespace belongs to at most one tenant; when two tenants list it, the older keeps it.
@@ -91,6 +93,106 @@ type InferenceTenantSpec struct {
 	// exposure's own namespace. Without either, the Gateway's implementation picks endpoints.
 	// +optional
 	EndpointPicker *EndpointPicker `json:"endpointPicker,omitempty"`
+
+	// gateway puts the tenant's own HTTPS listeners on a shared Gateway, as a ListenerSet the
+	// operator makes in one of the tenant's namespaces: *.<hostDomain> and the allowedHosts,
+	// with the tenant's certificate, accepting routes from the tenant's namespaces only. The
+	// tenant's exposures of router.type Gateway without a gateway.parentRef attach to it. The
+	// Gateway must allow ListenerSets from that namespace (its spec.allowedListeners).
+	// +optional
+	Gateway *TenantGateway `json:"gateway,omitempty"`
+}
+
+// TenantGateway is the shared Gateway a tenant's listeners go on, and their certificate.
+type TenantGateway struct {
+	// parentRef is the shared Gateway.
+	// +required
+	ParentRef GatewayReference `json:"parentRef"`
+
+	// namespace is where the ListenerSet lives: one of the tenant's namespaces. Default: the
+	// first of spec.namespaces.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// port of the HTTPS listeners. Default 443.
+	// +optional
+	// +kubebuilder:default=443
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+
+	// certificate of the listeners: a Secret, or a cert-manager issuer.
+	// +required
+	Certificate TenantCertificate `json:"certificate"`
+}
+
+// GatewayReference names a Gateway.
+type GatewayReference struct {
+	// namespace of the Gateway.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+
+	// name of the Gateway.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// TenantCertificate is where the listeners' certificate comes from: exactly one of secretRef
+// and issuer.
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.issuer)",message="certificate: set exactly one of secretRef and issuer"
+type TenantCertificate struct {
+	// secretRef is a TLS Secret covering *.<hostDomain> and the allowedHosts. In another
+	// namespace than the ListenerSet's (a platform namespace), a ReferenceGrant there must allow
+	// ListenerSets of the ListenerSet's namespace to use it; the platform writes it.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// issuer is a cert-manager Issuer (in the ListenerSet's namespace) or ClusterIssuer: the
+	// ListenerSet carries cert-manager's annotation, and cert-manager issues the certificate
+	// into the Secret <tenant>-gateway-tls of the ListenerSet's namespace. A wildcard needs a
+	// DNS-01 solver.
+	// +optional
+	Issuer *IssuerReference `json:"issuer,omitempty"`
+}
+
+// SecretReference names a Secret.
+type SecretReference struct {
+	// namespace of the Secret. Default: the ListenerSet's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// IssuerReference names a cert-manager issuer.
+type IssuerReference struct {
+	// kind: Issuer or ClusterIssuer.
+	// +optional
+	// +kubebuilder:default=ClusterIssuer
+	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	Kind string `json:"kind,omitempty"`
+
+	// name of the issuer.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
 }
 
 // AnnotationPolicy lists annotation key patterns; * matches any run of characters.

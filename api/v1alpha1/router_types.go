@@ -159,6 +159,12 @@ type ParentReference struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name"`
 
+	// kind of the parent: Gateway (the default) or ListenerSet. A ListenerSet must be the
+	// tenant's own (InferenceTenant spec.gateway), which exposures without a parentRef use.
+	// +optional
+	// +kubebuilder:validation:Enum=Gateway;ListenerSet
+	Kind string `json:"kind,omitempty"`
+
 	// sectionName is the Gateway listener to attach to. Default: every listener that allows
 	// the route.
 	// +optional
@@ -225,7 +231,6 @@ type EndpointPicker struct {
 // RouterSpec is the exposure's HTTPS (and optional gRPC over TLS) path.
 // +kubebuilder:validation:XValidation:rule="!has(self.gateway) || self.type == 'Gateway' || self.type == 'Auto'",message="router.gateway is only used with type Gateway or Auto"
 // +kubebuilder:validation:XValidation:rule="!has(self.ingress) || self.type == 'Ingress' || self.type == 'Auto'",message="router.ingress is only used with type Ingress or Auto"
-// +kubebuilder:validation:XValidation:rule="self.type != 'Gateway' || has(self.gateway)",message="router.type Gateway needs router.gateway.parentRef"
 // +kubebuilder:validation:XValidation:rule="!(has(self.tls) && self.tls.termination == 'Passthrough' && has(self.paths))",message="router.paths cannot be used with tls.termination Passthrough: the router never sees the request, so it cannot route by path; remove paths"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.backend) || (self.tls.termination == 'Reencrypt' && (self.type == 'Gateway' || self.type == 'Auto'))",message="router.tls.backend is only used with type Gateway (or Auto) and termination Reencrypt: it becomes a BackendTLSPolicy"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Ingress' || !has(self.backends)",message="router.backends (weighted canaries) needs type Route or Gateway: an Ingress has a single backend"
@@ -282,7 +287,8 @@ type RouterSpec struct {
 	// +optional
 	Ingress *IngressSettings `json:"ingress,omitempty"`
 
-	// gateway settings, used when the type is Gateway (or Auto picks Gateway).
+	// gateway settings, used when the type is Gateway (or Auto picks Gateway). Without them a
+	// Gateway exposure attaches to its tenant's ListenerSet (InferenceTenant spec.gateway).
 	// +optional
 	Gateway *GatewaySettings `json:"gateway,omitempty"`
 

@@ -132,7 +132,12 @@ func TestAdmission(t *testing.T) {
 			r.Type = exposurev1alpha1.RouterRoute
 			r.Ingress = &exposurev1alpha1.IngressSettings{ClassName: "nginx"}
 		}), "router.ingress is only used with type Ingress or Auto"},
-		{"Gateway without parentRef", withRouter(valid(), "r-gwnoref", func(r *exposurev1alpha1.RouterSpec) { r.Type = exposurev1alpha1.RouterGateway }), "needs router.gateway.parentRef"},
+		// Without parentRef it attaches to its tenant's ListenerSet, or says at reconcile that it needs one.
+		{"Gateway without parentRef", withRouter(valid(), "r-gwnoref", func(r *exposurev1alpha1.RouterSpec) { r.Type = exposurev1alpha1.RouterGateway }), ""},
+		{"parent of another kind", withRouter(valid(), "r-gwkind", func(r *exposurev1alpha1.RouterSpec) {
+			r.Type = exposurev1alpha1.RouterGateway
+			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Kind: "Service", Name: "gw"}}
+		}), `supported values: "Gateway", "ListenerSet"`},
 		{"Gateway with Reencrypt is accepted", withRouter(valid(), "r-gwre", func(r *exposurev1alpha1.RouterSpec) {
 			r.Type = exposurev1alpha1.RouterGateway
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
@@ -217,6 +222,33 @@ func TestAdmission(t *testing.T) {
 		{"tenant allowedHosts with a wildcard", func() client.Object {
 			tn := newTenant("adm-granted", nil, nil, "a")
 			tn.Spec.AllowedHosts = []string{"api.example.net", "*.models.example.net"}
+			return tn
+		}(), ""},
+		{"tenant gateway without hostDomain", func() client.Object {
+			tn := newTenant("adm-gw-nodomain", nil, nil, "a")
+			tn.Spec.Gateway = &exposurev1alpha1.TenantGateway{ParentRef: exposurev1alpha1.GatewayReference{Namespace: "gw", Name: "shared"},
+				Certificate: exposurev1alpha1.TenantCertificate{SecretRef: &exposurev1alpha1.SecretReference{Name: "c"}}}
+			return tn
+		}(), "gateway needs hostDomain"},
+		{"tenant gateway in a namespace not its own", func() client.Object {
+			tn := newTenant("adm-gw-ns", nil, nil, "a")
+			tn.Spec.HostDomain = "a.example.com"
+			tn.Spec.Gateway = &exposurev1alpha1.TenantGateway{ParentRef: exposurev1alpha1.GatewayReference{Namespace: "gw", Name: "shared"}, Namespace: "kube-system",
+				Certificate: exposurev1alpha1.TenantCertificate{SecretRef: &exposurev1alpha1.SecretReference{Name: "c"}}}
+			return tn
+		}(), "gateway.namespace must be one of the tenant's namespaces"},
+		{"tenant gateway with two certificate sources", func() client.Object {
+			tn := newTenant("adm-gw-2certs", nil, nil, "a")
+			tn.Spec.HostDomain = "a.example.com"
+			tn.Spec.Gateway = &exposurev1alpha1.TenantGateway{ParentRef: exposurev1alpha1.GatewayReference{Namespace: "gw", Name: "shared"},
+				Certificate: exposurev1alpha1.TenantCertificate{SecretRef: &exposurev1alpha1.SecretReference{Name: "c"}, Issuer: &exposurev1alpha1.IssuerReference{Name: "le"}}}
+			return tn
+		}(), "set exactly one of secretRef and issuer"},
+		{"tenant gateway with an issuer", func() client.Object {
+			tn := newTenant("adm-gw-issuer", nil, nil, "a")
+			tn.Spec.HostDomain = "a.example.com"
+			tn.Spec.Gateway = &exposurev1alpha1.TenantGateway{ParentRef: exposurev1alpha1.GatewayReference{Namespace: "gw", Name: "shared"},
+				Certificate: exposurev1alpha1.TenantCertificate{Issuer: &exposurev1alpha1.IssuerReference{Name: "letsencrypt-dns"}}}
 			return tn
 		}(), ""},
 		{"valid tenant", newTenant("adm-ok", ptr.To[int32](30800), ptr.To[int32](100), "tenant-alpha"), ""},

@@ -7,6 +7,7 @@ import (
 
 	routev1 "github.com/openshift/api/route/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,6 +21,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/inferencepool"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/tenantgateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 )
 
@@ -63,19 +65,6 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := (&tenant.Reconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Recorder:         mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
-		Ports:            ports,
-		Cache:            mgr.GetCache(),
-		Pool:             opts.Pool,
-		DefaultBlockSize: opts.DefaultBlockSize,
-		MaxConcurrent:    opts.MaxConcurrent,
-		HAProxy:          opts.HAProxy != nil,
-	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up tenant controller: %w", err)
-	}
 	disc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
 	if err != nil {
 		return fmt.Errorf("discovery client: %w", err)
@@ -86,10 +75,24 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.APIPollInterval <= 0 {
 		opts.APIPollInterval = DefaultAPIPollInterval
 	}
-	apis := &servedapis.APIs{Discovery: disc, Interval: opts.APIPollInterval}
+	apis := &servedapis.APIs{Discovery: disc, Interval: opts.APIPollInterval, Also: []schema.GroupVersionKind{tenantgateway.GVK}}
 	apis.Refresh(context.Background())
 	if err := mgr.Add(apis); err != nil {
 		return fmt.Errorf("adding API discovery: %w", err)
+	}
+	if err := (&tenant.Reconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorderFor("inferencetenant-controller"), //nolint:staticcheck // core/v1 Events show in kubectl describe on every cluster version
+		Ports:            ports,
+		Cache:            mgr.GetCache(),
+		Pool:             opts.Pool,
+		DefaultBlockSize: opts.DefaultBlockSize,
+		MaxConcurrent:    opts.MaxConcurrent,
+		HAProxy:          opts.HAProxy != nil,
+		APIs:             apis,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up tenant controller: %w", err)
 	}
 	if err := (&exposure.Reconciler{
 		Client:             mgr.GetClient(),

@@ -22,6 +22,8 @@ import (
 type APIs struct {
 	Discovery discovery.DiscoveryInterface
 	Interval  time.Duration
+	// Also are kinds to follow besides the routing kinds (the tenants' ListenerSets).
+	Also []schema.GroupVersionKind
 
 	mu        sync.RWMutex
 	served    map[schema.GroupVersionKind]bool
@@ -47,8 +49,8 @@ func (a *APIs) OnChange(f func(gvk schema.GroupVersionKind, served bool)) {
 func (a *APIs) Refresh(ctx context.Context) {
 	now := map[schema.GroupVersionKind]bool{}
 	byGV := map[schema.GroupVersion][]schema.GroupVersionKind{}
-	for _, k := range router.Kinds() {
-		byGV[k.GVK().GroupVersion()] = append(byGV[k.GVK().GroupVersion()], k.GVK())
+	for _, k := range a.kinds() {
+		byGV[k.GroupVersion()] = append(byGV[k.GroupVersion()], k)
 	}
 	for gv, kinds := range byGV {
 		list, err := a.Discovery.ServerResourcesForGroupVersion(gv.String())
@@ -72,9 +74,9 @@ func (a *APIs) Refresh(ctx context.Context) {
 	}
 	a.mu.Lock()
 	var changed []schema.GroupVersionKind
-	for _, k := range router.Kinds() {
-		if a.served[k.GVK()] != now[k.GVK()] {
-			changed = append(changed, k.GVK())
+	for _, k := range a.kinds() {
+		if a.served[k] != now[k] {
+			changed = append(changed, k)
 		}
 	}
 	a.served = now
@@ -86,6 +88,15 @@ func (a *APIs) Refresh(ctx context.Context) {
 			f(k, now[k])
 		}
 	}
+}
+
+// kinds are the routing kinds and the Also kinds.
+func (a *APIs) kinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(a.Also)+8)
+	for _, k := range router.Kinds() {
+		out = append(out, k.GVK())
+	}
+	return append(out, a.Also...)
 }
 
 // Start polls discovery until ctx ends (a manager Runnable).

@@ -188,6 +188,16 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 				"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}}), dry)
 		})
 	}
+	listenerSet := func(owner bool) *unstructured.Unstructured {
+		o := obj("gateway.networking.k8s.io/v1", "ListenerSet", "tenant-x", "victim", managed, map[string]any{"spec": map[string]any{
+			"parentRef": map[string]any{"name": "shared", "namespace": "gateway-system"},
+			"listeners": []any{map[string]any{"name": "https", "port": int64(443), "protocol": "HTTP"}}}})
+		if owner {
+			o.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "exposure.inference.dev/v1alpha1", Kind: "InferenceTenant", Name: "victim", UID: "0c1e0b1e-0000-4000-8000-000000000002", Controller: ptr.To(true)}})
+		}
+		return o
+	}
+	refused("create a labelled ListenerSet that no tenant controls", func() error { return as.Create(ctx, listenerSet(false), dry) })
 	refused("rewrite a tenant's spec", func() error {
 		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespaces":["tenant-x","kube-system"]}}`)), dry)
 	})
@@ -221,6 +231,7 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create an Event in its namespace":      event(opNamespace),
 		"create an exposure's Ingress":          child("networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	}
+	may["create a tenant's ListenerSet"] = listenerSet(true)
 	if _, err := InferencePoolCRD(); err == nil {
 		may["create an exposure's InferencePool"] = child("inference.networking.k8s.io/v1", "InferencePool", "triton", map[string]any{"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": map[string]any{"app": "triton"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}})

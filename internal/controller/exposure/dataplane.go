@@ -60,6 +60,16 @@ func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.O
 			return server{}, fmt.Errorf("reading %s: %w", name, err)
 		}
 		return server{name: name}, nil
+	case s.ListenerSet != nil:
+		name := "ListenerSet " + s.ListenerSet.String()
+		switch err := r.Get(ctx, *s.ListenerSet, &gatewayv1.ListenerSet{}); {
+		case apierrors.IsNotFound(err):
+			return server{name: name, missingReason: exposurev1alpha1.ReasonGatewayNotFound,
+				missing: fmt.Sprintf("the tenant's %s does not exist yet: its GatewayListenersReady condition says why", name)}, nil
+		case err != nil:
+			return server{}, fmt.Errorf("reading %s: %w", name, err)
+		}
+		return server{name: name}, nil
 	}
 	return server{name: "any OpenShift router"}, nil
 }

@@ -87,6 +87,11 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 		return ctrl.Result{}, nil
 	}
 
+	// A Gateway exposure without a parentRef attaches to its tenant's ListenerSet.
+	exp, err := router.WithTenantGateway(exp, tenant)
+	if err != nil {
+		return fail(err)
+	}
 	typ, err := r.resolveRouterType(exp)
 	if err != nil {
 		return fail(err)
@@ -125,7 +130,11 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	var gwClass *gatewayv1.GatewayClass // the class of the exposure's Gateway, when it has one
 	if typ == exposurev1alpha1.RouterGateway && spec.Gateway != nil {
 		ref := router.ParentRef(exp)
-		if gwClass, err = r.gatewayClassOf(ctx, types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)}); err != nil {
+		gw := types.NamespacedName{Namespace: string(*ref.Namespace), Name: string(ref.Name)}
+		if *ref.Kind == router.KindListenerSet && tenant.Spec.Gateway != nil {
+			gw = types.NamespacedName{Namespace: tenant.Spec.Gateway.ParentRef.Namespace, Name: tenant.Spec.Gateway.ParentRef.Name}
+		}
+		if gwClass, err = r.gatewayClassOf(ctx, gw); err != nil {
 			return ctrl.Result{}, err
 		}
 		// On Envoy Gateway the timeouts the standard routes cannot hold go into its policy.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -34,6 +36,8 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
 	"github.com/inference-exposure/inference-exposure-operator/internal/phases"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/tenantgateway"
+	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
 
@@ -61,8 +65,15 @@ type Reconciler struct {
 	// HAProxy section is Ready only once its part is rendered.
 	HAProxy bool
 
+	// APIs says whether the ListenerSet API is served (tenants' spec.gateway).
+	APIs *servedapis.APIs
+
 	// paces space the writes of usage figures during a burst of Service changes.
 	paces usagePaces
+
+	watchMu             sync.Mutex
+	controller          controller.Controller
+	listenerSetsWatched bool
 }
 
 // +kubebuilder:rbac:groups=exposure.inference.dev,resources=inferencetenants,verbs=get;list;watch;update;patch
@@ -121,6 +132,7 @@ func (r *Reconciler) phases() []phases.Phase[*tenantScope] {
 		{Name: "keeping the namespaces exclusive", Run: r.reconcileNamespaces},
 		{Name: "allocating the port block", Run: r.blockPhase},
 		{Name: "counting the block's usage", Run: r.usagePhase},
+		{Name: "putting the tenant's listeners on its Gateway", Run: r.reconcileGateway},
 	}
 }
 
@@ -210,6 +222,9 @@ func (r *Reconciler) readyTypes(tenant *exposurev1alpha1.InferenceTenant) []stri
 	}
 	if tenant.Spec.HAProxy != nil && r.HAProxy {
 		types = append(types, exposurev1alpha1.ConditionHAProxyConfigured)
+	}
+	if tenant.Spec.Gateway != nil {
+		types = append(types, exposurev1alpha1.ConditionGatewayListenersReady)
 	}
 	return types
 }
@@ -594,14 +609,36 @@ func setOf(items []string) map[string]bool {
 // (a claim lost or released), Services (usage and foreign ports) and other tenants (namespace
 // conflicts), each mapped to the tenants they concern by index lookups.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&exposurev1alpha1.InferenceTenant{}).
 		Watches(&exposurev1alpha1.PortClaim{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfClaim)).
 		Watches(&corev1.Service{}, r.serviceUsage()).
 		Watches(&exposurev1alpha1.InferenceTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsSharingNamespaces)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
 		Named("inferencetenant").
-		Complete(r)
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.watchMu.Lock()
+	r.controller = c
+	r.watchMu.Unlock()
+	if r.APIs == nil {
+		return nil
+	}
+	if err := r.watchListenerSets(mgr); err != nil {
+		return err
+	}
+	// The ListenerSet API may come later: then watch it (a tenant waiting for it looks again by
+	// itself, see reconcileGateway).
+	r.APIs.OnChange(func(gvk schema.GroupVersionKind, served bool) {
+		if gvk == tenantgateway.GVK && served {
+			if err := r.watchListenerSets(mgr); err != nil {
+				mgr.GetLogger().Error(err, "watching ListenerSets")
+			}
+		}
+	})
+	return nil
 }
 
 // tenantsOfClaim maps a claim to its tenant and, since a released claim may be what they wait

@@ -41,6 +41,8 @@ type Server struct {
 	IngressClass *string
 	// Gateway is the Gateway the object attaches to.
 	Gateway *types.NamespacedName
+	// ListenerSet is the tenant's ListenerSet the object attaches to.
+	ListenerSet *types.NamespacedName
 }
 
 var (

@@ -76,7 +76,13 @@ func sameParent(a, b gatewayv1.ParentReference, defaultNamespace string) bool {
 		}
 		return ""
 	}
-	return a.Name == b.Name && ns(a) == ns(b) && section(a) == section(b)
+	kind := func(p gatewayv1.ParentReference) string {
+		if p.Kind != nil {
+			return string(*p.Kind)
+		}
+		return "Gateway"
+	}
+	return a.Name == b.Name && ns(a) == ns(b) && section(a) == section(b) && kind(a) == kind(b)
 }
 
 // findCondition returns the condition unless it describes an older generation.
