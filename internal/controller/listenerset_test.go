@@ -99,6 +99,23 @@ func TestTenantListenerSet(t *testing.T) {
 		t.Fatalf("Routed: %s", c)
 	}
 
+	// A Gateway whose class lists its features, ListenerSet not among them, will never serve it.
+	class := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "no-listenersets"}, Spec: gatewayv1.GatewayClassSpec{ControllerName: "example.com/old-gateway"}}
+	create(t, class)
+	class.Status.SupportedFeatures = []gatewayv1.SupportedFeature{{Name: "Gateway"}, {Name: "HTTPRoute"}}
+	if err := k8s.Status().Update(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	old := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "gateway-system", Name: "old"}, Spec: gatewayv1.GatewaySpec{
+		GatewayClassName: "no-listenersets", Listeners: []gatewayv1.Listener{{Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType}}}}
+	create(t, old)
+	t.Cleanup(func() { _ = k8s.Delete(ctx, old); _ = k8s.Delete(ctx, class) })
+	updateTenant(t, "rt-ls", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.Gateway.ParentRef.Name = "old" })
+	tn = waitTenantCondition(t, "rt-ls", "GatewayListenersReady", "False/ListenerSetNotSupported")
+	if c := tenantCondition(tn, "GatewayListenersReady"); !strings.Contains(c, "example.com/old-gateway") {
+		t.Fatalf("GatewayListenersReady: %s", c)
+	}
+
 	// Without spec.gateway the ListenerSet goes.
 	updateTenant(t, "rt-ls", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.Gateway = nil })
 	waitGone(t, ns, "rt-ls", newLS())

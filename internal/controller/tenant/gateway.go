@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -23,7 +24,10 @@ import (
 )
 
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=listenersets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways;gatewayclasses,verbs=get;list;watch
+
+// listenerSetFeature is the GatewayClass feature of Gateways that take ListenerSets.
+const listenerSetFeature = "ListenerSet"
 
 // apiRecheck is how often a tenant waiting for the ListenerSet API looks again.
 const apiRecheck = 30 * time.Second
@@ -84,11 +88,23 @@ func (r *Reconciler) reconcileGateway(ctx context.Context, s *tenantScope) (ctrl
 	if status == metav1.ConditionUnknown {
 		gw := &gatewayv1.Gateway{}
 		ref := tenant.Spec.Gateway.ParentRef
-		if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, gw); apierrors.IsNotFound(err) {
+		switch err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, gw); {
+		case apierrors.IsNotFound(err):
 			status, reason, msg = metav1.ConditionFalse, exposurev1alpha1.ReasonGatewayNotFound, fmt.Sprintf(
 				"Gateway %s/%s does not exist: the platform creates it (with spec.allowedListeners for namespace %s), or spec.gateway.parentRef names another", ref.Namespace, ref.Name, key.Namespace)
-		} else if err != nil {
+		case err != nil:
 			return ctrl.Result{}, fmt.Errorf("reading Gateway %s/%s: %w", ref.Namespace, ref.Name, err)
+		default:
+			// A class that lists its features but not ListenerSet will never report on it.
+			class := &gatewayv1.GatewayClass{}
+			if err := r.Get(ctx, types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, class); err == nil && len(class.Status.SupportedFeatures) > 0 &&
+				!slices.ContainsFunc(class.Status.SupportedFeatures, func(f gatewayv1.SupportedFeature) bool { return f.Name == listenerSetFeature }) {
+				status, reason, msg = metav1.ConditionFalse, exposurev1alpha1.ReasonListenerSetNotSupported, fmt.Sprintf(
+					"GatewayClass %s (controller %s) of Gateway %s/%s does not list %s in status.supportedFeatures, so its controller will not serve the tenant's listeners: the platform names a Gateway whose implementation supports ListenerSets",
+					class.Name, class.Spec.ControllerName, ref.Namespace, ref.Name, listenerSetFeature)
+			} else if client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("reading GatewayClass %s: %w", gw.Spec.GatewayClassName, err)
+			}
 		}
 	}
 	conds.Verdict(exposurev1alpha1.ConditionGatewayListenersReady, status, reason, msg)
