@@ -47,6 +47,10 @@ const (
 	// APINotServed where the cluster does not serve the InferencePool API (the routes keep the
 	// Service).
 	ConditionInferencePoolAccepted = "InferencePoolAccepted"
+	// ConditionMetricsScraped reports whether the exposure's metrics port has a PodMonitor
+	// (spec.metrics or its tenant's): False APINotServed where the cluster does not serve the
+	// Prometheus Operator's API. It does not hold Ready back.
+	ConditionMetricsScraped = "MetricsScraped"
 	// ConditionHTTPRouteAccepted reports whether the Gateway accepted the HTTPRoute and resolved its backends.
 	ConditionHTTPRouteAccepted = "HTTPRouteAccepted"
 	// ConditionGRPCRouteAccepted reports whether the Gateway accepted the GRPCRoute and resolved its backends.

@@ -59,6 +59,13 @@ type NodePortSpec struct {
 	// +optional
 	// +kubebuilder:default=Cluster
 	ExternalTrafficPolicy ExternalTrafficPolicy `json:"externalTrafficPolicy,omitempty"`
+
+	// metrics also gives ports.metrics a node port (the default, as before). Set false when
+	// Prometheus scrapes the pods from inside the cluster (spec.metrics): the metrics port then
+	// stays off the Service and takes no port from the tenant's block.
+	// +optional
+	// +kubebuilder:default=true
+	Metrics *bool `json:"metrics,omitempty"`
 }
 
 // InferenceExposureSpec declares how a model server is exposed.
@@ -66,6 +73,7 @@ type NodePortSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.router) || !has(self.router.grpc) || !self.router.grpc || has(self.ports.grpc)",message="router.grpc needs ports.grpc: there is no gRPC port to route to"
 // +kubebuilder:validation:XValidation:rule="!has(self.router) || self.router.type == 'None' || has(self.ports.http) || (has(self.router.grpc) && self.router.grpc)",message="router needs ports.http for HTTPS routing (or router.grpc true for a gRPC-only exposure, or router.type None)"
 // +kubebuilder:validation:XValidation:rule="!has(self.router) || !has(self.router.paths) || has(self.ports.http)",message="router.paths needs ports.http: paths route to the http port"
+// +kubebuilder:validation:XValidation:rule="!has(self.metrics) || has(self.ports.metrics)",message="metrics needs ports.metrics: there is no metrics port to scrape"
 type InferenceExposureSpec struct {
 	// selector selects the model server's pods; it becomes the Service's selector.
 	// +required
@@ -91,6 +99,50 @@ type InferenceExposureSpec struct {
 	// Ingress, an OpenShift Route or a Gateway API route. Absent: no routing objects.
 	// +optional
 	Router *RouterSpec `json:"router,omitempty"`
+
+	// metrics has the Prometheus Operator scrape ports.metrics of the exposure's pods (a
+	// PodMonitor), with the tenant and the exposure on every series. Default: the tenant's
+	// spec.metrics, for an exposure that declares ports.metrics.
+	// +optional
+	Metrics *MetricsSpec `json:"metrics,omitempty"`
+}
+
+// MetricsSpec is how the model server's metrics port is scraped.
+// +kubebuilder:validation:XValidation:rule="!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)",message="metrics.scrapeTimeout must not be longer than metrics.interval"
+type MetricsSpec struct {
+	// podMonitor makes a PodMonitor (monitoring.coreos.com/v1) in the exposure's namespace that
+	// scrapes ports.metrics of the pods the exposure selects, where the cluster serves the API.
+	// Set false to scrape the port some other way.
+	// +optional
+	// +kubebuilder:default=true
+	PodMonitor *bool `json:"podMonitor,omitempty"`
+
+	// interval between scrapes, e.g. 30s. Default: the Prometheus's own.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(h|m|s|ms)){1,4}$`
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="metrics.interval must be between 1s and 24h"
+	Interval string `json:"interval,omitempty"`
+
+	// scrapeTimeout of one scrape, at most interval. Default: the Prometheus's own.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(h|m|s|ms)){1,4}$`
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="metrics.scrapeTimeout must be between 1s and 24h"
+	ScrapeTimeout string `json:"scrapeTimeout,omitempty"`
+
+	// path of the metrics endpoint. Default /metrics.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9/._~-]*$`
+	Path string `json:"path,omitempty"`
+
+	// labels are put on the PodMonitor itself, e.g. for a Prometheus's podMonitorSelector
+	// (release: prometheus). They do not reach the series: the tenant and the exposure do.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && size(self[k]) <= 63)",message="metrics.labels: keys of at most 317 and values of at most 63 characters"
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // ExposureHAProxySpec tunes an exposure's HAProxy frontends.

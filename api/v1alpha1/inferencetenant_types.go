@@ -101,6 +101,11 @@ type InferenceTenantSpec struct {
 	// Gateway must allow ListenerSets from that namespace (its spec.allowedListeners).
 	// +optional
 	Gateway *TenantGateway `json:"gateway,omitempty"`
+
+	// metrics is how the tenant's exposures that declare ports.metrics and set no spec.metrics
+	// are scraped (a PodMonitor each, where the Prometheus Operator's API is served).
+	// +optional
+	Metrics *MetricsSpec `json:"metrics,omitempty"`
 }
 
 // TenantGateway is the shared Gateway a tenant's listeners go on, and their certificate.

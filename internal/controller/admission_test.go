@@ -194,6 +194,34 @@ func TestAdmission(t *testing.T) {
 			r.Gateway = &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Name: "gw"}}
 			r.InferencePool = &exposurev1alpha1.InferencePoolSettings{EndpointPicker: &exposurev1alpha1.EndpointPicker{Name: "epp", Port: 9002}}
 		}), ""},
+		{"metrics without a metrics port", func() client.Object {
+			e := valid()
+			e.Name = "m-noport"
+			e.Spec.Ports.Metrics = nil
+			e.Spec.Metrics = &exposurev1alpha1.MetricsSpec{}
+			return e
+		}(), "metrics needs ports.metrics"},
+		{"scrape timeout past the interval", func() client.Object {
+			e := valid()
+			e.Name = "m-timeout"
+			e.Spec.Ports.Metrics = ptr.To[int32](8002)
+			e.Spec.Metrics = &exposurev1alpha1.MetricsSpec{Interval: "10s", ScrapeTimeout: "30s"}
+			return e
+		}(), "metrics.scrapeTimeout must not be longer than metrics.interval"},
+		{"scrape interval in words", func() client.Object {
+			e := valid()
+			e.Name = "m-words"
+			e.Spec.Ports.Metrics = ptr.To[int32](8002)
+			e.Spec.Metrics = &exposurev1alpha1.MetricsSpec{Interval: "often"}
+			return e
+		}(), "spec.metrics.interval"},
+		{"metrics scraped every 15s", func() client.Object {
+			e := valid()
+			e.Name = "m-ok"
+			e.Spec.Ports.Metrics = ptr.To[int32](8002)
+			e.Spec.Metrics = &exposurev1alpha1.MetricsSpec{Interval: "15s", ScrapeTimeout: "10s", Path: "/v2/metrics"}
+			return e
+		}(), ""},
 		{"host not a DNS name", withRouter(valid(), "r-host", func(r *exposurev1alpha1.RouterSpec) { r.Host = "Inference_Alpha.example.com" }), "spec.router.host"},
 		{"host label over 63", withRouter(valid(), "r-hostlong", func(r *exposurev1alpha1.RouterSpec) {
 			r.Host = exposurev1alpha1.Hostname(strings.Repeat("a", 64) + ".example.com")

@@ -19,8 +19,10 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/controller/tenant"
 	"github.com/inference-exposure/inference-exposure-operator/internal/envoygateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/inferencepool"
+	"github.com/inference-exposure/inference-exposure-operator/internal/monitoring"
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/metrics"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/podmonitor"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/tenantgateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 )
@@ -41,7 +43,7 @@ const DefaultAPIPollInterval = 30 * time.Second
 
 // AddToScheme registers every kind the operator reads or writes.
 func AddToScheme(s *runtime.Scheme) error {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme, routev1.Install, gatewayv1.Install, envoygateway.AddToScheme, inferencepool.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, exposurev1alpha1.AddToScheme, routev1.Install, gatewayv1.Install, envoygateway.AddToScheme, inferencepool.AddToScheme, monitoring.AddToScheme} {
 		if err := add(s); err != nil {
 			return err
 		}
@@ -75,7 +77,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.APIPollInterval <= 0 {
 		opts.APIPollInterval = DefaultAPIPollInterval
 	}
-	apis := &servedapis.APIs{Discovery: disc, Interval: opts.APIPollInterval, Also: []schema.GroupVersionKind{tenantgateway.GVK}}
+	apis := &servedapis.APIs{Discovery: disc, Interval: opts.APIPollInterval, Also: []schema.GroupVersionKind{tenantgateway.GVK, podmonitor.GVK}}
 	apis.Refresh(context.Background())
 	if err := mgr.Add(apis); err != nil {
 		return fmt.Errorf("adding API discovery: %w", err)

@@ -19,14 +19,19 @@ type NamedPort struct {
 	Port int32
 }
 
-// DeclaredPorts lists the exposure's ports in a fixed order: http, grpc, metrics.
+// DeclaredPorts lists the ports of the exposure's Service in a fixed order: http, grpc,
+// metrics (unless nodePort.metrics keeps it off a NodePort Service).
 func DeclaredPorts(exp *exposurev1alpha1.InferenceExposure) []NamedPort {
 	var out []NamedPort
 	p := exp.Spec.Ports
+	metrics := p.Metrics
+	if NodePortEnabled(exp) && exp.Spec.NodePort.Metrics != nil && !*exp.Spec.NodePort.Metrics {
+		metrics = nil
+	}
 	for _, np := range []struct {
 		name string
 		port *int32
-	}{{allocator.PortHTTP, p.HTTP}, {allocator.PortGRPC, p.GRPC}, {allocator.PortMetrics, p.Metrics}} {
+	}{{allocator.PortHTTP, p.HTTP}, {allocator.PortGRPC, p.GRPC}, {allocator.PortMetrics, metrics}} {
 		if np.port != nil {
 			out = append(out, NamedPort{np.name, *np.port})
 		}

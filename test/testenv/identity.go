@@ -198,6 +198,12 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		return o
 	}
 	refused("create a labelled ListenerSet that no tenant controls", func() error { return as.Create(ctx, listenerSet(false), dry) })
+	if _, err := PodMonitorCRD(); err == nil {
+		refused("create a labelled PodMonitor that no exposure controls", func() error {
+			return as.Create(ctx, obj("monitoring.coreos.com/v1", "PodMonitor", "tenant-x", "orphan", managed, map[string]any{"spec": map[string]any{
+				"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}}, "podMetricsEndpoints": []any{map[string]any{"portNumber": int64(9090)}}}}), dry)
+		})
+	}
 	refused("rewrite a tenant's spec", func() error {
 		return as.Patch(ctx, obj("exposure.inference.dev/v1alpha1", "InferenceTenant", "", "victim", nil, nil), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespaces":["tenant-x","kube-system"]}}`)), dry)
 	})
@@ -232,6 +238,10 @@ func CheckOperatorIdentity(t *testing.T, objs []*unstructured.Unstructured, opNa
 		"create an exposure's Ingress":          child("networking.k8s.io/v1", "Ingress", "triton", map[string]any{"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{"host": "triton.example.com"}}}}),
 	}
 	may["create a tenant's ListenerSet"] = listenerSet(true)
+	if _, err := PodMonitorCRD(); err == nil {
+		may["create an exposure's PodMonitor"] = child("monitoring.coreos.com/v1", "PodMonitor", "triton", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "triton"}}, "podMetricsEndpoints": []any{map[string]any{"portNumber": int64(8002)}}}})
+	}
 	if _, err := InferencePoolCRD(); err == nil {
 		may["create an exposure's InferencePool"] = child("inference.networking.k8s.io/v1", "InferencePool", "triton", map[string]any{"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": map[string]any{"app": "triton"}}, "targetPorts": []any{map[string]any{"number": int64(8000)}}}})

@@ -79,6 +79,17 @@ func InferencePoolCRD() (string, error) {
 		filepath.Join("config", "crd", "bases", "inference.networking.k8s.io_inferencepools.yaml"))
 }
 
+// PrometheusOperatorVersion is the Prometheus Operator release whose PodMonitor CRD the tests
+// install (v0.95's module is refused by the proxy here; v0.94.0 is served).
+const PrometheusOperatorVersion = "v0.94.0"
+
+// PodMonitorCRD is the path of the Prometheus Operator's PodMonitor CRD, from its module; an
+// error when it cannot be fetched (the tests that need it skip).
+func PodMonitorCRD() (string, error) {
+	return moduleFile("github.com/prometheus-operator/prometheus-operator", PrometheusOperatorVersion,
+		filepath.Join("example", "prometheus-operator-crd", "monitoring.coreos.com_podmonitors.yaml"))
+}
+
 // moduleFile fetches a module the operator does not import into the module cache, and returns
 // the path of one of its files.
 func moduleFile(module, version, file string) (string, error) {
@@ -101,7 +112,8 @@ func moduleFile(module, version, file string) (string, error) {
 
 // CRDPaths are the CRD files and directories the tests install: ours, the Gateway API
 // standard channel, the OpenShift Route and, when they can be fetched, Envoy Gateway's
-// BackendTrafficPolicy and the Inference Extension's InferencePool.
+// BackendTrafficPolicy, the Inference Extension's InferencePool and the Prometheus Operator's
+// PodMonitor.
 func CRDPaths() ([]string, error) {
 	gw, err := moduleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
@@ -121,6 +133,9 @@ func CRDPaths() ([]string, error) {
 	}
 	if ip, err := InferencePoolCRD(); err == nil {
 		paths = append(paths, ip)
+	}
+	if pm, err := PodMonitorCRD(); err == nil {
+		paths = append(paths, pm)
 	}
 	return paths, nil
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/kubecache"
 	"github.com/inference-exposure/inference-exposure-operator/internal/phases"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/podmonitor"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/service"
 	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
@@ -136,6 +137,7 @@ func (r *Reconciler) phases() []phases.Phase[*exposureScope] {
 		{Name: "owning the Service name", Run: r.ownServiceName},
 		{Name: "allocating node ports and applying the Service", Run: r.reconcileService},
 		{Name: "routing", Run: r.reconcileRouting},
+		{Name: "scraping the metrics port", Run: r.reconcileMetrics},
 	}
 }
 
@@ -677,7 +679,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 		}
 	}
+	if err := r.watchPodMonitors(mgr); err != nil {
+		return err
+	}
 	r.APIs.OnChange(func(gvk schema.GroupVersionKind, served bool) {
+		if gvk == podmonitor.GVK && served {
+			if err := r.watchPodMonitors(mgr); err != nil {
+				mgr.GetLogger().Error(err, "watching PodMonitors")
+			}
+		}
 		if kind, err := router.KindFor(gvk); err == nil && served {
 			if err := r.watchRouting(mgr, kind); err != nil {
 				mgr.GetLogger().Error(err, "watching routing objects", "kind", gvk.Kind)

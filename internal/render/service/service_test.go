@@ -7,6 +7,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/golden"
 )
 
@@ -30,6 +31,9 @@ func TestServiceGolden(t *testing.T) {
 		{"service-triton-local.yaml", func(e *exposurev1alpha1.InferenceExposure) {
 			e.Spec.NodePort.ExternalTrafficPolicy = exposurev1alpha1.ExternalTrafficPolicyLocal
 		}},
+		{"service-metrics-without-nodeport.yaml", func(e *exposurev1alpha1.InferenceExposure) {
+			e.Spec.NodePort.Metrics = ptr.To(false)
+		}},
 		{"service-https-only.yaml", func(e *exposurev1alpha1.InferenceExposure) {
 			e.Spec.NodePort.Enabled = ptr.To(false)
 			e.Spec.Ports.GRPC = nil
@@ -40,5 +44,19 @@ func TestServiceGolden(t *testing.T) {
 			tc.mod(e)
 			golden.Check(t, tc.file, golden.YAML(t, Build(e, "alpha", ports)))
 		})
+	}
+}
+
+// TestMetricsNodePort: nodePort.metrics false keeps the metrics port off a NodePort Service
+// (no node port asked from the block); a ClusterIP Service keeps it.
+func TestMetricsNodePort(t *testing.T) {
+	e := triton()
+	e.Spec.NodePort.Metrics = ptr.To(false)
+	if names := render.PortNames(e); len(names) != 2 || names[1] != "grpc" {
+		t.Fatalf("node ports asked: %v", names)
+	}
+	e.Spec.NodePort.Enabled = ptr.To(false)
+	if ports := render.DeclaredPorts(e); len(ports) != 3 {
+		t.Fatalf("a ClusterIP Service keeps the metrics port: %v", ports)
 	}
 }
