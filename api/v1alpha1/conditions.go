@@ -141,7 +141,7 @@ const (
 	// ReasonListenerSetNotSupported: the tenant's Gateway's class does not list the ListenerSet
 	// feature, so its controller will not serve the tenant's listeners.
 	ReasonListenerSetNotSupported = "ListenerSetNotSupported"
-	ReasonGatewayNotFound = "GatewayNotFound"
+	ReasonGatewayNotFound         = "GatewayNotFound"
 	// ReasonIngressClassNotFound: the Ingress's class does not exist (or, unnamed, the
 	// cluster has no default class).
 	ReasonIngressClassNotFound = "IngressClassNotFound"
