@@ -137,11 +137,11 @@ const (
 	// ReasonNotConfirmed: the Ingress's class says its controller writes no status
 	// (AnnotationReportsStatus), so no data plane confirmed it.
 	ReasonNotConfirmed = "NotConfirmed"
-	// ReasonGatewayNotFound: the Gateway the routes attach to does not exist.
 	// ReasonListenerSetNotSupported: the tenant's Gateway's class does not list the ListenerSet
 	// feature, so its controller will not serve the tenant's listeners.
 	ReasonListenerSetNotSupported = "ListenerSetNotSupported"
-	ReasonGatewayNotFound         = "GatewayNotFound"
+	// ReasonGatewayNotFound: the Gateway the routes attach to does not exist.
+	ReasonGatewayNotFound = "GatewayNotFound"
 	// ReasonIngressClassNotFound: the Ingress's class does not exist (or, unnamed, the
 	// cluster has no default class).
 	ReasonIngressClassNotFound = "IngressClassNotFound"
