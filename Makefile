@@ -18,6 +18,9 @@ CHART := config/helm/inference-exposure-operator
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 IMG ?= inference-exposure-operator:dev
+# VERSION is the OLM bundle's version; BUNDLE_IMG its image, named in the catalog entry.
+VERSION ?= 0.1.0
+BUNDLE_IMG ?= inference-exposure-operator-bundle:v$(VERSION)
 # AGENT_IMG is the HAProxy agent's image: haproxy 2.6 with this binary (config/samples/haproxy).
 AGENT_IMG ?= inference-exposure-haproxy-agent:dev
 GO_TEST_FLAGS ?=
@@ -129,6 +132,11 @@ deploy: manifests kustomize ## Deploy the operator (config/default) with IMG to 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator; CRDs go too, and with them every tenant and exposure.
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found --wait=false -f -
+
+.PHONY: bundle
+bundle: manifests kustomize ## Write the OLM bundle (bundle/) and its file-based catalog entry (catalog/) for IMG and VERSION, and validate them (operator-framework's library, with the OperatorHub suite).
+	$(KUSTOMIZE) build config/default | go run ./hack/bundle -version $(VERSION) -image $(IMG) -bundle-image $(BUNDLE_IMG) -out bundle -catalog catalog
+	cd hack/olm-validate && go run . -k8s-version 1.31 ../../bundle
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine); --version prints the image tag.
