@@ -75,24 +75,7 @@ func TestPodMonitorNotServed(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs the PodMonitor CRD from the Prometheus Operator's module: %v", err)
 	}
-	ctx := context.Background()
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	const crd = "podmonitors.monitoring.coreos.com"
-	if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd}}); client.IgnoreNotFound(err) != nil {
-		t.Fatal(err)
-	}
-	reinstall := func() {
-		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crdPath}, ErrorIfPathMissing: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(reinstall)
-	eventually(t, "CRD gone", func() (bool, string) {
-		err := k8s.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
-		return apierrors.IsNotFound(err), fmt.Sprint(err)
-	})
+	reinstall := withoutCRD(t, "podmonitors.monitoring.coreos.com", crdPath)
 	ns := routingSetup(t, "rt-nopm")
 	e := newExposure(ns, "triton", ptr.To[int32](8000), nil, ptr.To[int32](8002))
 	e.Spec.Metrics = &exposurev1alpha1.MetricsSpec{}
@@ -106,4 +89,28 @@ func TestPodMonitorNotServed(t *testing.T) {
 	reinstall()
 	waitExists(t, ns, "triton", func() *monitoring.PodMonitor { return &monitoring.PodMonitor{} }, nil)
 	waitExposureCondition(t, ns, "triton", "MetricsScraped", "True")
+}
+
+// withoutCRD deletes a CRD for one test and returns what installs it again from path (also run
+// at the test's end): for the cases of an API the cluster does not serve.
+func withoutCRD(t *testing.T, crd, path string) (reinstall func()) {
+	t.Helper()
+	ctx := context.Background()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd}}); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	reinstall = func() {
+		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{path}, ErrorIfPathMissing: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(reinstall)
+	eventually(t, crd+" gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	return reinstall
 }

@@ -1149,24 +1149,7 @@ func TestInferencePoolNotServed(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs the InferencePool CRD from the Gateway API Inference Extension's module: %v", err)
 	}
-	ctx := context.Background()
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	const crd = "inferencepools.inference.networking.k8s.io"
-	if err := k8s.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd}}); client.IgnoreNotFound(err) != nil {
-		t.Fatal(err)
-	}
-	reinstall := func() {
-		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crdPath}, ErrorIfPathMissing: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(reinstall)
-	eventually(t, "CRD gone", func() (bool, string) {
-		err := k8s.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
-		return apierrors.IsNotFound(err), fmt.Sprint(err)
-	})
+	reinstall := withoutCRD(t, "inferencepools.inference.networking.k8s.io", crdPath)
 	ns := routingSetup(t, "rt-nopool")
 	create(t, routedExposure(ns, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway,
 		Gateway:       &exposurev1alpha1.GatewaySettings{ParentRef: exposurev1alpha1.ParentReference{Namespace: "gateway-system", Name: "ai-gateway"}},

@@ -27,26 +27,10 @@ var supported = map[string]bool{
 	"PodDisruptionBudget": true, "PriorityClass": true, "VerticalPodAutoscaler": true, "NetworkPolicy": true,
 }
 
-func kustomizeDefault(t *testing.T) []byte {
-	t.Helper()
-	kz := os.Getenv("KUSTOMIZE")
-	if kz == "" {
-		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
-	}
-	if _, err := os.Stat(kz); err != nil {
-		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
-	}
-	out, err := exec.Command(kz, "build", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kustomize build config/default: %v", err)
-	}
-	return out
-}
-
 // makeBundle runs what `make bundle` runs, into a temporary directory.
 func makeBundle(t *testing.T) (bundle, catalog string, install []*unstructured.Unstructured) {
 	t.Helper()
-	manifests := kustomizeDefault(t)
+	manifests := testenv.KustomizeDefault(t)
 	dir := t.TempDir()
 	bundle, catalog = filepath.Join(dir, "bundle"), filepath.Join(dir, "catalog")
 	cmd := exec.Command("go", "run", "./hack/bundle", "-version", "0.1.0", "-image", "example.com/ieo:v0.1.0", "-out", bundle, "-catalog", catalog)

@@ -2,9 +2,6 @@ package samples
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,18 +13,7 @@ import (
 // buildDefault renders config/default with kustomize (skips without kustomize).
 func buildDefault(t *testing.T) ([]*unstructured.Unstructured, error) {
 	t.Helper()
-	kz := os.Getenv("KUSTOMIZE")
-	if kz == "" {
-		kz = filepath.Join(testenv.RepoRoot(), "bin", "kustomize")
-	}
-	if _, err := os.Stat(kz); err != nil {
-		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
-	}
-	out, err := exec.Command(kz, "build", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kustomize build config/default: %v", err)
-	}
-	return testenv.DecodeManifests(out)
+	return testenv.DecodeManifests(testenv.KustomizeDefault(t))
 }
 
 // TestDefaultDeploymentIsAccepted renders config/default with kustomize and applies it with

@@ -218,3 +218,21 @@ func (e *Env) WriteKubeconfig(user, path string) error {
 	}
 	return os.WriteFile(path, data, 0o600)
 }
+
+// KustomizeDefault renders config/default with the kustomize of $KUSTOMIZE or bin/ (make test
+// installs it); the test skips without it.
+func KustomizeDefault(t testing.TB) []byte {
+	t.Helper()
+	kz := os.Getenv("KUSTOMIZE")
+	if kz == "" {
+		kz = filepath.Join(RepoRoot(), "bin", "kustomize")
+	}
+	if _, err := os.Stat(kz); err != nil {
+		t.Skipf("kustomize not found at %s: `make test` installs it into bin/", kz)
+	}
+	out, err := exec.Command(kz, "build", filepath.Join(RepoRoot(), "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kustomize build config/default: %v", err)
+	}
+	return out
+}
