@@ -45,6 +45,17 @@ func TestTenantListenerSet(t *testing.T) {
 	waitTenantCondition(t, "rt-ls", "GatewayListenersReady", "Unknown/Pending")
 	waitTenantCondition(t, "rt-ls", "Ready", "False")
 
+	// An exposure of type Gateway without a parentRef attaches to the tenant's ListenerSet.
+	create(t, routedExposure(dev, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway}))
+	waitExists(t, dev, "llm", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(hr *gatewayv1.HTTPRoute) (bool, string) {
+		p := hr.Spec.ParentRefs[0]
+		return string(ptr.Deref(p.Kind, "")) == "ListenerSet" && string(p.Name) == "rt-ls" && string(ptr.Deref(p.Namespace, "")) == ns, fmt.Sprintf("%+v", p)
+	})
+	e := waitExposureCondition(t, dev, "llm", "HTTPRouteAccepted", "Unknown")
+	if e.Spec.Router.Gateway != nil {
+		t.Fatal("the parentRef was written into the exposure's spec")
+	}
+
 	report := func(conds ...metav1.Condition) {
 		t.Helper()
 		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -67,21 +78,17 @@ func TestTenantListenerSet(t *testing.T) {
 	if c := tenantCondition(tn, "GatewayListenersReady"); !strings.Contains(c, "spec.allowedListeners") || !strings.Contains(c, ns) {
 		t.Fatalf("GatewayListenersReady: %s", c)
 	}
+	// The tenant's exposures say so too, pointing at the tenant's condition.
+	e = waitExposureCondition(t, dev, "llm", "HTTPRouteAccepted", "False/NotAllowed")
+	if c := condition(e.Status.Conditions, "HTTPRouteAccepted"); !strings.Contains(c, "GatewayListenersReady") {
+		t.Fatalf("HTTPRouteAccepted: %s", c)
+	}
 	// The platform allows them: served.
 	report(metav1.Condition{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}, metav1.Condition{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"})
 	waitTenantCondition(t, "rt-ls", "GatewayListenersReady", "True")
 	waitTenantCondition(t, "rt-ls", "Ready", "True")
+	waitExposureCondition(t, dev, "llm", "HTTPRouteAccepted", "Unknown/Pending")
 
-	// An exposure of type Gateway without a parentRef attaches to the tenant's ListenerSet.
-	create(t, routedExposure(dev, "llm", exposurev1alpha1.RouterSpec{Type: exposurev1alpha1.RouterGateway}))
-	waitExists(t, dev, "llm", func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, func(hr *gatewayv1.HTTPRoute) (bool, string) {
-		p := hr.Spec.ParentRefs[0]
-		return string(ptr.Deref(p.Kind, "")) == "ListenerSet" && string(p.Name) == "rt-ls" && string(ptr.Deref(p.Namespace, "")) == ns, fmt.Sprintf("%+v", p)
-	})
-	e := waitExposureCondition(t, dev, "llm", "HTTPRouteAccepted", "Unknown")
-	if e.Spec.Router.Gateway != nil {
-		t.Fatal("the parentRef was written into the exposure's spec")
-	}
 
 	// Another tenant's exposure naming this ListenerSet is refused by the operator (and would
 	// be by the listeners' allowedRoutes).

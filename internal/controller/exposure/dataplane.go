@@ -7,13 +7,19 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	exposurev1alpha1 "github.com/inference-exposure/inference-exposure-operator/api/v1alpha1"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/tenantgateway"
 )
 
 // DefaultReportTimeout is how long a routing object may wait for its controller's first report
@@ -62,12 +68,18 @@ func (r *Reconciler) serverOf(ctx context.Context, s router.Server, obj client.O
 		return server{name: name}, nil
 	case s.ListenerSet != nil:
 		name := "ListenerSet " + s.ListenerSet.String()
-		switch err := r.Get(ctx, *s.ListenerSet, &gatewayv1.ListenerSet{}); {
+		ls := &gatewayv1.ListenerSet{}
+		switch err := r.Get(ctx, *s.ListenerSet, ls); {
 		case apierrors.IsNotFound(err):
 			return server{name: name, missingReason: exposurev1alpha1.ReasonGatewayNotFound,
 				missing: fmt.Sprintf("the tenant's %s does not exist yet: its GatewayListenersReady condition says why", name)}, nil
 		case err != nil:
 			return server{}, fmt.Errorf("reading %s: %w", name, err)
+		}
+		// A ListenerSet its Gateway refused carries no route: say why, as the tenant does.
+		if c := meta.FindStatusCondition(ls.Status.Conditions, string(gatewayv1.ListenerSetConditionAccepted)); c != nil && c.Status == metav1.ConditionFalse && c.ObservedGeneration >= ls.Generation {
+			return server{name: name, missingReason: c.Reason, missing: fmt.Sprintf(
+				"the tenant's %s is not accepted by its Gateway (%s: %s): the tenant's GatewayListenersReady condition says what the platform must change", name, c.Reason, c.Message)}, nil
 		}
 		return server{name: name}, nil
 	}
@@ -140,4 +152,30 @@ func settle(v router.Verdict, s server, prev *metav1.Condition, now time.Time, t
 	}
 	return router.Verdict{Status: metav1.ConditionFalse, Reason: exposurev1alpha1.ReasonNoControllerReport, Message: fmt.Sprintf(
 		"%s after %s: check that the controller of %s runs and serves this namespace%s", v.Message, timeout, s.name, s.hint)}, stalledRecheck
+}
+
+// watchListenerSets requeues the exposures of a tenant when its ListenerSet changes (what its
+// Gateway says of it reaches their route conditions), once the API is served.
+func (r *Reconciler) watchListenerSets(mgr ctrl.Manager) error {
+	r.watchMu.Lock()
+	defer r.watchMu.Unlock()
+	if r.watched[tenantgateway.GVK] || !r.APIs.Served(tenantgateway.GVK) {
+		return nil
+	}
+	toExposures := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()[exposurev1alpha1.LabelTenant]
+		if name == "" || o.GetLabels()[exposurev1alpha1.LabelManagedBy] != exposurev1alpha1.ManagedByValue {
+			return nil
+		}
+		t := &exposurev1alpha1.InferenceTenant{}
+		if err := r.Get(ctx, types.NamespacedName{Name: name}, t); err != nil {
+			return nil
+		}
+		return r.exposuresOfTenant(ctx, t)
+	})
+	if err := r.controller.Watch(source.Kind(mgr.GetCache(), client.Object(&gatewayv1.ListenerSet{}), toExposures)); err != nil {
+		return fmt.Errorf("watching ListenerSets: %w", err)
+	}
+	r.watched[tenantgateway.GVK] = true
+	return nil
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/podmonitor"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/router"
 	"github.com/inference-exposure/inference-exposure-operator/internal/render/service"
+	"github.com/inference-exposure/inference-exposure-operator/internal/render/tenantgateway"
 	"github.com/inference-exposure/inference-exposure-operator/internal/servedapis"
 	"github.com/inference-exposure/inference-exposure-operator/internal/tenancy"
 )
@@ -682,10 +683,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.watchPodMonitors(mgr); err != nil {
 		return err
 	}
+	if err := r.watchListenerSets(mgr); err != nil {
+		return err
+	}
 	r.APIs.OnChange(func(gvk schema.GroupVersionKind, served bool) {
 		if gvk == podmonitor.GVK && served {
 			if err := r.watchPodMonitors(mgr); err != nil {
 				mgr.GetLogger().Error(err, "watching PodMonitors")
+			}
+		}
+		if gvk == tenantgateway.GVK && served {
+			if err := r.watchListenerSets(mgr); err != nil {
+				mgr.GetLogger().Error(err, "watching ListenerSets")
 			}
 		}
 		if kind, err := router.KindFor(gvk); err == nil && served {
