@@ -89,7 +89,6 @@ func TestTenantListenerSet(t *testing.T) {
 	waitTenantCondition(t, "rt-ls", "Ready", "True")
 	waitExposureCondition(t, dev, "llm", "HTTPRouteAccepted", "Unknown/Pending")
 
-
 	// Another tenant's exposure naming this ListenerSet is refused by the operator (and would
 	// be by the listeners' allowedRoutes).
 	other := routingSetup(t, "rt-ls-other")

@@ -76,7 +76,7 @@ func (r *Reconciler) reconcileMetrics(ctx context.Context, s *exposureScope) (ct
 		every = " every " + m.Interval
 	}
 	conds.True(exposurev1alpha1.ConditionMetricsScraped, exposurev1alpha1.ReasonApplied, fmt.Sprintf(
-		"PodMonitor %s has port %d of the pods scraped%s, with tenant=%s and exposure=%s on every series", exp.Name, *exp.Spec.Ports.Metrics, every, s.tenant.Name, exp.Name))
+		"PodMonitor %s asks the Prometheus Operator to scrape port %d of the pods%s, with tenant=%s and exposure=%s on every series (no Prometheus confirms it: check its targets)", exp.Name, *exp.Spec.Ports.Metrics, every, s.tenant.Name, exp.Name))
 	return ctrl.Result{}, nil
 }
 
