@@ -121,6 +121,12 @@ func TestTenantListenerSet(t *testing.T) {
 	if c := tenantCondition(tn, "GatewayListenersReady"); !strings.Contains(c, "example.com/old-gateway") {
 		t.Fatalf("GatewayListenersReady: %s", c)
 	}
+	// The exposure on the tenant's ListenerSet reads its timeouts' support from the Gateway
+	// behind it.
+	eventually(t, "TimeoutsApplied from the ListenerSet's Gateway", func() (bool, string) {
+		c := condition(getExposure(t, dev, "llm").Status.Conditions, "TimeoutsApplied")
+		return strings.Contains(c, "GatewayClass no-listenersets"), c
+	})
 
 	// Without spec.gateway the ListenerSet goes.
 	updateTenant(t, "rt-ls", func(tn *exposurev1alpha1.InferenceTenant) { tn.Spec.Gateway = nil })

@@ -92,6 +92,7 @@ func (r *Reconciler) reconcileRouting(ctx context.Context, s *exposureScope) (ct
 	if err != nil {
 		return fail(err)
 	}
+	spec = exp.Spec.Router
 	typ, err := r.resolveRouterType(exp)
 	if err != nil {
 		return fail(err)
